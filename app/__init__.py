@@ -1,0 +1,1 @@
+"""Inzoomen: a live virtual event hall for short career conversations."""

@@ -1,0 +1,100 @@
+"""Staff accounts (advisors and moderators): creation and password sign-in (argon2id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.db import Database, Transaction
+from app.errors import DomainError
+
+ROLES = ("advisor", "moderator")
+MIN_PASSWORD_LENGTH = 10
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    email: str
+    name: str
+    role: str
+    booth_id: int | None
+    personal_link: str
+    status: str
+    status_since: float
+    active: bool
+
+
+_COLUMNS = "id, email, name, role, booth_id, personal_link, status, status_since, active"
+
+
+def _staff(row: object) -> Staff:
+    r = dict(row)  # type: ignore[call-overload]
+    r["active"] = bool(r["active"])
+    return Staff(**r)
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+async def create_staff(
+    tx: Transaction,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    booth_id: int | None = None,
+    personal_link: str = "",
+) -> int:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    if role == "advisor" and booth_id is None:
+        raise ValueError("an advisor belongs to a booth: give its booth")
+    if role == "advisor":
+        exists = await tx.fetchone("SELECT 1 FROM booths WHERE id = ?", (booth_id,))
+        if exists is None:
+            raise ValueError(f"there is no booth with id {booth_id}")
+    return await tx.insert(
+        "INSERT INTO staff (email, name, role, password_hash, booth_id, personal_link) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (email.strip(), name.strip(), role, hash_password(password), booth_id, personal_link),
+    )
+
+
+async def get_staff(db: Database | Transaction, staff_id: int) -> Staff | None:
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM staff WHERE id = ?", (staff_id,))
+    return None if row is None else _staff(row)
+
+
+async def staff_of_booths(db: Database) -> list[Staff]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM staff WHERE role = 'advisor' AND active = 1 ORDER BY name"
+    )
+    return [_staff(r) for r in rows]
+
+
+async def authenticate(db: Database, email: str, password: str) -> Staff:
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS}, password_hash FROM staff WHERE email = ? AND active = 1",
+        (email.strip(),),
+    )
+    stored = _DUMMY_HASH if row is None else row["password_hash"]
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        raise DomainError("auth.bad_login") from None
+    if row is None:
+        raise DomainError("auth.bad_login")
+    data = dict(row)
+    data.pop("password_hash")
+    return _staff(data)

@@ -1,0 +1,184 @@
+"""Every command a client can give, in one registry: its name, the roles allowed to give
+it, the shape of its payload, and what it does.
+
+The WebSocket and the HTML forms are both thin adapters over ``perform``: the role is
+checked and the payload validated before any service is called, and what changed is
+published after the service has committed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app import advisors, conversations, queue, snapshots
+from app.auth import Principal
+from app.errors import DomainError
+from app.event import load_event
+from app.protocol import Field, clean_payload
+from app.resources import Resources
+
+Handler = Callable[[Resources, Principal, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    roles: frozenset[str]
+    fields: tuple[Field, ...]
+    handler: Handler
+
+
+REGISTRY: dict[str, Action] = {}
+EVERYONE = ("anonymous", "candidate", "advisor", "moderator")
+
+
+def action(name: str, roles: tuple[str, ...], *fields: Field) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        if name in REGISTRY:
+            raise RuntimeError(f"action {name!r} registered twice")
+        REGISTRY[name] = Action(name, frozenset(roles), fields, handler)
+        return handler
+
+    return register
+
+
+async def perform(
+    resources: Resources, principal: Principal, name: str, data: dict[str, Any]
+) -> Any:
+    found = REGISTRY.get(name)
+    if found is None:
+        raise DomainError("protocol.unknown_action")
+    if principal.role not in found.roles:
+        raise DomainError(
+            "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
+        )
+    cleaned = clean_payload(found.fields, data)
+    return await found.handler(resources, principal, cleaned)
+
+
+def _id(principal: Principal) -> int:
+    assert principal.id is not None
+    return principal.id
+
+
+async def personal_state(resources: Resources, principal: Principal) -> dict[str, Any]:
+    """Everything this principal sees, as one snapshot: the hall and their own part."""
+    event = await load_event(resources.db)
+    now = resources.now()
+    state: dict[str, Any] = {"hall": await snapshots.hall(resources.db, event, now)}
+    if principal.role == "candidate":
+        state["me"] = await snapshots.candidate_state(resources.db, event, _id(principal), now)
+    elif principal.role == "advisor":
+        state["console"] = await snapshots.console_state(resources.db, event, _id(principal), now)
+    elif principal.role == "moderator":
+        state["overview"] = await snapshots.overview(resources.db, event, now)
+    return state
+
+
+@action("session.sync", EVERYONE)
+async def session_sync(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    return await personal_state(r, p)
+
+
+@action("clock.sync", EVERYONE)
+async def clock_sync(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    return {"server_time": r.now()}
+
+
+@action(
+    "request.create",
+    ("candidate",),
+    Field("booth_id", int),
+    Field("advisor_id", int, required=False),
+    Field("question", str, required=False, max_length=queue.QUESTION_MAX),
+    Field("client_key", str, max_length=queue.CLIENT_KEY_MAX),
+)
+async def request_create(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    event = await load_event(r.db)
+    request, created = await queue.create_request(
+        r.db,
+        event,
+        candidate_id=_id(p),
+        booth_id=data["booth_id"],
+        advisor_id=data["advisor_id"],
+        question=data["question"] or "",
+        client_key=data["client_key"],
+        now=r.now(),
+        ttl_seconds=r.settings.request_ttl_seconds,
+    )
+    if created:
+        r.deadlines.wake()
+        await r.live.booths_changed([request.booth_id])
+    return {"request_id": request.id, "created": created}
+
+
+@action("request.cancel", ("candidate",), Field("request_id", int))
+async def request_cancel(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    request = await queue.cancel_request(
+        r.db, candidate_id=_id(p), request_id=data["request_id"], now=r.now()
+    )
+    await r.live.booths_changed([request.booth_id])
+    await r.live.candidate_changed(request.candidate_id)
+    return {"request_id": request.id, "status": request.status}
+
+
+@action(
+    "advisor.status",
+    ("advisor",),
+    Field("status", str, choices=advisors.CHOOSABLE),
+)
+async def advisor_status(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    staff = await advisors.set_status(r.db, _id(p), data["status"], r.now())
+    assert staff.booth_id is not None
+    await r.live.booths_changed([staff.booth_id])
+    return {"status": staff.status}
+
+
+@action("request.accept", ("advisor",), Field("request_id", int, required=False))
+async def request_accept(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    event = await load_event(r.db)
+    conversation, request = await conversations.accept(
+        r.db, event, advisor_id=_id(p), request_id=data["request_id"], now=r.now()
+    )
+    r.deadlines.wake()
+    await r.live.conversation_started(request.candidate_id, _id(p))
+    await r.live.booths_changed([request.booth_id])
+    return {"conversation_id": conversation.id, "request_id": request.id}
+
+
+@action(
+    "request.decline",
+    ("advisor",),
+    Field("request_id", int),
+    Field("message", str, required=False, max_length=queue.DECLINE_MESSAGE_MAX),
+)
+async def request_decline(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    assert p.booth_id is not None
+    request = await queue.decline_request(
+        r.db,
+        advisor_id=_id(p),
+        booth_id=p.booth_id,
+        request_id=data["request_id"],
+        message=data["message"] or "",
+        now=r.now(),
+    )
+    await r.live.candidate_changed(request.candidate_id)
+    await r.live.booths_changed([request.booth_id])
+    return {"request_id": request.id, "status": request.status}
+
+
+@action("conversation.end", ("advisor",), Field("conversation_id", int))
+async def conversation_end(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    conversation = await conversations.end(
+        r.db,
+        advisor_id=_id(p),
+        conversation_id=data["conversation_id"],
+        now=r.now(),
+        wrap_up_seconds=r.settings.wrap_up_seconds,
+    )
+    r.deadlines.wake()
+    await r.live.candidate_changed(conversation.candidate_id)
+    await r.live.booths_changed([conversation.booth_id])
+    return {"conversation_id": conversation.id}

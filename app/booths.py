@@ -1,0 +1,147 @@
+"""Booths (stands), what they offer, and their schedule: when is a booth open?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from app.db import Database, Transaction
+from app.i18n import N_
+
+BOOTH_KINDS = {
+    "employer": N_("Werkgever"),
+    "school": N_("School"),
+    "advice_desk": N_("Adviesloket"),
+}
+
+OFFERS = {
+    "bbl": N_("BBL (leren en werken)"),
+    "bol": N_("BOL (school met stage)"),
+    "omscholing": N_("Om- en bijscholing"),
+    "praktijkverklaring": N_("Praktijkverklaring"),
+    "mbo_certificaat": N_("MBO-certificaat"),
+    "vacature": N_("Vacatures"),
+    "loopbaanadvies": N_("Loopbaanadvies"),
+}
+
+SECTORS = {
+    "zorg": N_("Zorg en welzijn"),
+    "techniek": N_("Techniek"),
+    "bouw": N_("Bouw"),
+    "logistiek": N_("Logistiek"),
+    "ict": N_("ICT"),
+    "onderwijs": N_("Onderwijs"),
+    "horeca": N_("Horeca"),
+    "retail": N_("Retail"),
+    "overheid": N_("Overheid"),
+    "groen": N_("Groen"),
+    "advies": N_("Advies"),
+}
+
+
+@dataclass(frozen=True)
+class Booth:
+    id: int
+    slug: str
+    name: str
+    kind: str
+    sector: str
+    offers: tuple[str, ...]
+    description: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Slot:
+    booth_id: int
+    staff_id: int | None
+    day: date
+    starts: str
+    ends: str
+
+
+@dataclass(frozen=True)
+class Opening:
+    """Whether a booth is open at a moment, and if not, when it next opens."""
+
+    open_now: bool
+    next_day: date | None = None
+    next_time: str | None = None
+    closes: str | None = None
+
+
+def _booth(row: object) -> Booth:
+    r = dict(row)  # type: ignore[call-overload]
+    offers = tuple(o for o in r.pop("offers").split(",") if o)
+    return Booth(offers=offers, **r)
+
+
+_COLUMNS = "id, slug, name, kind, sector, offers, description, position"
+
+
+async def list_booths(db: Database) -> list[Booth]:
+    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM booths ORDER BY position, name")
+    return [_booth(r) for r in rows]
+
+
+async def get_booth(db: Database | Transaction, booth_id: int) -> Booth | None:
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM booths WHERE id = ?", (booth_id,))
+    return None if row is None else _booth(row)
+
+
+async def create_booth(
+    tx: Transaction,
+    *,
+    slug: str,
+    name: str,
+    kind: str,
+    sector: str,
+    offers: tuple[str, ...] = (),
+    description: str = "",
+    position: int = 0,
+) -> int:
+    if kind not in BOOTH_KINDS:
+        raise ValueError(f"booth kind must be one of {sorted(BOOTH_KINDS)}, got {kind!r}")
+    unknown = [o for o in offers if o not in OFFERS]
+    if unknown:
+        raise ValueError(f"unknown offers {unknown}; known: {sorted(OFFERS)}")
+    return await tx.insert(
+        "INSERT INTO booths (slug, name, kind, sector, offers, description, position) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (slug, name, kind, sector, ",".join(offers), description, position),
+    )
+
+
+async def add_slot(
+    tx: Transaction, booth_id: int, day: date, starts: str, ends: str, staff_id: int | None = None
+) -> None:
+    await tx.insert(
+        "INSERT INTO schedule (booth_id, staff_id, day, starts, ends) VALUES (?, ?, ?, ?, ?)",
+        (booth_id, staff_id, day.isoformat(), starts, ends),
+    )
+
+
+async def slots_from(db: Database | Transaction, first_day: date) -> list[Slot]:
+    rows = await db.fetchall(
+        "SELECT booth_id, staff_id, day, starts, ends FROM schedule WHERE day >= ? "
+        "ORDER BY day, starts",
+        (first_day.isoformat(),),
+    )
+    return [
+        Slot(r["booth_id"], r["staff_id"], date.fromisoformat(r["day"]), r["starts"], r["ends"])
+        for r in rows
+    ]
+
+
+def opening(slots: list[Slot], local_now: datetime) -> Opening:
+    """Open now, or the next opening, from one booth's slots (sorted by day and start)."""
+    today = local_now.date()
+    clock = local_now.strftime("%H:%M")
+    for slot in slots:
+        if slot.day == today and slot.starts <= clock < slot.ends:
+            closes = max(s.ends for s in slots if s.day == today and s.starts <= clock)
+            return Opening(open_now=True, closes=closes)
+    for slot in slots:
+        if slot.day > today or (slot.day == today and slot.starts > clock):
+            return Opening(open_now=False, next_day=slot.day, next_time=slot.starts)
+    return Opening(open_now=False)

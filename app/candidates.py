@@ -1,0 +1,64 @@
+"""Candidates (kandidaten): a light sign-in with name, e-mail, optional phone and consent."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.db import Database, Transaction
+from app.errors import DomainError, ValidationError
+
+NAME_MAX = 100
+EMAIL_MAX = 254
+PHONE_MAX = 20
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    name: str
+    email: str
+    phone: str
+
+
+def check_sign_in(name: str, email: str, phone: str, consent: bool) -> tuple[str, str, str]:
+    """Clean the sign-in fields or raise one error per wrong field."""
+    name, email, phone = name.strip(), email.strip(), phone.strip()
+    errors: dict[str, DomainError] = {}
+    if not name:
+        errors["name"] = DomainError("input.required", field="name")
+    elif len(name) > NAME_MAX:
+        errors["name"] = DomainError("input.too_long", field="name", max=NAME_MAX)
+    if not email:
+        errors["email"] = DomainError("input.required", field="email")
+    elif len(email) > EMAIL_MAX or not _EMAIL.match(email):
+        errors["email"] = DomainError("input.email", field="email")
+    if phone and not _PHONE.match(phone):
+        errors["phone"] = DomainError("input.phone", field="phone")
+    if not consent:
+        errors["consent"] = DomainError("input.consent", field="consent")
+    if errors:
+        raise ValidationError(errors)
+    return name, email, phone
+
+
+async def sign_in(
+    db: Database, *, name: str, email: str, phone: str, consent: bool, now: float
+) -> Candidate:
+    name, email, phone = check_sign_in(name, email, phone, consent)
+    async with db.transaction() as tx:
+        candidate_id = await tx.insert(
+            "INSERT INTO candidates (name, email, phone, consent_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (name, email, phone, now, now),
+        )
+    return Candidate(candidate_id, name, email, phone)
+
+
+async def get_candidate(db: Database | Transaction, candidate_id: int) -> Candidate | None:
+    row = await db.fetchone(
+        "SELECT id, name, email, phone FROM candidates WHERE id = ?", (candidate_id,)
+    )
+    return None if row is None else Candidate(**dict(row))

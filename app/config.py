@@ -1,0 +1,100 @@
+"""Settings, read once from environment variables.
+
+Every setting has a safe default for a demo on one machine. Outside development and demo
+mode the server refuses to start with the default secret key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "inzoomen-development-secret-change-me"
+ENVIRONMENTS = ("development", "demo", "production")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing or has a value the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    database_path: Path = Path("inzoomen.db")
+    secret_key: str = DEFAULT_SECRET_KEY
+    # Origins allowed to open the WebSocket. Empty means: the origin must match the Host
+    # header the browser used, which is right for a single site behind one name.
+    allowed_origins: tuple[str, ...] = ()
+    https_only_cookies: bool = False
+    ws_max_message_bytes: int = 64 * 1024
+    # A waiting request that nobody accepted within this time expires with a kind message.
+    request_ttl_seconds: int = 90 * 60
+    # How long an advisor stays "wrapping up" before becoming available by themselves.
+    wrap_up_seconds: int = 120
+    templates_dir: Path = field(default=PROJECT_ROOT / "templates")
+    static_dir: Path = field(default=PROJECT_ROOT / "static")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def check(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ConfigError(
+                f"INZOOMEN_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}"
+            )
+        if self.environment == "production" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ConfigError(
+                "INZOOMEN_SECRET_KEY is not set: refusing to start in production with the "
+                "default secret key"
+            )
+        if len(self.secret_key) < 16:
+            raise ConfigError("INZOOMEN_SECRET_KEY must be at least 16 characters long")
+        if self.request_ttl_seconds < 60:
+            raise ConfigError("INZOOMEN_REQUEST_TTL_SECONDS must be at least 60")
+        if self.wrap_up_seconds < 0:
+            raise ConfigError("INZOOMEN_WRAP_UP_SECONDS must not be negative")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    origins = tuple(
+        o.strip().rstrip("/")
+        for o in env.get("INZOOMEN_ALLOWED_ORIGINS", "").split(",")
+        if o.strip()
+    )
+    settings = Settings(
+        environment=env.get("INZOOMEN_ENV", "development"),
+        database_path=Path(env.get("INZOOMEN_DB", "inzoomen.db")),
+        secret_key=env.get("INZOOMEN_SECRET_KEY", DEFAULT_SECRET_KEY),
+        allowed_origins=origins,
+        https_only_cookies=_bool(env, "INZOOMEN_HTTPS_ONLY", False),
+        ws_max_message_bytes=_int(env, "INZOOMEN_WS_MAX_BYTES", 64 * 1024),
+        request_ttl_seconds=_int(env, "INZOOMEN_REQUEST_TTL_SECONDS", 90 * 60),
+        wrap_up_seconds=_int(env, "INZOOMEN_WRAP_UP_SECONDS", 120),
+    )
+    settings.check()
+    return settings

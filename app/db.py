@@ -1,0 +1,164 @@
+"""SQLite storage: one writer connection, one reader connection, numbered migrations.
+
+Every write runs in ``BEGIN IMMEDIATE`` on the writer connection, serialised by a lock, so a
+transition is one guarded transaction and is committed before anyone is told about it.
+Reads go through a second connection and so only ever see committed state (WAL mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+Row = sqlite3.Row
+Params = Sequence[Any] | dict[str, Any]
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _migrations() -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for entry in resources.files("app.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = FULL")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class Transaction:
+    """The writer connection inside one ``BEGIN IMMEDIATE`` transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; return the number of rows it changed."""
+        cursor = await self._conn.execute(sql, params)
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._conn.execute(sql, params)
+        row_id = cursor.lastrowid
+        await cursor.close()
+        assert row_id is not None
+        return row_id
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        cursor = await self._conn.execute(sql, params)
+        row = await cursor.fetchone()
+        await cursor.close()
+        return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        cursor = await self._conn.execute(sql, params)
+        rows = await cursor.fetchall()
+        await cursor.close()
+        return list(rows)
+
+
+class Database:
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
+        path = Path(path)
+        writer = await _connect(path)
+        reader = await _connect(path)
+        db = cls(path, writer, reader)
+        if migrate:
+            await db.migrate()
+        return db
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    async def migrate(self) -> list[int]:
+        """Apply every migration not yet applied; return the versions applied now."""
+        applied_now: list[int] = []
+        async with self._write_lock:
+            await self._writer.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+            )
+            cursor = await self._writer.execute("SELECT version FROM schema_migrations")
+            done = {row[0] for row in await cursor.fetchall()}
+            for version, sql in _migrations():
+                if version in done:
+                    continue
+                script = (
+                    f"BEGIN IMMEDIATE;\n{sql}\n;"
+                    f"INSERT INTO schema_migrations (version) VALUES ({version});\nCOMMIT;"
+                )
+                try:
+                    await self._writer.executescript(script)
+                except Exception:
+                    if self._writer.in_transaction:
+                        await self._writer.rollback()
+                    raise
+                applied_now.append(version)
+        return applied_now
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            else:
+                await self._writer.execute("COMMIT")
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        cursor = await self._reader.execute(sql, params)
+        row = await cursor.fetchone()
+        await cursor.close()
+        return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        cursor = await self._reader.execute(sql, params)
+        rows = await cursor.fetchall()
+        await cursor.close()
+        return list(rows)
+
+    async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        async with self.transaction() as tx:
+            for params in rows:
+                await tx.execute(sql, params)
+
+    async def backup_to(self, target: Path) -> None:
+        """A consistent copy of the live database (SQLite online backup)."""
+        dest = await aiosqlite.connect(target)
+        try:
+            await self._reader.backup(dest)
+        finally:
+            await dest.close()

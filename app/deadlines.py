@@ -1,0 +1,93 @@
+"""Timers that must fire even across restarts: request expiry, the two-minute warning,
+time is up, and the end of an advisor's wrap-up.
+
+Nothing is kept in memory: every deadline is a column in the database. One background task
+asks the database for the earliest pending deadline, sleeps until then (or until woken
+because something changed), and handles everything that is due. After a restart the same
+query finds the same deadlines, so timers resume with their original end times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from app import advisors, conversations, queue
+from app.db import Database
+from app.event import load_event
+from app.live import Live
+
+log = logging.getLogger("inzoomen.deadlines")
+
+# Upper bound on one sleep, so a changed clock or a missed wake-up heals itself.
+MAX_SLEEP_SECONDS = 30.0
+
+
+class Deadlines:
+    def __init__(self, db: Database, live: Live, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.live = live
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something changed that may have moved the next deadline earlier."""
+        self._wake.set()
+
+    async def next_deadline(self) -> float | None:
+        event = await load_event(self.db)
+        candidates = [
+            await queue.next_expiry(self.db),
+            await conversations.next_timer(self.db, event),
+            await advisors.next_wrap_up_end(self.db),
+        ]
+        pending = [c for c in candidates if c is not None]
+        return min(pending) if pending else None
+
+    async def run_due(self) -> None:
+        """Handle every deadline that has passed, then tell who needs to know."""
+        now = self.clock()
+        event = await load_event(self.db)
+        booths: set[int] = set()
+        for request in await queue.expire_due(self.db, now):
+            booths.add(request.booth_id)
+            await self.live.candidate_changed(request.candidate_id)
+        for conversation in await conversations.warn_due(self.db, event, now):
+            await self.live.conversation_signal(
+                "conversation.warning",
+                conversation.candidate_id,
+                conversation.advisor_id,
+                {"id": conversation.id, "ends_at": conversation.ends_at},
+            )
+        for conversation in await conversations.time_up_due(self.db, now):
+            await self.live.conversation_signal(
+                "conversation.time_up",
+                conversation.candidate_id,
+                conversation.advisor_id,
+                {"id": conversation.id, "ends_at": conversation.ends_at},
+            )
+        for advisor in await advisors.finish_wrap_ups_due(self.db, now):
+            if advisor.booth_id is not None:
+                booths.add(advisor.booth_id)
+        if booths:
+            await self.live.booths_changed(booths)
+
+    async def run(self) -> None:
+        while True:
+            # Cleared before the work, so a wake-up during the work is not lost.
+            self._wake.clear()
+            try:
+                await self.run_due()
+                deadline = await self.next_deadline()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("handling deadlines failed; retrying")
+                deadline = None
+            delay = MAX_SLEEP_SECONDS
+            if deadline is not None:
+                delay = min(MAX_SLEEP_SECONDS, max(0.0, deadline - self.clock()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.01)

@@ -1,0 +1,67 @@
+"""The one domain error type. Its code is dotted and stable; its text is translated at the edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.i18n import N_, gettext
+
+MESSAGES: dict[str, str] = {
+    "input.invalid": N_("Deze invoer klopt niet."),
+    "input.required": N_("Vul dit veld in."),
+    "input.too_long": N_("Dit is te lang: maximaal %(max)s tekens."),
+    "input.wrong_type": N_("Dit veld heeft een verkeerde waarde."),
+    "input.bad_choice": N_("Kies een van de mogelijkheden."),
+    "input.email": N_("Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl."),
+    "input.phone": N_("Vul een geldig telefoonnummer in, of laat het leeg."),
+    "input.consent": N_("Geef toestemming om je gegevens te gebruiken voor dit gesprek."),
+    "protocol.bad_json": N_("Dit bericht kon niet gelezen worden."),
+    "protocol.bad_envelope": N_("Dit bericht heeft niet de goede vorm."),
+    "protocol.unknown_action": N_("Deze actie bestaat niet."),
+    "protocol.too_large": N_("Dit bericht is te groot."),
+    "auth.forbidden": N_("Dat mag je niet doen met deze rol."),
+    "auth.sign_in_required": N_("Meld je eerst aan."),
+    "auth.bad_login": N_("Dit e-mailadres en wachtwoord horen niet bij elkaar."),
+    "auth.csrf": N_("Je formulier is verlopen. Probeer het nog een keer."),
+    "booth.not_found": N_("Deze stand bestaat niet."),
+    "booth.closed": N_("Deze stand is nu niet open. Kijk in het schema wanneer hij opent."),
+    "advisor.not_found": N_("Deze adviseur bestaat niet bij deze stand."),
+    "advisor.bad_status": N_("Deze status kun je nu niet kiezen."),
+    "advisor.busy": N_("Je bent al in gesprek. Rond dat eerst af."),
+    "request.already_open": N_(
+        "Je hebt al een open verzoek. Annuleer dat eerst als je ergens anders wilt inzoomen."
+    ),
+    "request.in_conversation": N_("Je bent nu in gesprek. Na het gesprek kun je opnieuw inzoomen."),
+    "request.not_found": N_("Dit verzoek bestaat niet (meer)."),
+    "request.not_waiting": N_("Dit verzoek wacht niet meer: iemand anders heeft het al opgepakt."),
+    "request.queue_empty": N_("Er wacht nu niemand."),
+    "conversation.not_found": N_("Dit gesprek bestaat niet."),
+    "conversation.ended": N_("Dit gesprek is al afgelopen."),
+    "server.error": N_("Er ging iets mis aan onze kant. Probeer het zo nog een keer."),
+}
+
+
+class DomainError(Exception):
+    """A rule said no. Nothing was changed."""
+
+    def __init__(self, code: str, field: str | None = None, **params: Any) -> None:
+        if code not in MESSAGES:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(code)
+        self.code = code
+        self.field = field
+        self.params = params
+
+    def message(self) -> str:
+        return gettext(MESSAGES[self.code], **self.params)
+
+
+class ValidationError(DomainError):
+    """Input did not match what an action expects; ``errors`` maps a field to its error."""
+
+    def __init__(self, errors: dict[str, DomainError]) -> None:
+        super().__init__("input.invalid")
+        self.errors = errors
+
+    def field_messages(self) -> dict[str, str]:
+        return {name: err.message() for name, err in self.errors.items()}

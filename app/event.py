@@ -1,0 +1,106 @@
+"""The event: name, days with opening hours, time zone, conversation length, video settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from app.db import Database, Transaction
+
+VIDEO_PROVIDERS = ("jitsi", "personal")
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    timezone: str
+    conversation_seconds: int
+    warning_seconds: int
+    video_provider: str
+    video_base_url: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, timestamp: float) -> datetime:
+        return datetime.fromtimestamp(timestamp, self.zone)
+
+
+@dataclass(frozen=True)
+class EventDay:
+    day: date
+    opens: str
+    closes: str
+
+
+class EventMissing(Exception):
+    """The database holds no event yet: run ``inzoomen serve --demo`` or create one."""
+
+
+async def load_event(db: Database) -> Event:
+    row = await db.fetchone(
+        "SELECT name, timezone, conversation_seconds, warning_seconds, video_provider, "
+        "video_base_url FROM event WHERE id = 1"
+    )
+    if row is None:
+        raise EventMissing("no event is configured in this database")
+    return Event(**dict(row))
+
+
+async def has_event(db: Database) -> bool:
+    return bool(await db.fetchvalue("SELECT COUNT(*) FROM event") == 1)
+
+
+async def save_event(tx: Transaction, event: Event) -> None:
+    if event.video_provider not in VIDEO_PROVIDERS:
+        raise ValueError(f"video_provider must be one of {VIDEO_PROVIDERS}")
+    ZoneInfo(event.timezone)  # raises for an unknown zone
+    await tx.execute(
+        "INSERT INTO event (id, name, timezone, conversation_seconds, warning_seconds, "
+        "video_provider, video_base_url) VALUES (1, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, "
+        "conversation_seconds = excluded.conversation_seconds, "
+        "warning_seconds = excluded.warning_seconds, video_provider = excluded.video_provider, "
+        "video_base_url = excluded.video_base_url",
+        (
+            event.name,
+            event.timezone,
+            event.conversation_seconds,
+            event.warning_seconds,
+            event.video_provider,
+            event.video_base_url,
+        ),
+    )
+
+
+async def add_day(tx: Transaction, day: date, opens: str, closes: str) -> None:
+    await tx.execute(
+        "INSERT INTO event_days (day, opens, closes) VALUES (?, ?, ?) "
+        "ON CONFLICT (day) DO UPDATE SET opens = excluded.opens, closes = excluded.closes",
+        (day.isoformat(), opens, closes),
+    )
+
+
+async def event_days(db: Database) -> list[EventDay]:
+    rows = await db.fetchall("SELECT day, opens, closes FROM event_days ORDER BY day")
+    return [EventDay(date.fromisoformat(r["day"]), r["opens"], r["closes"]) for r in rows]
+
+
+async def ensure_event(db: Database) -> None:
+    """A database without an event gets a default one, so the hall can start empty."""
+    async with db.transaction() as tx:
+        exists = await tx.fetchone("SELECT 1 FROM event WHERE id = 1")
+        if exists is None:
+            await save_event(
+                tx,
+                Event(
+                    name="Inzoomen",
+                    timezone="Europe/Amsterdam",
+                    conversation_seconds=600,
+                    warning_seconds=120,
+                    video_provider="jitsi",
+                    video_base_url="https://meet.jit.si",
+                ),
+            )

@@ -1,0 +1,98 @@
+"""The live hub: fan-out of events to topics.
+
+Topics used by the hall:
+
+- ``hall``: everyone with the hall open, signed in or not;
+- ``booth:<id>``: the advisors of one booth;
+- ``staff:<id>``: one advisor or moderator;
+- ``candidate:<id>``: one candidate;
+- ``moderators``: every moderator.
+
+``publish`` encodes a message once and hands the same text to every subscriber's bounded
+buffer without awaiting anyone; a subscriber whose buffer is full is marked overflowed and
+its connection is closed so that it resynchronises on reconnect. The in-memory backend
+serves one process; other backends implement the same interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+DEFAULT_BUFFER = 256
+
+
+def encode(event: str, data: Any) -> str:
+    return json.dumps({"event": event, "data": data}, separators=(",", ":"), ensure_ascii=False)
+
+
+class Subscription:
+    """One connection's inbox. ``get`` returns the next encoded message."""
+
+    def __init__(self, topics: Iterable[str], buffer: int = DEFAULT_BUFFER) -> None:
+        self.topics = frozenset(topics)
+        self._inbox: asyncio.Queue[str] = asyncio.Queue(maxsize=buffer)
+        self.overflowed = asyncio.Event()
+
+    def deliver(self, message: str) -> None:
+        if self.overflowed.is_set():
+            return
+        try:
+            self._inbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+    def discard_pending(self) -> None:
+        """Forget what is queued; used right before a full snapshot replaces it."""
+        while not self._inbox.empty():
+            self._inbox.get_nowait()
+
+    async def get(self) -> str:
+        return await self._inbox.get()
+
+
+class Hub(Protocol):
+    async def publish(self, topic: str, event: str, data: Any) -> None: ...
+
+    def subscribe(
+        self, topics: Iterable[str], buffer: int = DEFAULT_BUFFER
+    ) -> AbstractAsyncContextManager[Subscription]: ...
+
+
+class MemoryHub:
+    """Fan-out inside one process."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, set[Subscription]] = {}
+        self.published = 0
+
+    async def publish(self, topic: str, event: str, data: Any) -> None:
+        self.publish_encoded(topic, encode(event, data))
+
+    def publish_encoded(self, topic: str, message: str) -> None:
+        self.published += 1
+        for subscription in tuple(self._topics.get(topic, ())):
+            subscription.deliver(message)
+
+    def subscriber_count(self, topic: str) -> int:
+        return len(self._topics.get(topic, ()))
+
+    @asynccontextmanager
+    async def subscribe(
+        self, topics: Iterable[str], buffer: int = DEFAULT_BUFFER
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(topics, buffer)
+        for topic in subscription.topics:
+            self._topics.setdefault(topic, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            for topic in subscription.topics:
+                members = self._topics.get(topic)
+                if members is not None:
+                    members.discard(subscription)
+                    if not members:
+                        del self._topics[topic]

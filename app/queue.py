@@ -1,0 +1,279 @@
+"""Requests (inzoomverzoeken) and the queue (wachtrij) of each booth.
+
+Order is first come, first served per booth: by creation time, then id. A request for one
+advisor waits in the same line but only that advisor can take it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+from app import booths
+from app.db import Database, Transaction
+from app.errors import DomainError, ValidationError
+from app.event import Event
+
+QUESTION_MAX = 500
+CLIENT_KEY_MAX = 64
+DECLINE_MESSAGE_MAX = 500
+OPEN_STATUSES = ("waiting",)
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    booth_id: int
+    advisor_id: int | None
+    candidate_id: int
+    question: str
+    status: str
+    created_at: float
+    expires_at: float
+    closed_at: float | None
+    decline_message: str
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One waiting request as the booth's advisors see it."""
+
+    request: Request
+    candidate_name: str
+    position: int
+
+
+REQUEST_COLUMNS = (
+    "id, booth_id, advisor_id, candidate_id, question, status, created_at, expires_at, "
+    "closed_at, decline_message"
+)
+_ORDER = "created_at, id"
+
+
+def request_from_row(row: object) -> Request:
+    return Request(**dict(row))  # type: ignore[call-overload]
+
+
+def check_question(question: str) -> str:
+    question = question.strip()
+    if len(question) > QUESTION_MAX:
+        raise ValidationError(
+            {"question": DomainError("input.too_long", field="question", max=QUESTION_MAX)}
+        )
+    return question
+
+
+async def booth_is_accepting(tx: Transaction, event: Event, booth_id: int, now: float) -> bool:
+    """A booth takes requests when it is open by schedule or an advisor is there."""
+    present = await tx.fetchone(
+        "SELECT 1 FROM staff WHERE booth_id = ? AND active = 1 AND status != 'offline'",
+        (booth_id,),
+    )
+    if present is not None:
+        return True
+    local_now = event.local(now)
+    slots = [s for s in await booths.slots_from(tx, local_now.date()) if s.booth_id == booth_id]
+    return booths.opening(slots, local_now).open_now
+
+
+async def create_request(
+    db: Database,
+    event: Event,
+    *,
+    candidate_id: int,
+    booth_id: int,
+    advisor_id: int | None,
+    question: str,
+    client_key: str,
+    now: float,
+    ttl_seconds: int,
+) -> tuple[Request, bool]:
+    """Queue a request. Returns the request and whether it is new.
+
+    Sending the same ``client_key`` again returns the first request instead of a second one.
+    """
+    question = check_question(question)
+    if not client_key or len(client_key) > CLIENT_KEY_MAX:
+        raise ValidationError({"client_key": DomainError("input.invalid", field="client_key")})
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            f"SELECT {REQUEST_COLUMNS} FROM requests WHERE candidate_id = ? AND client_key = ?",
+            (candidate_id, client_key),
+        )
+        if row is not None:
+            return request_from_row(row), False
+        if await tx.fetchone("SELECT 1 FROM booths WHERE id = ?", (booth_id,)) is None:
+            raise DomainError("booth.not_found", field="booth_id")
+        if advisor_id is not None:
+            advisor = await tx.fetchone(
+                "SELECT status FROM staff WHERE id = ? AND booth_id = ? AND role = 'advisor' "
+                "AND active = 1",
+                (advisor_id, booth_id),
+            )
+            if advisor is None:
+                raise DomainError("advisor.not_found", field="advisor_id")
+            if advisor["status"] == "offline":
+                raise DomainError("booth.closed")
+        elif not await booth_is_accepting(tx, event, booth_id, now):
+            raise DomainError("booth.closed")
+        if await tx.fetchone(
+            "SELECT 1 FROM conversations WHERE candidate_id = ? AND ended_at IS NULL",
+            (candidate_id,),
+        ):
+            raise DomainError("request.in_conversation")
+        if await tx.fetchone(
+            "SELECT 1 FROM requests WHERE candidate_id = ? AND status = 'waiting'",
+            (candidate_id,),
+        ):
+            raise DomainError("request.already_open")
+        request_id = await tx.insert(
+            "INSERT INTO requests (booth_id, advisor_id, candidate_id, question, client_key, "
+            "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (booth_id, advisor_id, candidate_id, question, client_key, now, now + ttl_seconds),
+        )
+        created = await tx.fetchone(
+            f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?", (request_id,)
+        )
+    assert created is not None
+    return request_from_row(created), True
+
+
+async def get_request(db: Database | Transaction, request_id: int) -> Request | None:
+    row = await db.fetchone(f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?", (request_id,))
+    return None if row is None else request_from_row(row)
+
+
+async def cancel_request(
+    db: Database, *, candidate_id: int, request_id: int, now: float
+) -> Request:
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            f"UPDATE requests SET status = 'cancelled', closed_at = ? "
+            f"WHERE id = ? AND candidate_id = ? AND status = 'waiting' RETURNING {REQUEST_COLUMNS}",
+            (now, request_id, candidate_id),
+        )
+        if row is None:
+            mine = await tx.fetchone(
+                "SELECT 1 FROM requests WHERE id = ? AND candidate_id = ?",
+                (request_id, candidate_id),
+            )
+            raise DomainError("request.not_waiting" if mine else "request.not_found")
+    return request_from_row(row)
+
+
+async def decline_request(
+    db: Database, *, advisor_id: int, booth_id: int, request_id: int, message: str, now: float
+) -> Request:
+    message = message.strip()
+    if len(message) > DECLINE_MESSAGE_MAX:
+        raise ValidationError(
+            {"message": DomainError("input.too_long", field="message", max=DECLINE_MESSAGE_MAX)}
+        )
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            f"UPDATE requests SET status = 'declined', closed_at = ?, closed_by = ?, "
+            f"decline_message = ? WHERE id = ? AND booth_id = ? AND status = 'waiting' "
+            f"AND (advisor_id IS NULL OR advisor_id = ?) RETURNING {REQUEST_COLUMNS}",
+            (now, advisor_id, message, request_id, booth_id, advisor_id),
+        )
+        if row is None:
+            exists = await tx.fetchone(
+                "SELECT 1 FROM requests WHERE id = ? AND booth_id = ?", (request_id, booth_id)
+            )
+            raise DomainError("request.not_waiting" if exists else "request.not_found")
+    return request_from_row(row)
+
+
+async def expire_due(db: Database, now: float) -> list[Request]:
+    async with db.transaction() as tx:
+        rows = await tx.fetchall(
+            f"UPDATE requests SET status = 'expired', closed_at = ? "
+            f"WHERE status = 'waiting' AND expires_at <= ? RETURNING {REQUEST_COLUMNS}",
+            (now, now),
+        )
+    return [request_from_row(r) for r in rows]
+
+
+async def next_expiry(db: Database) -> float | None:
+    value = await db.fetchvalue("SELECT MIN(expires_at) FROM requests WHERE status = 'waiting'")
+    return None if value is None else float(value)
+
+
+async def open_request_of(db: Database, candidate_id: int) -> Request | None:
+    row = await db.fetchone(
+        f"SELECT {REQUEST_COLUMNS} FROM requests WHERE candidate_id = ? AND status = 'waiting'",
+        (candidate_id,),
+    )
+    return None if row is None else request_from_row(row)
+
+
+async def latest_request_of(db: Database, candidate_id: int) -> Request | None:
+    row = await db.fetchone(
+        f"SELECT {REQUEST_COLUMNS} FROM requests WHERE candidate_id = ? ORDER BY id DESC LIMIT 1",
+        (candidate_id,),
+    )
+    return None if row is None else request_from_row(row)
+
+
+async def waiting_at_booth(db: Database | Transaction, booth_id: int) -> list[QueueEntry]:
+    rows = await db.fetchall(
+        f"SELECT r.{REQUEST_COLUMNS.replace(', ', ', r.')}, c.name AS candidate_name "
+        f"FROM requests r JOIN candidates c ON c.id = r.candidate_id "
+        f"WHERE r.booth_id = ? AND r.status = 'waiting' ORDER BY r.created_at, r.id",
+        (booth_id,),
+    )
+    requests = []
+    for row in rows:
+        data = dict(row)
+        name = data.pop("candidate_name")
+        requests.append((request_from_row(data), name))
+    return [
+        QueueEntry(request, name, position_in(request, [r for r, _ in requests]))
+        for request, name in requests
+    ]
+
+
+def position_in(request: Request, waiting: list[Request]) -> int:
+    """1-based place in line among the requests that compete for the same advisor(s)."""
+    ahead = 0
+    for other in waiting:
+        if other.id == request.id:
+            break
+        if request.advisor_id is None or other.advisor_id in (None, request.advisor_id):
+            ahead += 1
+    return ahead + 1
+
+
+def next_for_advisor(advisor_id: int, waiting: list[Request]) -> Request | None:
+    for request in waiting:
+        if request.advisor_id in (None, advisor_id):
+            return request
+    return None
+
+
+def estimate_wait_seconds(
+    position: int, free_in_seconds: list[float], conversation_seconds: int
+) -> float | None:
+    """When the candidate at ``position`` is likely to be called, in seconds from now.
+
+    ``free_in_seconds`` holds, for each advisor present, how long until they are free
+    (0 when available now). Each place ahead takes one conversation of an advisor, given to
+    whichever advisor is free first. None when nobody is there to call them.
+    """
+    if not free_in_seconds:
+        return None
+    heap = [max(0.0, f) for f in free_in_seconds]
+    heapq.heapify(heap)
+    start = 0.0
+    for _ in range(position):
+        start = heapq.heappop(heap)
+        heapq.heappush(heap, start + conversation_seconds)
+    return start
+
+
+def round_wait_minutes(seconds: float | None) -> int | None:
+    """Shown waits are whole minutes, rounded up so we never promise too early."""
+    if seconds is None:
+        return None
+    return max(0, math.ceil(seconds / 60))

@@ -1,0 +1,26 @@
+"""The resources of one running hall, created in the app's lifespan and shared by adapters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.db import Database
+from app.deadlines import Deadlines
+from app.hub import Hub
+from app.live import Live
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    db: Database
+    hub: Hub
+    live: Live
+    deadlines: Deadlines
+    clock: Callable[[], float] = time.time
+
+    def now(self) -> float:
+        return self.clock()

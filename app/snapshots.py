@@ -1,0 +1,308 @@
+"""What each audience sees: the hall, a candidate's own state, an advisor's console, the
+moderator's overview. Plain JSON-ready dicts, built from committed state, used both for the
+first server-rendered paint and for what is pushed over the WebSocket.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from app import booths, conversations, queue
+from app.advisors import PRESENT
+from app.db import Database
+from app.event import Event
+
+# A conversation past its end time is assumed to need at most this much longer.
+OVERTIME_GUESS_SECONDS = 60
+
+
+@dataclass
+class _AdvisorRow:
+    id: int
+    name: str
+    booth_id: int
+    status: str
+    status_since: float
+    wrap_up_until: float | None
+
+
+async def _advisors(db: Database, booth_id: int | None) -> list[_AdvisorRow]:
+    sql = (
+        "SELECT id, name, booth_id, status, status_since, wrap_up_until FROM staff "
+        "WHERE role = 'advisor' AND active = 1"
+    )
+    params: tuple[Any, ...] = ()
+    if booth_id is not None:
+        sql += " AND booth_id = ?"
+        params = (booth_id,)
+    rows = await db.fetchall(sql + " ORDER BY name", params)
+    return [_AdvisorRow(**dict(r)) for r in rows]
+
+
+async def _running_ends(db: Database) -> dict[int, float]:
+    rows = await db.fetchall("SELECT advisor_id, ends_at FROM conversations WHERE ended_at IS NULL")
+    return {r["advisor_id"]: r["ends_at"] for r in rows}
+
+
+def _free_in(advisor: _AdvisorRow, running_ends: dict[int, float], now: float) -> float | None:
+    """Seconds until this advisor can take the next person; None when not at the booth."""
+    if advisor.status == "available":
+        return 0.0
+    if advisor.status == "in_conversation":
+        ends = running_ends.get(advisor.id, now)
+        return max(OVERTIME_GUESS_SECONDS, ends - now)
+    if advisor.status == "wrapping_up":
+        return max(0.0, (advisor.wrap_up_until or now) - now)
+    return None
+
+
+def _free_list(
+    advisors: list[_AdvisorRow], running_ends: dict[int, float], now: float
+) -> list[float]:
+    return [f for a in advisors if (f := _free_in(a, running_ends, now)) is not None]
+
+
+async def booth_views(
+    db: Database, event: Event, now: float, booth_id: int | None = None
+) -> list[dict[str, Any]]:
+    if booth_id is None:
+        all_booths = await booths.list_booths(db)
+    else:
+        one = await booths.get_booth(db, booth_id)
+        all_booths = [] if one is None else [one]
+    advisors = await _advisors(db, booth_id)
+    by_booth: dict[int, list[_AdvisorRow]] = defaultdict(list)
+    for advisor in advisors:
+        by_booth[advisor.booth_id].append(advisor)
+    counts: dict[int, int] = {
+        row[0]: row[1]
+        for row in await db.fetchall(
+            "SELECT booth_id, COUNT(*) FROM requests WHERE status = 'waiting' GROUP BY booth_id"
+        )
+    }
+    running_ends = await _running_ends(db)
+    local_now = event.local(now)
+    slots_by_booth: dict[int, list[booths.Slot]] = defaultdict(list)
+    for slot in await booths.slots_from(db, local_now.date()):
+        slots_by_booth[slot.booth_id].append(slot)
+
+    views = []
+    for booth in all_booths:
+        staff = by_booth.get(booth.id, [])
+        waiting = int(counts.get(booth.id, 0))
+        opening = booths.opening(slots_by_booth.get(booth.id, []), local_now)
+        wait = queue.estimate_wait_seconds(
+            waiting + 1, _free_list(staff, running_ends, now), event.conversation_seconds
+        )
+        views.append(
+            {
+                "id": booth.id,
+                "slug": booth.slug,
+                "name": booth.name,
+                "kind": booth.kind,
+                "sector": booth.sector,
+                "offers": list(booth.offers),
+                "description": booth.description,
+                "open_now": opening.open_now,
+                "closes": opening.closes,
+                "opens_day": opening.next_day.isoformat() if opening.next_day else None,
+                "opens_time": opening.next_time,
+                "present": any(a.status in PRESENT for a in staff),
+                "advisors": [
+                    {"id": a.id, "name": a.name, "status": a.status, "since": a.status_since}
+                    for a in staff
+                ],
+                "free": sum(1 for a in staff if a.status == "available"),
+                "queue_length": waiting,
+                "wait_minutes": queue.round_wait_minutes(wait),
+            }
+        )
+    return views
+
+
+async def hall(db: Database, event: Event, now: float) -> dict[str, Any]:
+    return {
+        "event": {"name": event.name, "timezone": event.timezone},
+        "booths": await booth_views(db, event, now),
+    }
+
+
+def conversation_view(
+    conversation: conversations.Conversation, event: Event, **names: str
+) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "booth_id": conversation.booth_id,
+        "video_url": conversation.video_url,
+        "started_at": conversation.started_at,
+        "ends_at": conversation.ends_at,
+        "warning_seconds": event.warning_seconds,
+        "ended_at": conversation.ended_at,
+        **names,
+    }
+
+
+async def _names(db: Database, booth_id: int, advisor_id: int | None) -> dict[str, str]:
+    booth = await db.fetchvalue("SELECT name FROM booths WHERE id = ?", (booth_id,))
+    names = {"booth_name": booth or ""}
+    if advisor_id is not None:
+        names["advisor_name"] = (
+            await db.fetchvalue("SELECT name FROM staff WHERE id = ?", (advisor_id,)) or ""
+        )
+    return names
+
+
+async def waiting_request_views(
+    db: Database, event: Event, booth_id: int, now: float
+) -> dict[int, dict[str, Any]]:
+    """The view of each waiting request at one booth, keyed by candidate id."""
+    entries = await queue.waiting_at_booth(db, booth_id)
+    if not entries:
+        return {}
+    advisors = await _advisors(db, booth_id)
+    running_ends = await _running_ends(db)
+    names = await _names(db, booth_id, None)
+    advisor_names = {a.id: a.name for a in advisors}
+    views = {}
+    for entry in entries:
+        request = entry.request
+        relevant = [a for a in advisors if request.advisor_id in (None, a.id)]
+        wait = queue.estimate_wait_seconds(
+            entry.position, _free_list(relevant, running_ends, now), event.conversation_seconds
+        )
+        views[request.candidate_id] = _request_view(
+            request,
+            position=entry.position,
+            wait_minutes=queue.round_wait_minutes(wait),
+            booth_name=names["booth_name"],
+            advisor_name=advisor_names.get(request.advisor_id or 0, ""),
+        )
+    return views
+
+
+def _request_view(
+    request: queue.Request,
+    *,
+    position: int | None,
+    wait_minutes: int | None,
+    booth_name: str,
+    advisor_name: str,
+) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "booth_id": request.booth_id,
+        "booth_name": booth_name,
+        "advisor_id": request.advisor_id,
+        "advisor_name": advisor_name,
+        "question": request.question,
+        "status": request.status,
+        "created_at": request.created_at,
+        "closed_at": request.closed_at,
+        "decline_message": request.decline_message,
+        "position": position,
+        "wait_minutes": wait_minutes,
+    }
+
+
+async def candidate_state(
+    db: Database, event: Event, candidate_id: int, now: float
+) -> dict[str, Any]:
+    """A candidate's own request and conversation; nobody else's data is in it."""
+    conversation = await conversations.running_for_candidate(db, candidate_id)
+    request_view = None
+    conversation_view_ = None
+    latest = await queue.latest_request_of(db, candidate_id)
+    if latest is not None and latest.status == "waiting":
+        request_view = (await waiting_request_views(db, event, latest.booth_id, now)).get(
+            candidate_id
+        )
+    elif latest is not None:
+        names = await _names(db, latest.booth_id, latest.advisor_id)
+        request_view = _request_view(
+            latest,
+            position=None,
+            wait_minutes=None,
+            booth_name=names["booth_name"],
+            advisor_name=names.get("advisor_name", ""),
+        )
+    if conversation is None and latest is not None and latest.status == "accepted":
+        row = await db.fetchone("SELECT id FROM conversations WHERE request_id = ?", (latest.id,))
+        if row is not None:
+            conversation = await conversations.get_conversation(db, row["id"])
+    if conversation is not None:
+        names = await _names(db, conversation.booth_id, conversation.advisor_id)
+        conversation_view_ = conversation_view(conversation, event, **names)
+    return {"request": request_view, "conversation": conversation_view_}
+
+
+async def console_state(db: Database, event: Event, advisor_id: int, now: float) -> dict[str, Any]:
+    """An advisor's console: own status, the booth's queue, the running conversation."""
+    row = await db.fetchone(
+        "SELECT s.id, s.name, s.status, s.status_since, s.booth_id, b.name AS booth_name "
+        "FROM staff s JOIN booths b ON b.id = s.booth_id WHERE s.id = ?",
+        (advisor_id,),
+    )
+    if row is None:
+        return {"advisor": None, "queue": [], "conversation": None}
+    entries = await queue.waiting_at_booth(db, row["booth_id"])
+    visible = [e for e in entries if e.request.advisor_id in (None, advisor_id)]
+    conversation = await conversations.running_for_advisor(db, advisor_id)
+    conversation_data = None
+    if conversation is not None:
+        candidate = await db.fetchone(
+            "SELECT c.name, r.question FROM candidates c JOIN requests r "
+            "ON r.candidate_id = c.id WHERE r.id = ?",
+            (conversation.request_id,),
+        )
+        conversation_data = conversation_view(
+            conversation,
+            event,
+            candidate_name=candidate["name"] if candidate else "",
+            question=candidate["question"] if candidate else "",
+        )
+    return {
+        "advisor": dict(row),
+        "queue": [
+            {
+                "request_id": e.request.id,
+                "candidate_name": e.candidate_name,
+                "question": e.request.question,
+                "created_at": e.request.created_at,
+                "for_me": e.request.advisor_id == advisor_id,
+                "position": e.position,
+            }
+            for e in visible
+        ],
+        "conversation": conversation_data,
+    }
+
+
+async def overview(db: Database, event: Event, now: float) -> dict[str, Any]:
+    """The moderator's first overview of the whole hall."""
+    views = await booth_views(db, event, now)
+    rows = await db.fetchall(
+        "SELECT c.id, c.booth_id, c.started_at, c.ends_at, b.name AS booth_name, "
+        "s.name AS advisor_name, k.name AS candidate_name FROM conversations c "
+        "JOIN booths b ON b.id = c.booth_id JOIN staff s ON s.id = c.advisor_id "
+        "JOIN candidates k ON k.id = c.candidate_id WHERE c.ended_at IS NULL ORDER BY c.ends_at"
+    )
+    longest = await db.fetchvalue("SELECT MIN(created_at) FROM requests WHERE status = 'waiting'")
+    done_today = await db.fetchvalue(
+        "SELECT COUNT(*) FROM conversations WHERE ended_at IS NOT NULL AND started_at >= ?",
+        (event.local(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp(),),
+    )
+    return {
+        "booths": views,
+        "conversations": [dict(r) for r in rows],
+        "totals": {
+            "waiting": sum(v["queue_length"] for v in views),
+            "running": len(rows),
+            "advisors_present": sum(
+                1 for v in views for a in v["advisors"] if a["status"] in PRESENT
+            ),
+            "longest_wait_since": longest,
+            "conversations_done_today": done_today or 0,
+        },
+    }

@@ -1,0 +1,81 @@
+"""Jinja2 set-up: autoescape always on, translations, and formatting in the event's zone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+from starlette.templating import Jinja2Templates
+
+from app import i18n
+from app.advisors import STATUSES
+from app.booths import BOOTH_KINDS, OFFERS, SECTORS
+
+MONTHS = (
+    i18n.N_("januari"),
+    i18n.N_("februari"),
+    i18n.N_("maart"),
+    i18n.N_("april"),
+    i18n.N_("mei"),
+    i18n.N_("juni"),
+    i18n.N_("juli"),
+    i18n.N_("augustus"),
+    i18n.N_("september"),
+    i18n.N_("oktober"),
+    i18n.N_("november"),
+    i18n.N_("december"),
+)
+WEEKDAYS = (
+    i18n.N_("maandag"),
+    i18n.N_("dinsdag"),
+    i18n.N_("woensdag"),
+    i18n.N_("donderdag"),
+    i18n.N_("vrijdag"),
+    i18n.N_("zaterdag"),
+    i18n.N_("zondag"),
+)
+
+
+def _label(table: dict[str, str]) -> object:
+    def label(code: str) -> str:
+        return i18n.gettext(table[code]) if code in table else code
+
+    return label
+
+
+def day_label(value: date | str) -> str:
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    weekday = i18n.gettext(WEEKDAYS[day.weekday()])
+    month = i18n.gettext(MONTHS[day.month - 1])
+    return f"{weekday} {day.day} {month}"
+
+
+def make_templates(directory: Path, timezone: str = "Europe/Amsterdam") -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        autoescape=True,  # always, whatever the file name
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda s: i18n.gettext(s), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
+    )
+    zone = ZoneInfo(timezone)
+
+    def clock(ts: float | None) -> str:
+        if ts is None:
+            return ""
+        return datetime.fromtimestamp(ts, zone).strftime("%H:%M")
+
+    env.filters["clock"] = clock
+    env.filters["day_label"] = day_label
+    env.filters["status_label"] = _label(STATUSES)
+    env.filters["offer_label"] = _label(OFFERS)
+    env.filters["sector_label"] = _label(SECTORS)
+    env.filters["kind_label"] = _label(BOOTH_KINDS)
+    env.globals["STATUSES"] = STATUSES
+    env.globals["OFFERS"] = OFFERS
+    env.globals["SECTORS"] = SECTORS
+    return Jinja2Templates(env=env)

@@ -1,0 +1,128 @@
+"""The one WebSocket endpoint: ``/ws``.
+
+On connect the server checks the Origin, identifies the principal from the session cookie,
+subscribes to the topics that principal may hear, and sends ``session.welcome`` and a full
+``session.state``. A client that reconnects gets the same, so it is back in sync by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from app import actions
+from app.auth import Principal, principal_of
+from app.errors import DomainError
+from app.hub import Subscription, encode
+from app.protocol import EnvelopeError, parse_command, reply_error, reply_ok
+from app.resources import Resources
+
+log = logging.getLogger("inzoomen.ws")
+
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013
+
+
+def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return False
+    origin = origin.rstrip("/")
+    if allowed:
+        return origin in allowed
+    host = websocket.headers.get("host", "")
+    return urlsplit(origin).netloc == host and urlsplit(origin).scheme in ("http", "https")
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, resources: Resources, principal: Principal):
+        self.websocket = websocket
+        self.resources = resources
+        self.principal = principal
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, text: str) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(text)
+
+    async def pump(self, subscription: Subscription) -> None:
+        """Forward hub messages to this client until it overflows or goes away."""
+        while True:
+            get = asyncio.ensure_future(subscription.get())
+            overflow = asyncio.ensure_future(subscription.overflowed.wait())
+            done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            if overflow in done:
+                get.cancel()
+                await self.websocket.close(CLOSE_TRY_AGAIN)
+                return
+            overflow.cancel()
+            await self.send(get.result())
+
+    async def handle(self, text: str) -> None:
+        now = self.resources.now
+        command_id = None
+        try:
+            command = parse_command(text)
+            command_id = command.id
+            result = await actions.perform(
+                self.resources, self.principal, command.action, command.data
+            )
+        except EnvelopeError as error:
+            await self.send(reply_error(error.command_id, error, now()))
+        except DomainError as error:
+            await self.send(reply_error(command_id, error, now()))
+        except Exception:
+            log.exception("action failed")
+            await self.send(reply_error(command_id, DomainError("server.error"), now()))
+        else:
+            await self.send(reply_ok(command.id, result, now()))
+
+
+async def hall_socket(websocket: WebSocket) -> None:
+    resources: Resources = websocket.app.state.resources
+    settings = resources.settings
+    if not origin_allowed(websocket, settings.allowed_origins):
+        await websocket.close(CLOSE_POLICY)
+        return
+    principal = await principal_of(resources.db, websocket.session)
+    await websocket.accept()
+    connection = Connection(websocket, resources, principal)
+    async with resources.hub.subscribe(principal.topics) as subscription:
+        subscription.discard_pending()
+        state = await actions.personal_state(resources, principal)
+        welcome = {
+            "role": principal.role,
+            "name": principal.name,
+            "server_time": resources.now(),
+        }
+        await connection.send(encode("session.welcome", welcome))
+        await connection.send(encode("session.state", state))
+        pump = asyncio.create_task(connection.pump(subscription))
+        try:
+            while not pump.done():
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    error = EnvelopeError("protocol.bad_envelope")
+                    await connection.send(reply_error(None, error, resources.now()))
+                    continue
+                if len(text.encode()) > settings.ws_max_message_bytes:
+                    await websocket.close(CLOSE_TOO_BIG)
+                    break
+                await connection.handle(text)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+            if websocket.client_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await websocket.close()
