@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.livekit import Browserless, LiveServer, World, seed_world
+
+
+@pytest.fixture
+async def world_db(tmp_path: Path) -> tuple[Path, World]:
+    path = tmp_path / "hall.db"
+    world = await seed_world(path)
+    return path, world
+
+
+@pytest.fixture
+def server(world_db: tuple[Path, World], tmp_path: Path) -> Iterator[LiveServer]:
+    live = LiveServer(world_db[0], tmp_path / "server.log")
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def world(world_db: tuple[Path, World]) -> World:
+    return world_db[1]
+
+
+@pytest.fixture
+async def visitors(server: LiveServer) -> AsyncIterator[list[Browserless]]:
+    """Make as many independent visitors (cookie jars) as a test needs."""
+    made: list[Browserless] = []
+    yield made
+    for visitor in made:
+        await visitor.aclose()
+
+
+@pytest.fixture
+def new_visitor(server: LiveServer, visitors: list[Browserless]):  # type: ignore[no-untyped-def]
+    def make() -> Browserless:
+        visitor = Browserless(server)
+        visitors.append(visitor)
+        return visitor
+
+    return make

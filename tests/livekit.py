@@ -1,0 +1,298 @@
+"""A real hall on loopback for tests: a seeded SQLite file, a uvicorn process, and clients
+that speak HTTP and the WebSocket protocol the way a browser does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from app import accounts, booths
+from app.db import Database
+from app.event import Event, add_day, save_event
+
+PASSWORD = "test-password-123"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class World:
+    """What a test hall holds: two booths, three advisors, a moderator."""
+
+    booth_a: int
+    booth_b: int
+    advisor_a1: int
+    advisor_a2: int
+    advisor_b1: int
+    moderator: int
+    emails: dict[int, str] = field(default_factory=dict)
+
+
+async def seed_world(path: Path, *, conversation_seconds: int = 600, warning_seconds: int = 120) -> World:
+    db = await Database.open(path)
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    try:
+        async with db.transaction() as tx:
+            await save_event(
+                tx,
+                Event(
+                    name="Testbeurs",
+                    timezone="Europe/Amsterdam",
+                    conversation_seconds=conversation_seconds,
+                    warning_seconds=warning_seconds,
+                    video_provider="jitsi",
+                    video_base_url="https://meet.example.test",
+                ),
+            )
+            await add_day(tx, today, "00:00", "23:59")
+            a = await booths.create_booth(
+                tx, slug="zorg-a", name="Zorggroep A", kind="employer", sector="zorg",
+                offers=("bbl", "vacature"),
+            )
+            b = await booths.create_booth(
+                tx, slug="bouw-b", name="Bouwbedrijf B", kind="employer", sector="bouw",
+                offers=("omscholing",), position=1,
+            )
+            ids = {}
+            for key, booth_id, email in (
+                ("a1", a, "a1@test.example"),
+                ("a2", a, "a2@test.example"),
+                ("b1", b, "b1@test.example"),
+            ):
+                ids[key] = await accounts.create_staff(
+                    tx, email=email, name=f"Adviseur {key.upper()}", role="advisor",
+                    password=PASSWORD, booth_id=booth_id,
+                )
+            ids["mod"] = await accounts.create_staff(
+                tx, email="mod@test.example", name="Moderator", role="moderator", password=PASSWORD
+            )
+            for booth_id in (a, b):
+                await booths.add_slot(tx, booth_id, today, "00:00", "23:59")
+    finally:
+        await db.close()
+    world = World(a, b, ids["a1"], ids["a2"], ids["b1"], ids["mod"])
+    world.emails = {
+        ids["a1"]: "a1@test.example",
+        ids["a2"]: "a2@test.example",
+        ids["b1"]: "b1@test.example",
+        ids["mod"]: "mod@test.example",
+    }
+    return world
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """``inzoomen serve`` in its own process, on a loopback port, on a given database file."""
+
+    def __init__(self, db_path: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.db_path = db_path
+        self.log_path = log_path
+        self.port = free_port()
+        self.env = {**os.environ, "INZOOMEN_ENV": "development", **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, timeout: float = 20.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--db", str(self.db_path)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early; see {self.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not become healthy; see {self.log_path}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no csrf field on the page"
+    return match.group(1)
+
+
+class Browserless:
+    """An HTTP client with a cookie jar, signing in the way the forms do."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self.http = httpx.AsyncClient(base_url=server.url, follow_redirects=False, timeout=10)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def csrf(self, path: str = "/aanmelden") -> str:
+        return csrf_from((await self.http.get(path)).text)
+
+    async def sign_in_candidate(self, name: str = "Sanne de Vries", email: str = "sanne@example.nl") -> None:
+        token = await self.csrf("/aanmelden")
+        response = await self.http.post(
+            "/aanmelden",
+            data={"csrf": token, "name": name, "email": email, "phone": "", "consent": "yes", "next": "/"},
+        )
+        assert response.status_code == 303, response.text
+
+    async def log_in(self, email: str, password: str = PASSWORD) -> None:
+        token = await self.csrf("/inloggen")
+        response = await self.http.post(
+            "/inloggen", data={"csrf": token, "email": email, "password": password}
+        )
+        assert response.status_code == 303, response.text
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
+
+    async def socket(self, origin: str | None = None) -> Peer:
+        headers = {}
+        cookie = self.cookie_header()
+        if cookie:
+            headers["Cookie"] = cookie
+        connection = await connect(
+            self.server.ws_url,
+            origin=origin or self.server.url,  # type: ignore[arg-type]
+            additional_headers=headers,
+            compression=None,
+        )
+        peer = Peer(connection)
+        peer.welcome = await peer.next_event("session.welcome")
+        peer.state = await peer.next_event("session.state")
+        return peer
+
+
+class Peer:
+    """One WebSocket connection: commands with replies, and the pushed events.
+
+    A reader task sorts incoming frames: replies go to whoever waits for that id (or to
+    ``orphans`` when the server could not read an id), pushes go to ``events``.
+    """
+
+    _ids = itertools.count(1)
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.events: list[dict[str, Any]] = []
+        self.welcome: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._orphans: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._arrived = asyncio.Condition()
+        self.closed: Exception | None = None
+        self._reader = asyncio.create_task(self._read_all())
+
+    async def _read_all(self) -> None:
+        try:
+            async for raw in self.connection:
+                frame = json.loads(raw)
+                if "event" in frame:
+                    async with self._arrived:
+                        self.events.append(frame)
+                        self._arrived.notify_all()
+                elif frame.get("id") in self._waiting:
+                    self._waiting.pop(frame["id"]).set_result(frame)
+                else:
+                    await self._orphans.put(frame)
+        except Exception as error:  # the connection closed with an error code
+            self.closed = error
+        else:
+            self.closed = ConnectionError("closed")
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(self.closed)
+        async with self._arrived:
+            self._arrived.notify_all()
+
+    async def send(
+        self, action: str, data: dict[str, Any] | None = None, timeout: float = 5
+    ) -> dict[str, Any]:
+        """Send a command and return its reply."""
+        command_id = f"t{next(self._ids)}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[command_id] = future
+        await self.connection.send(
+            json.dumps({"id": command_id, "action": action, "data": data or {}})
+        )
+        return await asyncio.wait_for(future, timeout)
+
+    async def orphan_reply(self, timeout: float = 5) -> dict[str, Any]:
+        """The next reply that carries no id of ours (an unreadable command)."""
+        return await asyncio.wait_for(self._orphans.get(), timeout)
+
+    async def next_event(self, name: str, timeout: float = 5, where: Any = None) -> dict[str, Any]:
+        """The next pushed event with this name (and matching ``where(data)``); events
+        before it are consumed."""
+
+        def find() -> dict[str, Any] | None:
+            for i, frame in enumerate(self.events):
+                if frame["event"] == name and (where is None or where(frame["data"])):
+                    del self.events[: i + 1]
+                    return frame["data"]  # type: ignore[no-any-return]
+            if self.closed is not None:
+                raise self.closed
+            return None
+
+        async def wait() -> dict[str, Any]:
+            async with self._arrived:
+                while (found := find()) is None:
+                    await self._arrived.wait()
+                return found
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def wait_closed(self, timeout: float = 5) -> Exception | None:
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.closed
+
+    async def close(self) -> None:
+        await self.connection.close()
+        await self._reader
