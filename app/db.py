@@ -32,6 +32,21 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit on its own)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {current.strip()[:80]}")
+    return statements
+
+
 async def _connect(path: Path) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
@@ -89,7 +104,11 @@ class Database:
         reader = await _connect(path)
         db = cls(path, writer, reader)
         if migrate:
-            await db.migrate()
+            try:
+                await db.migrate()
+            except BaseException:
+                await db.close()
+                raise
         return db
 
     async def close(self) -> None:
@@ -97,29 +116,37 @@ class Database:
         await self._writer.close()
 
     async def migrate(self) -> list[int]:
-        """Apply every migration not yet applied; return the versions applied now."""
+        """Apply every migration not yet applied; return the versions applied now.
+
+        Each version is checked and applied inside one ``BEGIN IMMEDIATE`` transaction, so
+        several processes starting on the same file apply each migration exactly once.
+        """
         applied_now: list[int] = []
         async with self._write_lock:
             await self._writer.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
             )
-            cursor = await self._writer.execute("SELECT version FROM schema_migrations")
-            done = {row[0] for row in await cursor.fetchall()}
             for version, sql in _migrations():
-                if version in done:
-                    continue
-                script = (
-                    f"BEGIN IMMEDIATE;\n{sql}\n;"
-                    f"INSERT INTO schema_migrations (version) VALUES ({version});\nCOMMIT;"
-                )
+                await self._writer.execute("BEGIN IMMEDIATE")
                 try:
-                    await self._writer.executescript(script)
-                except Exception:
-                    if self._writer.in_transaction:
-                        await self._writer.rollback()
+                    cursor = await self._writer.execute(
+                        "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+                    )
+                    done = await cursor.fetchone() is not None
+                    await cursor.close()
+                    if not done:
+                        for statement in _statements(sql):
+                            await self._writer.execute(statement)
+                        await self._writer.execute(
+                            "INSERT INTO schema_migrations (version) VALUES (?)", (version,)
+                        )
+                except BaseException:
+                    await self._writer.execute("ROLLBACK")
                     raise
-                applied_now.append(version)
+                await self._writer.execute("COMMIT")
+                if not done:
+                    applied_now.append(version)
         return applied_now
 
     @asynccontextmanager

@@ -45,10 +45,12 @@ class Subscription:
         except asyncio.QueueFull:
             self.overflowed.set()
 
-    def discard_pending(self) -> None:
-        """Forget what is queued; used right before a full snapshot replaces it."""
+    def drain(self) -> list[str]:
+        """Take everything queued now, without waiting."""
+        taken = []
         while not self._inbox.empty():
-            self._inbox.get_nowait()
+            taken.append(self._inbox.get_nowait())
+        return taken
 
     async def get(self) -> str:
         return await self._inbox.get()

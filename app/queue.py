@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from app import booths
+from app.advisors import PRESENT
 from app.db import Database, Transaction
 from app.errors import DomainError, ValidationError
 from app.event import Event
@@ -65,9 +66,11 @@ def check_question(question: str) -> str:
 
 
 async def booth_is_accepting(tx: Transaction, event: Event, booth_id: int, now: float) -> bool:
-    """A booth takes requests when it is open by schedule or an advisor is there."""
+    """A booth takes requests when it is open by schedule or an advisor is there (a paused
+    advisor outside the schedule does not keep it open)."""
     present = await tx.fetchone(
-        "SELECT 1 FROM staff WHERE booth_id = ? AND active = 1 AND status != 'offline'",
+        "SELECT 1 FROM staff WHERE booth_id = ? AND active = 1 "
+        f"AND status IN ({', '.join(repr(s) for s in PRESENT)})",
         (booth_id,),
     )
     if present is not None:

@@ -57,6 +57,7 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
+
 SESSION_COOKIE = "inzoomen_session"
 SESSION_MAX_AGE = 12 * 60 * 60
 
@@ -98,6 +99,6 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             max_age=SESSION_MAX_AGE,
             same_site="lax",
             https_only=settings.https_only_cookies,
-        )
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

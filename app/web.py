@@ -424,6 +424,9 @@ async def console_submit(request: Request) -> Response:
     form = await _form(request)
     if form is None:
         return _csrf_failed(request, principal)
+    if request.path_params["form"] not in CONSOLE_FORMS:
+        error = DomainError("protocol.unknown_action")
+        return render(request, "error.html", principal, _error_context(error, {}), 404)
     name, fields = CONSOLE_FORMS[request.path_params["form"]]
     data: dict[str, Any] = {}
     for field in fields:

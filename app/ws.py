@@ -93,7 +93,7 @@ async def hall_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     connection = Connection(websocket, resources, principal)
     async with resources.hub.subscribe(principal.topics) as subscription:
-        subscription.discard_pending()
+        subscription.drain()  # a full snapshot follows and replaces it
         state = await actions.personal_state(resources, principal)
         welcome = {
             "role": principal.role,

@@ -44,7 +44,9 @@ class World:
     emails: dict[int, str] = field(default_factory=dict)
 
 
-async def seed_world(path: Path, *, conversation_seconds: int = 600, warning_seconds: int = 120) -> World:
+async def seed_world(
+    path: Path, *, conversation_seconds: int = 600, warning_seconds: int = 120
+) -> World:
     db = await Database.open(path)
     today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
     try:
@@ -62,12 +64,21 @@ async def seed_world(path: Path, *, conversation_seconds: int = 600, warning_sec
             )
             await add_day(tx, today, "00:00", "23:59")
             a = await booths.create_booth(
-                tx, slug="zorg-a", name="Zorggroep A", kind="employer", sector="zorg",
+                tx,
+                slug="zorg-a",
+                name="Zorggroep A",
+                kind="employer",
+                sector="zorg",
                 offers=("bbl", "vacature"),
             )
             b = await booths.create_booth(
-                tx, slug="bouw-b", name="Bouwbedrijf B", kind="employer", sector="bouw",
-                offers=("omscholing",), position=1,
+                tx,
+                slug="bouw-b",
+                name="Bouwbedrijf B",
+                kind="employer",
+                sector="bouw",
+                offers=("omscholing",),
+                position=1,
             )
             ids = {}
             for key, booth_id, email in (
@@ -76,8 +87,12 @@ async def seed_world(path: Path, *, conversation_seconds: int = 600, warning_sec
                 ("b1", b, "b1@test.example"),
             ):
                 ids[key] = await accounts.create_staff(
-                    tx, email=email, name=f"Adviseur {key.upper()}", role="advisor",
-                    password=PASSWORD, booth_id=booth_id,
+                    tx,
+                    email=email,
+                    name=f"Adviseur {key.upper()}",
+                    role="advisor",
+                    password=PASSWORD,
+                    booth_id=booth_id,
                 )
             ids["mod"] = await accounts.create_staff(
                 tx, email="mod@test.example", name="Moderator", role="moderator", password=PASSWORD
@@ -123,9 +138,22 @@ class LiveServer:
     def start(self, timeout: float = 20.0) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--db", str(self.db_path)],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--db",
+                str(self.db_path),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -175,11 +203,20 @@ class Browserless:
     async def csrf(self, path: str = "/aanmelden") -> str:
         return csrf_from((await self.http.get(path)).text)
 
-    async def sign_in_candidate(self, name: str = "Sanne de Vries", email: str = "sanne@example.nl") -> None:
+    async def sign_in_candidate(
+        self, name: str = "Sanne de Vries", email: str = "sanne@example.nl"
+    ) -> None:
         token = await self.csrf("/aanmelden")
         response = await self.http.post(
             "/aanmelden",
-            data={"csrf": token, "name": name, "email": email, "phone": "", "consent": "yes", "next": "/"},
+            data={
+                "csrf": token,
+                "name": name,
+                "email": email,
+                "phone": "",
+                "consent": "yes",
+                "next": "/",
+            },
         )
         assert response.status_code == 303, response.text
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 
 from app import conversations, queue
@@ -110,3 +112,41 @@ async def test_fresh_database_applies_every_migration(tmp_path):
         assert await db.fetchvalue("SELECT COUNT(*) FROM schema_migrations") == len(applied)
     finally:
         await db.close()
+
+
+async def test_two_workers_starting_at_once_apply_each_migration_once(tmp_path):
+    """Several worker processes share one SQLite file and each migrates at start-up.
+
+    A third connection holds the write lock (as a worker busy migrating would) while two
+    workers read which versions are done; both then queue for the lock. The second one in
+    must see that the first already applied everything, not replay the migration.
+    """
+    path = tmp_path / "hall.db"
+    versions = [v for v, _ in db_module._migrations()]
+    blocker = sqlite3.connect(path, isolation_level=None)
+    workers: list[db_module.Database] = []
+    try:
+        blocker.execute("PRAGMA journal_mode = WAL")
+        blocker.execute(
+            "CREATE TABLE schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        blocker.execute("BEGIN IMMEDIATE")
+        for _ in range(2):
+            workers.append(await db_module.Database.open(path, migrate=False))
+        tasks = [asyncio.create_task(w.migrate()) for w in workers]
+        await asyncio.sleep(0.3)
+        blocker.execute("COMMIT")
+
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert errors == []
+        applied = sorted(v for r in results for v in r)
+        assert applied == versions
+        rows = await workers[0].fetchall("SELECT version FROM schema_migrations ORDER BY version")
+        assert [r["version"] for r in rows] == versions
+    finally:
+        for worker in workers:
+            await worker.close()
+        blocker.close()

@@ -26,8 +26,8 @@ async def test_hall_is_server_rendered(new_visitor, world: World) -> None:
 
 async def test_hall_filters_without_script(new_visitor, world: World) -> None:
     page = (await new_visitor().http.get("/?sector=bouw")).text
-    card_a = re.search(r'<article[^>]*id="booth-%d"[^>]*>' % world.booth_a, page)
-    card_b = re.search(r'<article[^>]*id="booth-%d"[^>]*>' % world.booth_b, page)
+    card_a = re.search(rf'<article[^>]*id="booth-{world.booth_a}"[^>]*>', page)
+    card_b = re.search(rf'<article[^>]*id="booth-{world.booth_b}"[^>]*>', page)
     assert card_a and card_b
     assert "hidden" in card_a.group(0)
     assert "hidden" not in card_b.group(0)
@@ -71,7 +71,12 @@ async def test_zoom_in_by_form_then_cancel(new_visitor, world: World) -> None:
     form = (await visitor.http.get(f"/inzoomen/{world.booth_a}")).text
     key = re.search(r'name="client_key" value="([^"]+)"', form)
     assert key
-    data = {"csrf": csrf_from(form), "client_key": key.group(1), "question": "Werk in de zorg?", "advisor_id": ""}
+    data = {
+        "csrf": csrf_from(form),
+        "client_key": key.group(1),
+        "question": "Werk in de zorg?",
+        "advisor_id": "",
+    }
     first = await visitor.http.post(f"/inzoomen/{world.booth_a}", data=data)
     again = await visitor.http.post(f"/inzoomen/{world.booth_a}", data=data)  # a double click
     assert first.status_code == again.status_code == 303

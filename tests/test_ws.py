@@ -42,9 +42,7 @@ async def test_request_reaches_advisor_and_accept_reaches_candidate(
     assert reply["ok"], reply
     request_id = reply["data"]["request_id"]
 
-    queue_state = await console.next_event(
-        "console.state", where=lambda d: len(d["queue"]) == 1
-    )
+    queue_state = await console.next_event("console.state", where=lambda d: len(d["queue"]) == 1)
     item = queue_state["queue"][0]
     assert item["request_id"] == request_id
     assert item["candidate_name"] == "Sanne de Vries"
@@ -79,8 +77,7 @@ async def test_hall_change_reaches_every_other_client(new_visitor, world: World)
     for watcher in watchers:
         booth = await watcher.next_event(
             "hall.booth",
-            where=lambda d: d["id"] == world.booth_b
-            and d["advisors"][0]["status"] == "paused",
+            where=lambda d: d["id"] == world.booth_b and d["advisors"][0]["status"] == "paused",
         )
         assert booth["free"] == 0
         await watcher.close()
@@ -114,14 +111,29 @@ async def test_candidate_never_hears_another_candidates_link(new_visitor, world:
 @pytest.mark.parametrize(
     ("role", "action", "data", "code"),
     [
-        ("anonymous", "request.create", {"booth_id": 1, "client_key": "a"}, "auth.sign_in_required"),
+        (
+            "anonymous",
+            "request.create",
+            {"booth_id": 1, "client_key": "a"},
+            "auth.sign_in_required",
+        ),
         ("candidate", "request.accept", {}, "auth.forbidden"),
         ("candidate", "advisor.status", {"status": "available"}, "auth.forbidden"),
         ("advisor", "request.create", {"booth_id": 1, "client_key": "a"}, "auth.forbidden"),
         ("candidate", "request.create", {"booth_id": "1", "client_key": "a"}, "input.invalid"),
         ("candidate", "request.create", {"booth_id": 1}, "input.invalid"),
-        ("candidate", "request.create", {"booth_id": 1, "client_key": "a", "x": 1}, "input.invalid"),
-        ("candidate", "request.create", {"booth_id": 1, "client_key": "a", "question": "q" * 501}, "input.invalid"),
+        (
+            "candidate",
+            "request.create",
+            {"booth_id": 1, "client_key": "a", "x": 1},
+            "input.invalid",
+        ),
+        (
+            "candidate",
+            "request.create",
+            {"booth_id": 1, "client_key": "a", "question": "q" * 501},
+            "input.invalid",
+        ),
         ("candidate", "request.create", {"booth_id": 999, "client_key": "a"}, "booth.not_found"),
         ("advisor", "advisor.status", {"status": "in_conversation"}, "input.invalid"),
         ("candidate", "no.such.action", {}, "protocol.unknown_action"),
@@ -163,7 +175,9 @@ async def test_malformed_frames_get_an_error_and_the_connection_stays(new_visito
 
 async def test_oversized_frame_closes_with_1009(new_visitor) -> None:
     peer = await new_visitor().socket()
-    await peer.connection.send(json.dumps({"id": "big", "action": "clock.sync", "data": {"x": "a" * 70_000}}))
+    await peer.connection.send(
+        json.dumps({"id": "big", "action": "clock.sync", "data": {"x": "a" * 70_000}})
+    )
     closed = await peer.wait_closed()
     assert isinstance(closed, ConnectionClosed)
     assert closed.rcvd is not None and closed.rcvd.code == 1009
@@ -184,7 +198,9 @@ async def test_double_submit_makes_one_request(new_visitor, world: World) -> Non
     await candidate.sign_in_candidate()
     peer = await candidate.socket()
     data = {"booth_id": world.booth_a, "client_key": "same-click"}
-    first, second = await asyncio.gather(peer.send("request.create", data), peer.send("request.create", data))
+    first, second = await asyncio.gather(
+        peer.send("request.create", data), peer.send("request.create", data)
+    )
     assert first["ok"] and second["ok"]
     assert first["data"]["request_id"] == second["data"]["request_id"]
     assert {first["data"]["created"], second["data"]["created"]} == {True, False}

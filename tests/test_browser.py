@@ -1,0 +1,102 @@
+"""What people do, in real Chromium: a candidate zooms in, an advisor accepts, and both see
+the same link and countdown while the hall watches the advisor's status change live."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browserkit import chromium
+from tests.livekit import PASSWORD, LiveServer, World
+
+pytestmark = pytest.mark.browser
+
+
+async def _log_in(page: Page, server: LiveServer, email: str) -> None:
+    await page.goto(f"{server.url}/inloggen")
+    await page.get_by_label("E-mailadres").fill(email)
+    await page.get_by_label("Wachtwoord").fill(PASSWORD)
+    await page.get_by_role("button", name="Inloggen").click()
+
+
+async def _remaining(page: Page) -> int:
+    value = await page.get_by_test_id("countdown").get_attribute("data-remaining")
+    assert value is not None
+    return int(value)
+
+
+async def test_zoom_in_accept_and_shared_countdown(server: LiveServer, world: World) -> None:
+    async with chromium() as browser:
+        hall_ctx = await browser.new_context()
+        candidate_ctx = await browser.new_context(viewport={"width": 360, "height": 740})
+        advisor_ctx = await browser.new_context()
+        hall, candidate, advisor = (
+            await hall_ctx.new_page(),
+            await candidate_ctx.new_page(),
+            await advisor_ctx.new_page(),
+        )
+
+        # The hall, not signed in, is watching.
+        await hall.goto(server.url)
+        badge = hall.get_by_test_id(f"advisor-status-{world.advisor_a1}")
+        await expect(badge).to_have_text(re.compile("Niet aanwezig"))
+        await expect(hall.locator("#live-status")).to_have_text(re.compile("Live"))
+
+        # The advisor logs in; the hall sees them arrive without reloading.
+        await _log_in(advisor, server, "a1@test.example")
+        await expect(advisor).to_have_url(re.compile("/adviseur$"))
+        await expect(badge).to_have_text(re.compile("Beschikbaar"))
+
+        # The candidate picks the booth, signs in, asks a question.
+        await candidate.goto(server.url)
+        await (
+            candidate.get_by_test_id(f"booth-{world.booth_a}")
+            .get_by_role("link", name=re.compile("^Inzoomen"))
+            .first.click()
+        )
+        await expect(candidate).to_have_url(re.compile("/aanmelden"))
+        await candidate.get_by_label("Naam").fill("Sanne de Vries")
+        await candidate.get_by_label("E-mailadres").fill("sanne@example.nl")
+        consent = candidate.get_by_role("checkbox")
+        await expect(consent).not_to_be_checked()
+        await consent.check()
+        await candidate.get_by_role("button", name="Aanmelden").click()
+        await expect(candidate).to_have_url(re.compile(f"/inzoomen/{world.booth_a}"))
+        await candidate.get_by_label("Je vraag").fill("Kan ik in de zorg met een BBL beginnen?")
+        await candidate.get_by_role("button", name="Inzoomen").click()
+        await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
+        await expect(candidate.get_by_test_id("position")).to_contain_text("1")
+
+        # The request appears on the console by itself; the advisor accepts it.
+        item = advisor.get_by_test_id("queue-item")
+        await expect(item).to_contain_text("Sanne de Vries")
+        await expect(item).to_contain_text("Kan ik in de zorg met een BBL beginnen?")
+        await item.get_by_test_id("accept").click()
+
+        # Both see the same link and a countdown running from the same end time.
+        candidate_link = candidate.get_by_test_id("video-link")
+        advisor_link = advisor.get_by_test_id("video-link")
+        await expect(candidate_link).to_be_visible()
+        await expect(advisor_link).to_be_visible()
+        href = await candidate_link.get_attribute("href")
+        assert href and href.startswith("https://meet.example.test/inzoomen-")
+        assert await advisor_link.get_attribute("href") == href
+        await expect(candidate.get_by_test_id("countdown")).to_have_text(
+            re.compile(r"^(9:5\d|10:00)")
+        )
+        first = await _remaining(candidate)
+        assert abs(first - await _remaining(advisor)) <= 1
+        await candidate.wait_for_timeout(2100)
+        later = await _remaining(candidate)
+        assert 1 <= first - later <= 3, "the countdown runs"
+        assert abs(later - await _remaining(advisor)) <= 1
+
+        # The hall saw the advisor go into the conversation, live.
+        await expect(badge).to_have_text(re.compile("In gesprek"))
+
+        # The advisor ends the conversation; the candidate sees it ended.
+        await advisor.get_by_role("button", name=re.compile("beëindigen", re.I)).click()
+        await expect(badge).to_have_text(re.compile("Rondt af"))
+        await expect(candidate.locator("#my-request")).to_contain_text("afgelopen")

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from app.config import DEFAULT_SECRET_KEY, ConfigError, load_settings
+
+
+def test_defaults_are_safe_for_a_demo() -> None:
+    settings = load_settings({})
+    assert settings.environment == "development"
+    assert settings.ws_max_message_bytes == 64 * 1024
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ConfigError, match="INZOOMEN_SECRET_KEY"):
+        load_settings({"INZOOMEN_ENV": "production"})
+    with pytest.raises(ConfigError, match="INZOOMEN_SECRET_KEY"):
+        load_settings({"INZOOMEN_ENV": "production", "INZOOMEN_SECRET_KEY": DEFAULT_SECRET_KEY})
+    ok = load_settings({"INZOOMEN_ENV": "production", "INZOOMEN_SECRET_KEY": "x" * 40})
+    assert ok.environment == "production"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"INZOOMEN_ENV": "staging"}, "INZOOMEN_ENV"),
+        ({"INZOOMEN_WS_MAX_BYTES": "lots"}, "INZOOMEN_WS_MAX_BYTES"),
+        ({"INZOOMEN_HTTPS_ONLY": "maybe"}, "INZOOMEN_HTTPS_ONLY"),
+        ({"INZOOMEN_SECRET_KEY": "short"}, "16 characters"),
+    ],
+)
+def test_bad_settings_say_what_is_wrong(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
+
+
+def test_allowed_origins_are_parsed() -> None:
+    settings = load_settings({"INZOOMEN_ALLOWED_ORIGINS": "https://a.example/, https://b.example"})
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
