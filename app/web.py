@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -81,7 +82,7 @@ async def _principal(request: Request) -> Principal:
     return await principal_of(_resources(request).db, request.session)
 
 
-def render(
+async def render(
     request: Request,
     template: str,
     principal: Principal,
@@ -89,6 +90,7 @@ def render(
     status_code: int = 200,
 ) -> Response:
     base = {
+        "server_now": _resources(request).now(),
         "principal": principal,
         "csrf": csrf_token(request.session),
         "client_texts": client_texts(),
@@ -96,6 +98,8 @@ def render(
         "error_summary": [],
     }
     base.update(context)
+    if "event" not in base:
+        base["event"] = await load_event(_resources(request).db)
     templates = request.app.state.templates
     response: Response = templates.TemplateResponse(request, template, base, status_code)
     response.headers["Cache-Control"] = "no-store"
@@ -146,9 +150,9 @@ def _form_int(form: FormData, name: str) -> int | str | None:
     return int(value) if value.isdigit() and len(value) < 16 else value
 
 
-def _csrf_failed(request: Request, principal: Principal) -> Response:
+async def _csrf_failed(request: Request, principal: Principal) -> Response:
     error = DomainError("auth.csrf")
-    return render(request, "error.html", principal, _error_context(error, {}), 403)
+    return await render(request, "error.html", principal, _error_context(error, {}), 403)
 
 
 # -- the hall ---------------------------------------------------------------------------
@@ -185,7 +189,7 @@ async def hall_page(request: Request) -> Response:
     if principal.role == "candidate" and principal.id is not None:
         me = await snapshots.candidate_state(r.db, event, principal.id, now)
     sectors = sorted({v["sector"] for v in hall["booths"]})
-    return render(
+    return await render(
         request,
         "hall.html",
         principal,
@@ -219,7 +223,7 @@ def _safe_next(value: object) -> str:
 
 async def sign_in_page(request: Request) -> Response:
     principal = await _principal(request)
-    return render(
+    return await render(
         request,
         "sign_in.html",
         principal,
@@ -232,7 +236,7 @@ async def sign_in_submit(request: Request) -> Response:
     principal = await _principal(request)
     form = await _form(request)
     if form is None:
-        return _csrf_failed(request, principal)
+        return await _csrf_failed(request, principal)
     values = {k: str(form.get(k, "")) for k in ("name", "email", "phone")}
     next_url = _safe_next(form.get("next"))
     try:
@@ -247,7 +251,7 @@ async def sign_in_submit(request: Request) -> Response:
     except DomainError as error:
         labels = {k: _(v) for k, v in SIGN_IN_LABELS.items()}
         context = {"values": values, "next": next_url, **_error_context(error, labels)}
-        return render(request, "sign_in.html", principal, context, 400)
+        return await render(request, "sign_in.html", principal, context, 400)
     sign_in_candidate(request.session, candidate.id)
     return RedirectResponse(next_url, status_code=303)
 
@@ -266,14 +270,17 @@ async def zoom_in_page(request: Request) -> Response:
     booth_id = request.path_params["booth_id"]
     if principal.role != "candidate":
         if principal.role == "anonymous":
-            return RedirectResponse(f"/aanmelden?next=/inzoomen/{booth_id}", status_code=303)
-        return render(
+            back = f"/inzoomen/{booth_id}"
+            if request.url.query:
+                back += "?" + request.url.query
+            return RedirectResponse(f"/aanmelden?{urlencode({'next': back})}", status_code=303)
+        return await render(
             request, "error.html", principal, _error_context(DomainError("auth.forbidden"), {}), 403
         )
     context = await _booth_context(r, booth_id)
     if context is None:
         error = DomainError("booth.not_found")
-        return render(request, "error.html", principal, _error_context(error, {}), 404)
+        return await render(request, "error.html", principal, _error_context(error, {}), 404)
     advisor = request.query_params.get("adviseur", "")
     context.update(
         {
@@ -281,7 +288,7 @@ async def zoom_in_page(request: Request) -> Response:
             "client_key": secrets.token_urlsafe(16),
         }
     )
-    return render(request, "zoom_in.html", principal, context)
+    return await render(request, "zoom_in.html", principal, context)
 
 
 async def zoom_in_submit(request: Request) -> Response:
@@ -290,11 +297,12 @@ async def zoom_in_submit(request: Request) -> Response:
     booth_id = request.path_params["booth_id"]
     form = await _form(request)
     if form is None:
-        return _csrf_failed(request, principal)
+        return await _csrf_failed(request, principal)
     data = {
         "booth_id": booth_id,
         "advisor_id": _form_int(form, "advisor_id"),
-        "question": str(form.get("question", "")),
+        # Browsers send line breaks as CRLF; the 500-character limit counts one per break.
+        "question": str(form.get("question", "")).replace("\r\n", "\n"),
         "client_key": str(form.get("client_key", "")),
     }
     try:
@@ -304,7 +312,7 @@ async def zoom_in_submit(request: Request) -> Response:
             return RedirectResponse(f"/aanmelden?next=/inzoomen/{booth_id}", status_code=303)
         context = await _booth_context(r, booth_id)
         if context is None:
-            return render(request, "error.html", principal, _error_context(error, {}), 404)
+            return await render(request, "error.html", principal, _error_context(error, {}), 404)
         labels = {"question": _("Je vraag"), "advisor_id": _("Met wie")}
         context.update(
             {
@@ -313,7 +321,7 @@ async def zoom_in_submit(request: Request) -> Response:
                 **_error_context(error, labels),
             }
         )
-        return render(request, "zoom_in.html", principal, context, _status_for(error))
+        return await render(request, "zoom_in.html", principal, context, _status_for(error))
     return RedirectResponse("/mijn-verzoek", status_code=303)
 
 
@@ -324,7 +332,7 @@ async def my_request_page(request: Request) -> Response:
         return RedirectResponse("/aanmelden?next=/mijn-verzoek", status_code=303)
     event = await load_event(r.db)
     me = await snapshots.candidate_state(r.db, event, principal.id, r.now())
-    return render(request, "my_request.html", principal, {"me": me, "event": event})
+    return await render(request, "my_request.html", principal, {"me": me, "event": event})
 
 
 async def cancel_submit(request: Request) -> Response:
@@ -332,13 +340,13 @@ async def cancel_submit(request: Request) -> Response:
     principal = await _principal(request)
     form = await _form(request)
     if form is None:
-        return _csrf_failed(request, principal)
+        return await _csrf_failed(request, principal)
     try:
         await actions.perform(
             r, principal, "request.cancel", {"request_id": _form_int(form, "request_id")}
         )
     except DomainError as error:
-        return render(
+        return await render(
             request, "error.html", principal, _error_context(error, {}), _status_for(error)
         )
     return RedirectResponse("/mijn-verzoek", status_code=303)
@@ -349,7 +357,7 @@ async def cancel_submit(request: Request) -> Response:
 
 async def login_page(request: Request) -> Response:
     principal = await _principal(request)
-    return render(request, "login.html", principal, {"values": {}})
+    return await render(request, "login.html", principal, {"values": {}})
 
 
 async def login_submit(request: Request) -> Response:
@@ -357,13 +365,13 @@ async def login_submit(request: Request) -> Response:
     principal = await _principal(request)
     form = await _form(request)
     if form is None:
-        return _csrf_failed(request, principal)
+        return await _csrf_failed(request, principal)
     email = str(form.get("email", ""))
     try:
         staff = await authenticate(r.db, email, str(form.get("password", "")))
     except DomainError as error:
         context = {"values": {"email": email}, **_error_context(error, {})}
-        return render(request, "login.html", principal, context, 400)
+        return await render(request, "login.html", principal, context, 400)
     sign_in_staff(request.session, staff.id)
     if staff.role == "advisor":
         if staff.status == "offline":
@@ -382,7 +390,7 @@ async def logout_submit(request: Request) -> Response:
     principal = await _principal(request)
     form = await _form(request)
     if form is None:
-        return _csrf_failed(request, principal)
+        return await _csrf_failed(request, principal)
     if principal.role == "advisor":
         # In a conversation the status follows the conversation; signing out does not end it.
         with contextlib.suppress(DomainError):
@@ -397,12 +405,12 @@ async def console_page(request: Request) -> Response:
     if principal.role != "advisor" or principal.id is None:
         if principal.role == "anonymous":
             return RedirectResponse("/inloggen", status_code=303)
-        return render(
+        return await render(
             request, "error.html", principal, _error_context(DomainError("auth.forbidden"), {}), 403
         )
     event = await load_event(r.db)
     console = await snapshots.console_state(r.db, event, principal.id, r.now())
-    return render(
+    return await render(
         request,
         "console.html",
         principal,
@@ -423,10 +431,10 @@ async def console_submit(request: Request) -> Response:
     principal = await _principal(request)
     form = await _form(request)
     if form is None:
-        return _csrf_failed(request, principal)
+        return await _csrf_failed(request, principal)
     if request.path_params["form"] not in CONSOLE_FORMS:
         error = DomainError("protocol.unknown_action")
-        return render(request, "error.html", principal, _error_context(error, {}), 404)
+        return await render(request, "error.html", principal, _error_context(error, {}), 404)
     name, fields = CONSOLE_FORMS[request.path_params["form"]]
     data: dict[str, Any] = {}
     for field in fields:
@@ -437,7 +445,7 @@ async def console_submit(request: Request) -> Response:
     try:
         await actions.perform(r, principal, name, data)
     except DomainError as error:
-        return render(
+        return await render(
             request, "error.html", principal, _error_context(error, {}), _status_for(error)
         )
     return RedirectResponse("/adviseur", status_code=303)
@@ -449,12 +457,12 @@ async def overview_page(request: Request) -> Response:
     if principal.role != "moderator":
         if principal.role == "anonymous":
             return RedirectResponse("/inloggen", status_code=303)
-        return render(
+        return await render(
             request, "error.html", principal, _error_context(DomainError("auth.forbidden"), {}), 403
         )
     event = await load_event(r.db)
     overview = await snapshots.overview(r.db, event, r.now())
-    return render(request, "overview.html", principal, {"overview": overview, "event": event})
+    return await render(request, "overview.html", principal, {"overview": overview, "event": event})
 
 
 async def healthz(request: Request) -> Response:

@@ -52,16 +52,21 @@ class Connection:
 
     async def pump(self, subscription: Subscription) -> None:
         """Forward hub messages to this client until it overflows or goes away."""
-        while True:
-            get = asyncio.ensure_future(subscription.get())
-            overflow = asyncio.ensure_future(subscription.overflowed.wait())
-            done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
-            if overflow in done:
-                get.cancel()
-                await self.websocket.close(CLOSE_TRY_AGAIN)
-                return
+        overflow = asyncio.ensure_future(subscription.overflowed.wait())
+        try:
+            while True:
+                get = asyncio.ensure_future(subscription.get())
+                try:
+                    await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not get.done():
+                        get.cancel()
+                if overflow.done():
+                    await self.websocket.close(CLOSE_TRY_AGAIN)
+                    return
+                await self.send(get.result())
+        finally:
             overflow.cancel()
-            await self.send(get.result())
 
     async def handle(self, text: str) -> None:
         now = self.resources.now

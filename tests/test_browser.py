@@ -83,8 +83,8 @@ async def test_zoom_in_accept_and_shared_countdown(server: LiveServer, world: Wo
         href = await candidate_link.get_attribute("href")
         assert href and href.startswith("https://meet.example.test/inzoomen-")
         assert await advisor_link.get_attribute("href") == href
-        await expect(candidate.get_by_test_id("countdown")).to_have_text(
-            re.compile(r"^(9:5\d|10:00)")
+        await expect(candidate.get_by_test_id("countdown")).to_contain_text(
+            re.compile(r"(09:5\d|10:00)")
         )
         first = await _remaining(candidate)
         assert abs(first - await _remaining(advisor)) <= 1

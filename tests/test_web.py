@@ -66,7 +66,7 @@ async def test_zoom_in_by_form_then_cancel(new_visitor, world: World) -> None:
     visitor: Browserless = new_visitor()
     redirect = await visitor.http.get(f"/inzoomen/{world.booth_a}")
     assert redirect.status_code == 303
-    assert redirect.headers["location"] == f"/aanmelden?next=/inzoomen/{world.booth_a}"
+    assert redirect.headers["location"] == f"/aanmelden?next=%2Finzoomen%2F{world.booth_a}"
     await visitor.sign_in_candidate("Kees")
     form = (await visitor.http.get(f"/inzoomen/{world.booth_a}")).text
     key = re.search(r'name="client_key" value="([^"]+)"', form)

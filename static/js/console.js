@@ -1,0 +1,207 @@
+// The advisor console: status, the running conversation and the booth's queue, live from
+// console.state. Buttons act over the WebSocket; without it the forms post as usual.
+
+import { announce, connect, isConnected, send, t } from "./live.js";
+import { startCountdown } from "./countdown.js";
+import { clock, field, fromTemplate, safeUrl, setText, statusLabel } from "./format.js";
+
+const root = document.getElementById("console");
+const timeZone = root.dataset.timezone;
+const errorBox = document.getElementById("console-error");
+const queueList = document.getElementById("queue");
+const queueEmpty = document.getElementById("queue-empty");
+const queueCount = document.getElementById("queue-count");
+const slot = document.getElementById("conversation-slot");
+const noConversation = document.getElementById("no-conversation");
+const announced = new Set();
+let known = null; // request ids already seen, to announce only new ones
+let countdown = null;
+
+function tell(conversationId, moment, text) {
+  const key = `${conversationId}:${moment}`;
+  if (announced.has(key)) return;
+  announced.add(key);
+  announce(text, true);
+}
+
+function showError(message) {
+  errorBox.textContent = message || t("error");
+  errorBox.hidden = false;
+}
+
+function clearError() {
+  errorBox.hidden = true;
+  errorBox.textContent = "";
+}
+
+// -- status --------------------------------------------------------------------------------
+
+function renderStatus(status) {
+  const badge = document.querySelector("#my-status .status");
+  badge.className = `status status-${status}`;
+  badge.dataset.status = status;
+  setText(badge, statusLabel(status));
+  for (const button of document.querySelectorAll("#status-form button[name=status]")) {
+    button.setAttribute("aria-pressed", String(button.value === status));
+  }
+  document.getElementById("status-busy").hidden = status !== "in_conversation";
+}
+
+// -- the running conversation --------------------------------------------------------------
+
+function renderConversation(conversation) {
+  const current = slot.firstElementChild;
+  if (!conversation) {
+    countdown?.stop();
+    countdown = null;
+    slot.replaceChildren();
+    noConversation.hidden = false;
+    return;
+  }
+  noConversation.hidden = true;
+  if (current && current.dataset.conversationId === String(conversation.id) && countdown) return;
+  const panel =
+    current && current.dataset.conversationId === String(conversation.id)
+      ? current
+      : fromTemplate("tpl-conversation");
+  panel.dataset.conversationId = conversation.id;
+  setText(field(panel, "candidate_name"), conversation.candidate_name);
+  field(panel, "question-row").hidden = !conversation.question;
+  setText(field(panel, "question"), conversation.question);
+  panel.querySelector('[data-testid="video-link"]').href = safeUrl(conversation.video_url);
+  panel.querySelector('input[name="conversation_id"]').value = conversation.id;
+  const timer = panel.querySelector('[data-testid="countdown"]');
+  timer.dataset.endsAt = conversation.ends_at;
+  timer.dataset.warningSeconds = conversation.warning_seconds;
+  setText(field(panel, "ends-at"), t("ends_at", { time: clock(conversation.ends_at, timeZone) }));
+  if (panel !== current) slot.replaceChildren(panel);
+  countdown?.stop();
+  countdown = startCountdown(timer, conversation.ends_at, conversation.warning_seconds, {
+    onWarning: () => tell(conversation.id, "warning", t("warning")),
+    onTimeUp: () => tell(conversation.id, "time_up", t("time_up")),
+  });
+}
+
+// -- the queue -----------------------------------------------------------------------------
+
+function fillItem(item, entry) {
+  const id = String(entry.request_id);
+  item.dataset.requestId = id;
+  for (const name of item.querySelectorAll('[data-field="candidate_name"]')) {
+    setText(name, entry.candidate_name);
+  }
+  field(item, "for_me").hidden = !entry.for_me;
+  const question = field(item, "question");
+  question.hidden = !entry.question;
+  setText(question, entry.question);
+  setText(field(item, "since"), t("waiting_since", { time: clock(entry.created_at, timeZone) }));
+  for (const input of item.querySelectorAll('input[name="request_id"]')) input.value = id;
+  const textarea = item.querySelector("textarea");
+  if (textarea.id !== `decline-message-${id}`) {
+    textarea.id = `decline-message-${id}`;
+    field(item, "message-label").htmlFor = textarea.id;
+    field(item, "message-hint").id = `decline-hint-${id}`;
+    textarea.setAttribute("aria-describedby", `decline-hint-${id}`);
+  }
+}
+
+// Update the list in place, so a half-typed decline message or focus is not lost.
+function renderQueue(entries) {
+  const existing = new Map();
+  for (const item of queueList.querySelectorAll(":scope > li[data-request-id]")) {
+    existing.set(item.dataset.requestId, item);
+  }
+  entries.forEach((entry, index) => {
+    const key = String(entry.request_id);
+    const item = existing.get(key) ?? fromTemplate("tpl-queue-item");
+    existing.delete(key);
+    fillItem(item, entry);
+    if (queueList.children[index] !== item) {
+      queueList.insertBefore(item, queueList.children[index] ?? null);
+    }
+  });
+  for (const item of existing.values()) item.remove();
+  queueEmpty.hidden = entries.length > 0;
+  setText(queueCount, String(entries.length));
+
+  const ids = new Set(entries.map((entry) => String(entry.request_id)));
+  if (known !== null) {
+    for (const entry of entries) {
+      if (!known.has(String(entry.request_id))) {
+        announce(t("new_request", { name: entry.candidate_name }));
+      }
+    }
+  }
+  known = ids;
+}
+
+function render(state) {
+  if (!state || !state.advisor) return;
+  renderStatus(state.advisor.status);
+  renderConversation(state.conversation);
+  renderQueue(state.queue);
+}
+
+// -- actions -------------------------------------------------------------------------------
+
+function commandFor(form, submitter) {
+  const value = (name) => form.elements[name]?.value ?? "";
+  switch (form.dataset.action) {
+    case "status":
+      return ["advisor.status", { status: submitter?.value ?? "" }];
+    case "accept":
+      return ["request.accept", { request_id: Number(value("request_id")) }];
+    case "accept-next":
+      return ["request.accept", {}];
+    case "decline":
+      return ["request.decline", { request_id: Number(value("request_id")), message: value("message") }];
+    case "end":
+      return ["conversation.end", { conversation_id: Number(value("conversation_id")) }];
+    default:
+      return null;
+  }
+}
+
+root.addEventListener("submit", async (event) => {
+  const form = event.target;
+  const command = commandFor(form, event.submitter);
+  if (!command || !isConnected()) return; // the form posts as usual
+  event.preventDefault();
+  const buttons = [...form.querySelectorAll("button")];
+  for (const button of buttons) button.disabled = true;
+  try {
+    await send(...command);
+    clearError();
+    // The button pressed goes away with its item or panel: put focus where things continue.
+    const next = { accept: "conversation-title", "accept-next": "conversation-title",
+      end: "conversation-title", decline: "queue-title" }[form.dataset.action];
+    if (next) document.getElementById(next).focus();
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    for (const button of buttons) if (button.isConnected) button.disabled = false;
+  }
+});
+
+// -- live ----------------------------------------------------------------------------------
+
+function onEvent(name, data) {
+  if (name === "session.state") render(data.console);
+  else if (name === "console.state") render(data);
+  else if (name === "conversation.warning") tell(data.id, "warning", t("warning"));
+  else if (name === "conversation.time_up") tell(data.id, "time_up", t("time_up"));
+}
+
+// The first paint came from the server: start its timer, remember who is already waiting.
+const firstPanel = slot.firstElementChild;
+if (firstPanel) {
+  const timer = firstPanel.querySelector('[data-testid="countdown"]');
+  const id = firstPanel.dataset.conversationId;
+  countdown = startCountdown(timer, Number(timer.dataset.endsAt), Number(timer.dataset.warningSeconds), {
+    onWarning: () => tell(id, "warning", t("warning")),
+    onTimeUp: () => tell(id, "time_up", t("time_up")),
+  });
+}
+known = new Set([...queueList.querySelectorAll("li[data-request-id]")].map((li) => li.dataset.requestId));
+
+connect({ onEvent });

@@ -1,0 +1,207 @@
+// One WebSocket per page, to /ws (see docs/protocol.md).
+//
+// Server → client: pushes {event, data} and replies {id, ok, data | error, server_time}.
+// Client → server: commands {id, action, data}; send() correlates the reply by id.
+// On every (re)connect the server sends session.welcome and a full session.state, so the
+// pages simply re-render from it. Reconnects use exponential backoff with full jitter.
+
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const REPLY_TIMEOUT_MS = 15_000;
+const CLOCK_SAMPLES = 3;
+
+function readTexts(id) {
+  const element = document.getElementById(id);
+  if (!element) return {};
+  try {
+    return JSON.parse(element.textContent);
+  } catch {
+    return {};
+  }
+}
+
+// Every text the scripts show, translated by the server.
+export const texts = { ...readTexts("client-texts-extra"), ...readTexts("client-texts") };
+
+// A text by key, with %(name)s replaced by params.name.
+export function t(key, params = {}) {
+  const text = texts[key] ?? key;
+  return text.replace(/%\((\w+)\)s/g, (whole, name) =>
+    name in params ? String(params[name]) : whole,
+  );
+}
+
+// Tell screen reader users something, once. Urgent texts interrupt.
+export function announce(text, urgent = false) {
+  const region = document.getElementById(urgent ? "announcer-urgent" : "announcer");
+  if (!region) return;
+  region.textContent = "";
+  // A short pause, so the same text twice in a row is read twice.
+  window.setTimeout(() => {
+    region.textContent = text;
+  }, 100);
+}
+
+// -- the server's clock ------------------------------------------------------------------
+
+let clockOffset = 0; // seconds to add to the local clock to get the server's
+
+// The server's time now, in epoch seconds.
+export function serverNow() {
+  return Date.now() / 1000 + clockOffset;
+}
+
+async function syncClock() {
+  let bestRoundTrip = Infinity;
+  for (let i = 0; i < CLOCK_SAMPLES; i += 1) {
+    const t0 = Date.now();
+    let reply;
+    try {
+      reply = await request("clock.sync", {});
+    } catch {
+      return;
+    }
+    const t1 = Date.now();
+    if (t1 - t0 < bestRoundTrip) {
+      bestRoundTrip = t1 - t0;
+      const serverTime = reply.data?.server_time ?? reply.server_time;
+      clockOffset = serverTime - (t0 + t1) / 2 / 1000;
+    }
+  }
+}
+
+// -- the connection ------------------------------------------------------------------------
+
+let socket = null;
+let welcomed = false;
+let attempt = 0;
+let retryTimer = null;
+let leaving = false;
+let nextId = 0;
+let handlers = { onEvent: () => {}, onStatus: () => {} };
+const pending = new Map();
+
+// True when commands can be sent and will be answered.
+export function isConnected() {
+  return welcomed && socket?.readyState === WebSocket.OPEN;
+}
+
+function setStatus(state) {
+  document.body.classList.toggle("is-live", state === "connected");
+  const element = document.getElementById("live-status");
+  if (element && element.dataset.state !== state) {
+    element.dataset.state = state;
+    if (state === "connected") element.textContent = t("connected");
+    else if (state === "reconnecting") element.textContent = t("reconnecting");
+  }
+  handlers.onStatus(state);
+}
+
+function failPending() {
+  for (const [id, waiter] of pending) {
+    window.clearTimeout(waiter.timer);
+    waiter.reject({ code: "connection.lost", message: t("error") });
+    pending.delete(id);
+  }
+}
+
+function scheduleRetry() {
+  // Full jitter: a random wait between 0 and a cap that doubles from 0.5 s up to 30 s.
+  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt);
+  attempt += 1;
+  retryTimer = window.setTimeout(open, Math.random() * cap);
+}
+
+function receive(text) {
+  let frame;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return;
+  }
+  if (typeof frame.event === "string") {
+    if (frame.event === "session.welcome") {
+      attempt = 0;
+      welcomed = true;
+      if (typeof frame.data?.server_time === "number") {
+        clockOffset = frame.data.server_time - Date.now() / 1000;
+      }
+      setStatus("connected");
+      syncClock();
+    }
+    try {
+      handlers.onEvent(frame.event, frame.data);
+    } catch (error) {
+      console.error(`handling ${frame.event} failed`, error);
+    }
+    return;
+  }
+  const waiter = pending.get(frame.id);
+  if (!waiter) return;
+  pending.delete(frame.id);
+  window.clearTimeout(waiter.timer);
+  if (frame.ok) waiter.resolve(frame);
+  else waiter.reject(frame.error ?? { code: "unknown", message: t("error") });
+}
+
+function open() {
+  retryTimer = null;
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${window.location.host}/ws`);
+  socket = ws;
+  ws.addEventListener("message", (message) => receive(message.data));
+  ws.addEventListener("close", () => {
+    if (socket !== ws) return;
+    socket = null;
+    welcomed = false;
+    failPending();
+    if (leaving) return;
+    setStatus("reconnecting");
+    scheduleRetry();
+  });
+}
+
+// Try at once instead of waiting out the backoff, e.g. when the network is back.
+function reconnectNow() {
+  if (socket || leaving) return;
+  if (retryTimer !== null) window.clearTimeout(retryTimer);
+  open();
+}
+
+export function connect({ onEvent = () => {}, onStatus = () => {} } = {}) {
+  handlers = { onEvent, onStatus };
+  window.addEventListener("online", reconnectNow);
+  window.addEventListener("pagehide", () => {
+    leaving = true;
+  });
+  window.addEventListener("pageshow", (event) => {
+    leaving = false;
+    if (event.persisted) reconnectNow();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) reconnectNow();
+  });
+  open();
+}
+
+function request(action, data) {
+  return new Promise((resolve, reject) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      reject({ code: "connection.lost", message: t("error") });
+      return;
+    }
+    nextId += 1;
+    const id = `c${nextId}`;
+    const timer = window.setTimeout(() => {
+      pending.delete(id);
+      reject({ code: "connection.timeout", message: t("error") });
+    }, REPLY_TIMEOUT_MS);
+    pending.set(id, { resolve, reject, timer });
+    socket.send(JSON.stringify({ id, action, data }));
+  });
+}
+
+// Give a command; resolves with the reply's data, rejects with its error {code, message}.
+export function send(action, data = {}) {
+  return request(action, data).then((reply) => reply.data);
+}

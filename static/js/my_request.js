@@ -1,0 +1,158 @@
+// "Mijn verzoek": the candidate's own request, live. The section is re-rendered from
+// `me` (session.state.me and me.state); panels are copies of the server's <template>s,
+// filled with textContent only.
+
+import { announce, connect, isConnected, send, t } from "./live.js";
+import { startCountdown } from "./countdown.js";
+import { clock, field, fromTemplate, safeUrl, setText, waitText } from "./format.js";
+
+const section = document.getElementById("my-request");
+const errorBox = document.getElementById("my-request-error");
+const timeZone = section.dataset.timezone;
+const announced = new Set(); // "<conversation id>:warning" and ":time_up", told once
+let countdown = null;
+let titleBefore = null;
+
+// The same states as templates/_my_request.html (state_of).
+function stateOf(me) {
+  const request = me?.request;
+  const conversation = me?.conversation;
+  if (conversation && conversation.ended_at == null) return "conversation";
+  if (conversation) return "ended";
+  if (!request) return "none";
+  if (request.status === "waiting") return "waiting";
+  if (["declined", "expired", "cancelled"].includes(request.status)) return request.status;
+  if (request.status === "accepted") return "ended";
+  return "none";
+}
+
+function tell(conversationId, moment, text) {
+  const key = `${conversationId}:${moment}`;
+  if (announced.has(key)) return;
+  announced.add(key);
+  announce(text, true);
+}
+
+function positionText(n) {
+  const text = t("position", { n });
+  return n === 1 ? `${text} ${t("position_first")}` : text;
+}
+
+function fillWaiting(panel, request) {
+  const position = field(panel, "position");
+  position.dataset.position = request.position;
+  setText(position, positionText(request.position));
+  setText(field(panel, "wait"), waitText(request.wait_minutes, { own: true }));
+  setText(field(panel, "booth_name"), request.booth_name);
+  setText(field(panel, "advisor_name"), request.advisor_name || t("first_free"));
+  field(panel, "question-row").hidden = !request.question;
+  setText(field(panel, "question"), request.question);
+  panel.querySelector('input[name="request_id"]').value = request.id;
+}
+
+function fillConversation(panel, conversation) {
+  const names = { advisor: conversation.advisor_name, booth: conversation.booth_name };
+  setText(field(panel, "with"), t(conversation.advisor_name ? "with_advisor" : "with_booth", names));
+  panel.querySelector('[data-testid="video-link"]').href = safeUrl(conversation.video_url);
+  const timer = panel.querySelector('[data-testid="countdown"]');
+  timer.dataset.endsAt = conversation.ends_at;
+  timer.dataset.warningSeconds = conversation.warning_seconds;
+  setText(field(panel, "ends-at"), t("ends_at", { time: clock(conversation.ends_at, timeZone) }));
+}
+
+function fillDeclined(panel, request) {
+  field(panel, "decline-row").hidden = !request.decline_message;
+  setText(field(panel, "decline_message"), request.decline_message);
+}
+
+function startTimer(conversation) {
+  countdown?.stop();
+  const timer = section.querySelector('[data-testid="countdown"]');
+  countdown = startCountdown(timer, conversation.ends_at, conversation.warning_seconds, {
+    onWarning: () => tell(conversation.id, "warning", t("warning")),
+    onTimeUp: () => tell(conversation.id, "time_up", t("time_up")),
+  });
+}
+
+// When the call starts while this tab is in the background, the tab's title says so.
+function flagTitle() {
+  if (!document.hidden || titleBefore !== null) return;
+  titleBefore = document.title;
+  document.title = `(!) ${t("accepted")}`;
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && titleBefore !== null) {
+    document.title = titleBefore;
+    titleBefore = null;
+  }
+});
+
+function render(me) {
+  const state = stateOf(me);
+  const request = me?.request;
+  const conversation = me?.conversation;
+  const key = `${state}:${request?.id ?? ""}:${conversation?.id ?? ""}`;
+  const changed = key !== section.dataset.key;
+  let panel = section.firstElementChild;
+  if (changed || !panel) {
+    panel = fromTemplate(`tpl-${state}`);
+  }
+  if (state === "waiting") fillWaiting(panel, request);
+  if (state === "conversation") fillConversation(panel, conversation);
+  if (state === "declined") fillDeclined(panel, request);
+
+  if (changed) {
+    section.replaceChildren(panel);
+    section.dataset.key = key;
+    section.dataset.state = state;
+    errorBox.hidden = true;
+    if (state === "conversation") {
+      announce(t("accepted"), true);
+      flagTitle();
+    }
+  }
+  if (state === "conversation") {
+    if (changed || !countdown) startTimer(conversation);
+  } else {
+    countdown?.stop();
+    countdown = null;
+  }
+}
+
+function onEvent(name, data) {
+  if (name === "session.state") render(data.me);
+  else if (name === "me.state") render(data);
+  else if (name === "conversation.warning") tell(data.id, "warning", t("warning"));
+  else if (name === "conversation.time_up") tell(data.id, "time_up", t("time_up"));
+}
+
+// Cancel over the live connection; without it, the form posts as usual.
+section.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (form.dataset.action !== "cancel" || !isConnected()) return;
+  event.preventDefault();
+  const button = form.querySelector("button");
+  button.disabled = true;
+  try {
+    await send("request.cancel", { request_id: Number(form.elements.request_id.value) });
+    errorBox.hidden = true;
+  } catch (error) {
+    errorBox.textContent = error.message || t("error");
+    errorBox.hidden = false;
+    button.disabled = false;
+  }
+});
+
+// The first paint came from the server; start its timer right away.
+const firstTimer = section.querySelector('[data-testid="countdown"]');
+if (firstTimer) {
+  const id = section.dataset.key.split(":")[2];
+  startTimer({
+    id,
+    ends_at: Number(firstTimer.dataset.endsAt),
+    warning_seconds: Number(firstTimer.dataset.warningSeconds),
+  });
+}
+
+connect({ onEvent });
