@@ -136,10 +136,11 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self, timeout: float = 20.0) -> None:
+        command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--db", str(self.db_path)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1"]
-                + ["--port", str(self.port), "--db", str(self.db_path)],
+                command,
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
