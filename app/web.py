@@ -52,7 +52,7 @@ def client_texts() -> dict[str, str]:
             "connected": _("Live verbonden"),
             "reconnecting": _("Verbinding verbroken. We proberen opnieuw te verbinden…"),
             "accepted": _("Je gesprek begint nu. Open de videolink."),
-            "warning": _("Nog 2 minuten."),
+            "warning": _("Nog %(n)s min. Begin met afronden."),
             "time_up": _("De tijd is om. Rond het gesprek rustig af."),
             "overtime": _("Uitloop"),
             "remaining": _("Resterende tijd"),

@@ -4,12 +4,13 @@ the same link and countdown while the hall watches the advisor's status change l
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
 
 from tests.browserkit import chromium
-from tests.livekit import PASSWORD, LiveServer, World
+from tests.livekit import PASSWORD, LiveServer, World, seed_world
 
 pytestmark = pytest.mark.browser
 
@@ -100,3 +101,67 @@ async def test_zoom_in_accept_and_shared_countdown(server: LiveServer, world: Wo
         await advisor.get_by_role("button", name=re.compile("beëindigen", re.I)).click()
         await expect(badge).to_have_text(re.compile("Rondt af"))
         await expect(candidate.locator("#my-request")).to_contain_text("afgelopen")
+
+
+async def _zoom_in_and_accept(
+    server: LiveServer, world: World, candidate: Page, advisor: Page
+) -> None:
+    """The shortest way through the real pages to a running conversation."""
+    await _log_in(advisor, server, "a1@test.example")
+    await candidate.goto(f"{server.url}/aanmelden?next=/inzoomen/{world.booth_a}")
+    await candidate.get_by_label("Naam").fill("Mo")
+    await candidate.get_by_label("E-mailadres").fill("mo@example.nl")
+    await candidate.get_by_role("checkbox").check()
+    await candidate.get_by_role("button", name="Aanmelden").click()
+    await candidate.get_by_role("button", name="Inzoomen").click()
+    await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
+    await advisor.get_by_test_id("queue-item").get_by_test_id("accept").click()
+    await expect(candidate.get_by_test_id("video-link")).to_be_visible()
+
+
+async def test_both_are_warned_and_the_timer_runs_into_overtime(tmp_path: Path) -> None:
+    path = tmp_path / "short.db"
+    world = await seed_world(path, conversation_seconds=8, warning_seconds=5)
+    server = LiveServer(path, tmp_path / "server.log")
+    server.start()
+    try:
+        async with chromium() as browser:
+            candidate = await (await browser.new_context()).new_page()
+            advisor = await (await browser.new_context()).new_page()
+            await _zoom_in_and_accept(server, world, candidate, advisor)
+            for page in (candidate, advisor):
+                timer = page.get_by_test_id("countdown")
+                await expect(timer).to_have_class(re.compile("warning"), timeout=8000)
+                await expect(page.locator("#announcer-urgent")).to_contain_text("min.")
+            for page in (candidate, advisor):
+                timer = page.get_by_test_id("countdown")
+                await expect(timer).to_have_class(re.compile("overtime"), timeout=8000)
+                await expect(timer).to_contain_text("Uitloop +")
+                await expect(page.locator("#announcer-urgent")).to_contain_text("tijd is om")
+            # Nobody is cut off: the link is still there for both.
+            await expect(candidate.get_by_test_id("video-link")).to_be_visible()
+            await expect(advisor.get_by_test_id("video-link")).to_be_visible()
+    finally:
+        server.stop()
+
+
+SKEW_SCRIPT = """
+(() => {
+  const realNow = Date.now.bind(Date);
+  Date.now = () => realNow() + %d;
+})();
+"""
+
+
+async def test_a_wrong_local_clock_still_shows_the_same_time(
+    server: LiveServer, world: World
+) -> None:
+    async with chromium() as browser:
+        skewed = await browser.new_context()
+        await skewed.add_init_script(SKEW_SCRIPT % (7 * 60 * 1000))  # seven minutes fast
+        candidate = await skewed.new_page()
+        advisor = await (await browser.new_context()).new_page()
+        await _zoom_in_and_accept(server, world, candidate, advisor)
+        await candidate.wait_for_timeout(1500)  # let the clock sync finish
+        assert abs(await _remaining(candidate) - await _remaining(advisor)) <= 1
+        assert await _remaining(candidate) > 590

@@ -255,3 +255,23 @@ async def test_reconnect_resynchronises_after_a_restart(
     assert console_again.state["console"]["conversation"]["ends_at"] == ends_at
     await again.close()
     await console_again.close()
+
+
+async def test_moderator_overview_follows_the_hall(new_visitor, world: World) -> None:
+    moderator = new_visitor()
+    await moderator.log_in("mod@test.example")
+    overview = await moderator.socket()
+    assert overview.welcome["role"] == "moderator"
+    assert overview.state["overview"]["totals"]["waiting"] == 0
+    candidate = new_visitor()
+    await candidate.sign_in_candidate("Noor")
+    me = await candidate.socket()
+    await me.send("request.create", {"booth_id": world.booth_b, "client_key": "m"})
+    state = await overview.next_event("overview.state", where=lambda d: d["totals"]["waiting"] == 1)
+    booth_b = next(b for b in state["booths"] if b["id"] == world.booth_b)
+    assert booth_b["queue_length"] == 1
+    # Staff actions are for advisors only, even for a moderator.
+    refused = await overview.send("request.accept", {})
+    assert refused["error"]["code"] == "auth.forbidden"
+    await me.close()
+    await overview.close()

@@ -3,7 +3,7 @@
 
 import { announce, connect, isConnected, send, t } from "./live.js";
 import { startCountdown } from "./countdown.js";
-import { clock, field, fromTemplate, safeUrl, setText, statusLabel } from "./format.js";
+import { clock, field, fromTemplate, safeUrl, setText, statusLabel, warningText } from "./format.js";
 
 const root = document.getElementById("console");
 const timeZone = root.dataset.timezone;
@@ -77,7 +77,7 @@ function renderConversation(conversation) {
   if (panel !== current) slot.replaceChildren(panel);
   countdown?.stop();
   countdown = startCountdown(timer, conversation.ends_at, conversation.warning_seconds, {
-    onWarning: () => tell(conversation.id, "warning", t("warning")),
+    onWarning: () => tell(conversation.id, "warning", warningText(conversation.ends_at)),
     onTimeUp: () => tell(conversation.id, "time_up", t("time_up")),
   });
 }
@@ -188,7 +188,7 @@ root.addEventListener("submit", async (event) => {
 function onEvent(name, data) {
   if (name === "session.state") render(data.console);
   else if (name === "console.state") render(data);
-  else if (name === "conversation.warning") tell(data.id, "warning", t("warning"));
+  else if (name === "conversation.warning") tell(data.id, "warning", warningText(data.ends_at));
   else if (name === "conversation.time_up") tell(data.id, "time_up", t("time_up"));
 }
 
@@ -198,7 +198,7 @@ if (firstPanel) {
   const timer = firstPanel.querySelector('[data-testid="countdown"]');
   const id = firstPanel.dataset.conversationId;
   countdown = startCountdown(timer, Number(timer.dataset.endsAt), Number(timer.dataset.warningSeconds), {
-    onWarning: () => tell(id, "warning", t("warning")),
+    onWarning: () => tell(id, "warning", warningText(Number(timer.dataset.endsAt))),
     onTimeUp: () => tell(id, "time_up", t("time_up")),
   });
 }

@@ -102,3 +102,8 @@ export function fromTemplate(id) {
   const template = document.getElementById(id);
   return template.content.firstElementChild.cloneNode(true);
 }
+
+// The warning before the end, with the whole minutes left (at least one).
+export function warningText(endsAt) {
+  return t("warning", { n: Math.max(1, Math.round((endsAt - serverNow()) / 60)) });
+}

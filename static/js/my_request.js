@@ -4,7 +4,7 @@
 
 import { announce, connect, isConnected, send, t } from "./live.js";
 import { startCountdown } from "./countdown.js";
-import { clock, field, fromTemplate, safeUrl, setText, waitText } from "./format.js";
+import { clock, field, fromTemplate, safeUrl, setText, waitText, warningText } from "./format.js";
 
 const section = document.getElementById("my-request");
 const errorBox = document.getElementById("my-request-error");
@@ -69,7 +69,7 @@ function startTimer(conversation) {
   countdown?.stop();
   const timer = section.querySelector('[data-testid="countdown"]');
   countdown = startCountdown(timer, conversation.ends_at, conversation.warning_seconds, {
-    onWarning: () => tell(conversation.id, "warning", t("warning")),
+    onWarning: () => tell(conversation.id, "warning", warningText(conversation.ends_at)),
     onTimeUp: () => tell(conversation.id, "time_up", t("time_up")),
   });
 }
@@ -123,7 +123,7 @@ function render(me) {
 function onEvent(name, data) {
   if (name === "session.state") render(data.me);
   else if (name === "me.state") render(data);
-  else if (name === "conversation.warning") tell(data.id, "warning", t("warning"));
+  else if (name === "conversation.warning") tell(data.id, "warning", warningText(data.ends_at));
   else if (name === "conversation.time_up") tell(data.id, "time_up", t("time_up"));
 }
 
