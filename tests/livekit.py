@@ -62,7 +62,7 @@ async def seed_world(
                     video_base_url="https://meet.example.test",
                 ),
             )
-            await add_day(tx, today, "00:00", "23:59")
+            await add_day(tx, today, "00:00", "24:00")
             a = await booths.create_booth(
                 tx,
                 slug="zorg-a",
@@ -98,7 +98,7 @@ async def seed_world(
                 tx, email="mod@test.example", name="Moderator", role="moderator", password=PASSWORD
             )
             for booth_id in (a, b):
-                await booths.add_slot(tx, booth_id, today, "00:00", "23:59")
+                await booths.add_slot(tx, booth_id, today, "00:00", "24:00")
     finally:
         await db.close()
     world = World(a, b, ids["a1"], ids["a2"], ids["b1"], ids["mod"])

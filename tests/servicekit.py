@@ -58,7 +58,7 @@ async def make_booth(
         )
         if open_now:
             today = datetime.now(ZoneInfo(ZONE)).date()
-            await booths.add_slot(tx, booth_id, today, "00:00", "23:59")
+            await booths.add_slot(tx, booth_id, today, "00:00", "24:00")
     return booth_id
 
 

@@ -165,3 +165,22 @@ async def test_a_wrong_local_clock_still_shows_the_same_time(
         await candidate.wait_for_timeout(1500)  # let the clock sync finish
         assert abs(await _remaining(candidate) - await _remaining(advisor)) <= 1
         assert await _remaining(candidate) > 590
+
+
+async def test_pages_resync_by_themselves_after_a_server_restart(
+    server: LiveServer, world: World, new_visitor
+) -> None:
+    async with chromium() as browser:
+        hall = await (await browser.new_context()).new_page()
+        await hall.goto(server.url)
+        status = hall.locator("#live-status")
+        await expect(status).to_have_attribute("data-state", "connected")
+        server.stop()
+        await expect(status).to_have_attribute("data-state", "reconnecting")
+        server.start()
+        await expect(status).to_have_attribute("data-state", "connected", timeout=35_000)
+        # A change made after the restart reaches the page that never reloaded.
+        advisor = new_visitor()
+        await advisor.log_in("b1@test.example")
+        badge = hall.get_by_test_id(f"advisor-status-{world.advisor_b1}")
+        await expect(badge).to_have_text(re.compile("Beschikbaar"))

@@ -154,3 +154,22 @@ async def test_advisor_accepts_by_form(new_visitor, world: World) -> None:
     link = re.search(r'href="(https://meet\.example\.test/inzoomen-[^"]+)"', mine)
     assert link, "the candidate sees the video link"
     assert link.group(1) in console
+
+
+async def test_personal_data_stays_out_of_the_server_log(
+    server: LiveServer, new_visitor, world: World
+) -> None:
+    visitor: Browserless = new_visitor()
+    await visitor.sign_in_candidate("Zeldzame Naam", "zeldzaam.adres@example.nl")
+    peer = await visitor.socket()
+    reply = await peer.send(
+        "request.create",
+        {"booth_id": world.booth_a, "client_key": "p", "question": "Geheime vraag 7731"},
+    )
+    assert reply["ok"]
+    await peer.send("request.create", {"booth_id": "bad", "client_key": "p2"})
+    await peer.close()
+    log = server.log()
+    assert "POST /aanmelden" in log  # the log is being written
+    for secret in ("Zeldzame", "zeldzaam.adres", "Geheime vraag"):
+        assert secret not in log
