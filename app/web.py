@@ -155,6 +155,18 @@ async def _csrf_failed(request: Request, principal: Principal) -> Response:
     return await render(request, "error.html", principal, _error_context(error, {}), 403)
 
 
+async def _refuse(request: Request, principal: Principal, sign_in_url: str) -> Response:
+    """A page for another role: anonymous visitors are sent to sign in, others are told no."""
+    if principal.role == "anonymous":
+        return RedirectResponse(sign_in_url, status_code=303)
+    error = DomainError("auth.forbidden")
+    return await render(request, "error.html", principal, _error_context(error, {}), 403)
+
+
+def _candidate_sign_in(back: str) -> str:
+    return f"/aanmelden?{urlencode({'next': back})}"
+
+
 # -- the hall ---------------------------------------------------------------------------
 
 
@@ -269,14 +281,10 @@ async def zoom_in_page(request: Request) -> Response:
     principal = await _principal(request)
     booth_id = request.path_params["booth_id"]
     if principal.role != "candidate":
-        if principal.role == "anonymous":
-            back = f"/inzoomen/{booth_id}"
-            if request.url.query:
-                back += "?" + request.url.query
-            return RedirectResponse(f"/aanmelden?{urlencode({'next': back})}", status_code=303)
-        return await render(
-            request, "error.html", principal, _error_context(DomainError("auth.forbidden"), {}), 403
-        )
+        back = f"/inzoomen/{booth_id}"
+        if request.url.query:
+            back += "?" + request.url.query
+        return await _refuse(request, principal, _candidate_sign_in(back))
     context = await _booth_context(r, booth_id)
     if context is None:
         error = DomainError("booth.not_found")
@@ -309,7 +317,7 @@ async def zoom_in_submit(request: Request) -> Response:
         await actions.perform(r, principal, "request.create", data)
     except DomainError as error:
         if principal.role == "anonymous":
-            return RedirectResponse(f"/aanmelden?next=/inzoomen/{booth_id}", status_code=303)
+            return RedirectResponse(_candidate_sign_in(f"/inzoomen/{booth_id}"), status_code=303)
         context = await _booth_context(r, booth_id)
         if context is None:
             return await render(request, "error.html", principal, _error_context(error, {}), 404)
@@ -329,7 +337,7 @@ async def my_request_page(request: Request) -> Response:
     r = _resources(request)
     principal = await _principal(request)
     if principal.role != "candidate" or principal.id is None:
-        return RedirectResponse("/aanmelden?next=/mijn-verzoek", status_code=303)
+        return await _refuse(request, principal, _candidate_sign_in("/mijn-verzoek"))
     event = await load_event(r.db)
     me = await snapshots.candidate_state(r.db, event, principal.id, r.now())
     return await render(request, "my_request.html", principal, {"me": me, "event": event})
@@ -403,11 +411,7 @@ async def console_page(request: Request) -> Response:
     r = _resources(request)
     principal = await _principal(request)
     if principal.role != "advisor" or principal.id is None:
-        if principal.role == "anonymous":
-            return RedirectResponse("/inloggen", status_code=303)
-        return await render(
-            request, "error.html", principal, _error_context(DomainError("auth.forbidden"), {}), 403
-        )
+        return await _refuse(request, principal, "/inloggen")
     event = await load_event(r.db)
     console = await snapshots.console_state(r.db, event, principal.id, r.now())
     return await render(
@@ -455,11 +459,7 @@ async def overview_page(request: Request) -> Response:
     r = _resources(request)
     principal = await _principal(request)
     if principal.role != "moderator":
-        if principal.role == "anonymous":
-            return RedirectResponse("/inloggen", status_code=303)
-        return await render(
-            request, "error.html", principal, _error_context(DomainError("auth.forbidden"), {}), 403
-        )
+        return await _refuse(request, principal, "/inloggen")
     event = await load_event(r.db)
     overview = await snapshots.overview(r.db, event, r.now())
     return await render(request, "overview.html", principal, {"overview": overview, "event": event})

@@ -5,7 +5,23 @@ from pathlib import Path
 
 import pytest
 
+from app.db import Database
+from app.event import Event
 from tests.livekit import Browserless, LiveServer, World, seed_world
+from tests.servicekit import make_event, open_db
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A real SQLite file of its own for each test."""
+    database = await open_db(tmp_path / "service.db")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def event(db: Database) -> Event:
+    return await make_event(db)
 
 
 @pytest.fixture

@@ -10,22 +10,8 @@ from tests.servicekit import (
     make_advisor,
     make_booth,
     make_candidate,
-    make_event,
     make_request,
-    open_db,
 )
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await open_db(tmp_path / "hall.db")
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-async def event(db):
-    return await make_event(db)
 
 
 @pytest.fixture

@@ -4,15 +4,7 @@ import pytest
 
 from app import candidates
 from app.errors import ValidationError
-from tests.servicekit import count, open_db
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await open_db(tmp_path / "hall.db")
-    yield database
-    await database.close()
-
+from tests.servicekit import count
 
 VALID = {"name": "Sanne de Vries", "email": "sanne@voorbeeld.nl", "phone": "", "consent": True}
 

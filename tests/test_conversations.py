@@ -20,18 +20,6 @@ from tests.servicekit import (
 WRAP_UP = 120
 
 
-@pytest.fixture
-async def db(tmp_path):
-    database = await open_db(tmp_path / "hall.db")
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-async def event(db):
-    return await make_event(db)
-
-
 async def test_accept_starts_a_conversation_with_the_server_end_time(db, event):
     booth = await make_booth(db, "zorgpunt")
     advisor = await make_advisor(db, booth, "anna@zorgpunt.nl")

@@ -3,29 +3,13 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from app import conversations, snapshots
 from tests.servicekit import (
     make_advisor,
     make_booth,
     make_candidate,
-    make_event,
     make_request,
-    open_db,
 )
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await open_db(tmp_path / "hall.db")
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-async def event(db):
-    return await make_event(db)
 
 
 async def test_booth_views_show_statuses_queue_and_wait(db, event):
