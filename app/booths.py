@@ -121,12 +121,16 @@ async def add_slot(
     )
 
 
-async def slots_from(db: Database | Transaction, first_day: date) -> list[Slot]:
-    rows = await db.fetchall(
-        "SELECT booth_id, staff_id, day, starts, ends FROM schedule WHERE day >= ? "
-        "ORDER BY day, starts",
-        (first_day.isoformat(),),
-    )
+async def slots_from(
+    db: Database | Transaction, first_day: date, booth_id: int | None = None
+) -> list[Slot]:
+    """Schedule slots from a day on, of one booth or of all, sorted by day and start."""
+    sql = "SELECT booth_id, staff_id, day, starts, ends FROM schedule WHERE day >= ?"
+    params: tuple[object, ...] = (first_day.isoformat(),)
+    if booth_id is not None:
+        sql += " AND booth_id = ?"
+        params += (booth_id,)
+    rows = await db.fetchall(sql + " ORDER BY day, starts", params)
     return [
         Slot(r["booth_id"], r["staff_id"], date.fromisoformat(r["day"]), r["starts"], r["ends"])
         for r in rows

@@ -76,7 +76,7 @@ async def booth_is_accepting(tx: Transaction, event: Event, booth_id: int, now: 
     if present is not None:
         return True
     local_now = event.local(now)
-    slots = [s for s in await booths.slots_from(tx, local_now.date()) if s.booth_id == booth_id]
+    slots = await booths.slots_from(tx, local_now.date(), booth_id)
     return booths.opening(slots, local_now).open_now
 
 

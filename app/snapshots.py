@@ -85,7 +85,7 @@ async def booth_views(
     running_ends = await _running_ends(db)
     local_now = event.local(now)
     slots_by_booth: dict[int, list[booths.Slot]] = defaultdict(list)
-    for slot in await booths.slots_from(db, local_now.date()):
+    for slot in await booths.slots_from(db, local_now.date(), booth_id):
         slots_by_booth[slot.booth_id].append(slot)
 
     views = []

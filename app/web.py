@@ -28,6 +28,7 @@ from app.auth import (
 )
 from app.errors import DomainError, ValidationError
 from app.event import load_event
+from app.i18n import N_
 from app.i18n import gettext as _
 from app.resources import Resources
 
@@ -219,10 +220,10 @@ async def hall_page(request: Request) -> Response:
 # -- candidates: sign in, zoom in, my request --------------------------------------------
 
 SIGN_IN_LABELS = {
-    "name": "Naam",
-    "email": "E-mailadres",
-    "phone": "Telefoonnummer",
-    "consent": "Toestemming",
+    "name": N_("Naam"),
+    "email": N_("E-mailadres"),
+    "phone": N_("Telefoonnummer"),
+    "consent": N_("Toestemming"),
 }
 
 
