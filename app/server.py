@@ -13,7 +13,6 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.db import Database
@@ -21,42 +20,13 @@ from app.deadlines import Deadlines
 from app.event import ensure_event, load_event
 from app.hub import MemoryHub
 from app.live import Live
+from app.middleware import Language, SecurityHeaders
 from app.resources import Resources
 from app.templating import make_templates
 from app.web import routes as web_routes
 from app.ws import hall_socket
 
 log = logging.getLogger("inzoomen")
-
-SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-]
-
-
-class SecurityHeaders:
-    """Adds a strict content security policy and friends to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
 
 SESSION_COOKIE = "inzoomen_session"
 SESSION_MAX_AGE = 12 * 60 * 60
@@ -92,6 +62,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
     ]
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(Language),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,

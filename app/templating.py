@@ -13,30 +13,6 @@ from app import i18n
 from app.advisors import STATUSES
 from app.booths import BOOTH_KINDS, OFFERS, SECTORS
 
-MONTHS = (
-    i18n.N_("januari"),
-    i18n.N_("februari"),
-    i18n.N_("maart"),
-    i18n.N_("april"),
-    i18n.N_("mei"),
-    i18n.N_("juni"),
-    i18n.N_("juli"),
-    i18n.N_("augustus"),
-    i18n.N_("september"),
-    i18n.N_("oktober"),
-    i18n.N_("november"),
-    i18n.N_("december"),
-)
-WEEKDAYS = (
-    i18n.N_("maandag"),
-    i18n.N_("dinsdag"),
-    i18n.N_("woensdag"),
-    i18n.N_("donderdag"),
-    i18n.N_("vrijdag"),
-    i18n.N_("zaterdag"),
-    i18n.N_("zondag"),
-)
-
 
 def _label(table: dict[str, str]) -> object:
     def label(code: str) -> str:
@@ -47,9 +23,7 @@ def _label(table: dict[str, str]) -> object:
 
 def day_label(value: date | str) -> str:
     day = date.fromisoformat(value) if isinstance(value, str) else value
-    weekday = i18n.gettext(WEEKDAYS[day.weekday()])
-    month = i18n.gettext(MONTHS[day.month - 1])
-    return f"{weekday} {day.day} {month}"
+    return i18n.format_day(day)
 
 
 def make_templates(directory: Path, timezone: str = "Europe/Amsterdam") -> Jinja2Templates:
@@ -67,7 +41,7 @@ def make_templates(directory: Path, timezone: str = "Europe/Amsterdam") -> Jinja
     def clock(ts: float | None) -> str:
         if ts is None:
             return ""
-        return datetime.fromtimestamp(ts, zone).strftime("%H:%M")
+        return i18n.format_clock(datetime.fromtimestamp(ts, zone))
 
     env.filters["clock"] = clock
     env.filters["day_label"] = day_label
@@ -78,4 +52,6 @@ def make_templates(directory: Path, timezone: str = "Europe/Amsterdam") -> Jinja
     env.globals["STATUSES"] = STATUSES
     env.globals["OFFERS"] = OFFERS
     env.globals["SECTORS"] = SECTORS
+    env.globals["BOOTH_KINDS"] = BOOTH_KINDS
+    env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
     return Jinja2Templates(env=env)

@@ -28,9 +28,12 @@ from app.auth import (
 )
 from app.errors import DomainError, ValidationError
 from app.event import load_event
-from app.i18n import N_
+from app.i18n import LANGUAGES, N_, current_language
 from app.i18n import gettext as _
+from app.middleware import LANGUAGE_COOKIE
 from app.resources import Resources
+
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
 
 
 def client_texts() -> dict[str, str]:
@@ -90,7 +93,10 @@ async def render(
     context: dict[str, Any],
     status_code: int = 200,
 ) -> Response:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     base = {
+        "language": current_language(),
+        "here": here,
         "server_now": _resources(request).now(),
         "principal": principal,
         "csrf": csrf_token(request.session),
@@ -466,6 +472,33 @@ async def overview_page(request: Request) -> Response:
     return await render(request, "overview.html", principal, {"overview": overview, "event": event})
 
 
+async def choose_language(request: Request) -> Response:
+    """Switch the language and remember it; then back to the page the visitor was on."""
+    language = request.path_params["language"]
+    if language not in LANGUAGES:
+        principal = await _principal(request)
+        error = DomainError("input.bad_choice")
+        return await render(request, "error.html", principal, _error_context(error, {}), 404)
+    response = RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        language,
+        max_age=LANGUAGE_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=_resources(request).settings.https_only_cookies,
+    )
+    return response
+
+
+async def accessibility_page(request: Request) -> Response:
+    return await render(request, "accessibility.html", await _principal(request), {})
+
+
+async def privacy_page(request: Request) -> Response:
+    return await render(request, "privacy.html", await _principal(request), {})
+
+
 async def healthz(request: Request) -> Response:
     r = _resources(request)
     try:
@@ -493,5 +526,8 @@ routes = [
         methods=["POST"],
     ),
     Route("/moderator", overview_page, methods=["GET"]),
+    Route("/taal/{language:str}", choose_language, methods=["GET"]),
+    Route("/toegankelijkheid", accessibility_page, methods=["GET"]),
+    Route("/privacy", privacy_page, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
 ]
