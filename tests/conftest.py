@@ -7,6 +7,8 @@ import pytest
 
 from app.db import Database
 from app.event import Event
+from tests.a11ykit import CheckedBrowser
+from tests.browserkit import chromium
 from tests.livekit import Browserless, LiveServer, World, seed_world
 from tests.servicekit import make_event, open_db
 
@@ -63,3 +65,14 @@ def new_visitor(server: LiveServer, visitors: list[Browserless]):  # type: ignor
         return visitor
 
     return make
+
+
+@pytest.fixture
+async def checked_browser() -> AsyncIterator[CheckedBrowser]:
+    """Real Chromium whose pages are checked with axe-core (WCAG 2.0/2.1 A and AA) after
+    every load and whenever a test calls ``checked_browser.check(page, state)``; the test
+    fails at the end with every violation found."""
+    async with chromium() as browser:
+        checked = CheckedBrowser(browser)
+        yield checked
+        await checked.assert_clean()

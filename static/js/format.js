@@ -4,6 +4,8 @@
 import { serverNow, t, texts } from "./live.js";
 
 const LANGUAGE = document.documentElement.lang || "nl";
+// British English writes dates the way the server does ("Thursday 26 November").
+const INTL_LOCALE = LANGUAGE === "en" ? "en-GB" : LANGUAGE;
 
 export function queueText(n) {
   if (n === 0) return t("queue_empty");
@@ -30,10 +32,10 @@ export function label(kind, code) {
 // HH:MM of an epoch time, in the event's time zone.
 export function clock(seconds, timeZone) {
   if (seconds === null || seconds === undefined) return "";
-  return new Intl.DateTimeFormat(LANGUAGE, {
+  return new Intl.DateTimeFormat(INTL_LOCALE, {
     hour: "2-digit",
     minute: "2-digit",
-    hour12: false,
+    hourCycle: "h23",
     timeZone,
   }).format(new Date(seconds * 1000));
 }
@@ -52,7 +54,7 @@ export function today(timeZone) {
 
 // "dinsdag 25 november" for an ISO date.
 export function dayLabel(isoDay) {
-  return new Intl.DateTimeFormat(LANGUAGE, {
+  return new Intl.DateTimeFormat(INTL_LOCALE, {
     weekday: "long",
     day: "numeric",
     month: "long",

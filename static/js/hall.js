@@ -175,7 +175,12 @@ function renderBanner(me) {
   } else if (request && request.status === "waiting") {
     text = t("banner_waiting", { booth: request.booth_name, n: request.position });
   }
-  setText(field(banner, "text"), text);
+  const textField = field(banner, "text");
+  // A new place in the queue or a call that starts is told once; the banner is not live.
+  if (text && text !== textField.textContent.trim()) {
+    announce(text, Boolean(conversation && conversation.ended_at == null));
+  }
+  setText(textField, text);
   banner.hidden = text === "";
 }
 

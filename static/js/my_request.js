@@ -26,6 +26,14 @@ function stateOf(me) {
   return "none";
 }
 
+// What is said when the request reaches these states while the page is open.
+const STATE_TEXTS = {
+  ended: "conversation_ended",
+  declined: "declined",
+  expired: "expired",
+  cancelled: "cancelled",
+};
+
 function tell(conversationId, moment, text) {
   const key = `${conversationId}:${moment}`;
   if (announced.has(key)) return;
@@ -40,8 +48,13 @@ function positionText(n) {
 
 function fillWaiting(panel, request) {
   const position = field(panel, "position");
+  const before = position.dataset.position;
   position.dataset.position = request.position;
   setText(position, positionText(request.position));
+  // A new place in the queue is told once, politely; the page itself is not a live region.
+  if (panel.isConnected && before !== String(request.position)) {
+    announce(positionText(request.position));
+  }
   setText(field(panel, "wait"), waitText(request.wait_minutes, { own: true }));
   setText(field(panel, "booth_name"), request.booth_name);
   setText(field(panel, "advisor_name"), request.advisor_name || t("first_free"));
@@ -103,13 +116,20 @@ function render(me) {
   if (state === "declined") fillDeclined(panel, request);
 
   if (changed) {
+    // Focus inside the old panel would fall back to the top of the page: keep it here.
+    const hadFocus = section.contains(document.activeElement);
     section.replaceChildren(panel);
     section.dataset.key = key;
     section.dataset.state = state;
     errorBox.hidden = true;
+    if (hadFocus) panel.querySelector("h2")?.focus();
     if (state === "conversation") {
       announce(t("accepted"), true);
       flagTitle();
+    } else if (state === "waiting") {
+      announce(positionText(request.position));
+    } else if (STATE_TEXTS[state]) {
+      announce(t(STATE_TEXTS[state]));
     }
   }
   if (state === "conversation") {

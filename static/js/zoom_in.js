@@ -11,7 +11,9 @@ let speakTimer = null;
 
 function updateCounter({ speak = true } = {}) {
   const left = limit - question.value.length;
-  counter.textContent = t("chars_left", { n: left });
+  // Over the limit (a text sent back by the server): say so, never "-75 left".
+  counter.textContent =
+    left >= 0 ? t("chars_left", { n: left }) : t("chars_too_many", { max: limit });
   counter.hidden = false;
   counter.classList.toggle("is-low", left <= 50);
   if (!speak) return;
