@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from app import actions, booths, candidates, snapshots
+from app import actions, booths, candidates, queue, snapshots
 from app.accounts import authenticate
 from app.advisors import CHOOSABLE, STATUSES
 from app.auth import (
@@ -242,11 +242,15 @@ def _safe_next(value: object) -> str:
 
 async def sign_in_page(request: Request) -> Response:
     principal = await _principal(request)
+    next_url = _safe_next(request.query_params.get("next"))
+    if principal.role == "candidate":
+        # Signing in again would make a new candidate and lose the place in the queue.
+        return RedirectResponse(next_url, status_code=303)
     return await render(
         request,
         "sign_in.html",
         principal,
-        {"values": {}, "next": _safe_next(request.query_params.get("next"))},
+        {"values": {}, "next": next_url},
     )
 
 
@@ -410,6 +414,12 @@ async def logout_submit(request: Request) -> Response:
         # In a conversation the status follows the conversation; signing out does not end it.
         with contextlib.suppress(DomainError):
             await actions.perform(r, principal, "advisor.status", {"status": "offline"})
+    elif principal.role == "candidate" and principal.id is not None:
+        # A candidate who leaves cannot come back to this request: free the place in line.
+        waiting = await queue.open_request_of(r.db, principal.id)
+        if waiting is not None:
+            with contextlib.suppress(DomainError):
+                await actions.perform(r, principal, "request.cancel", {"request_id": waiting.id})
     sign_out(request.session)
     return RedirectResponse("/", status_code=303)
 

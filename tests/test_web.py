@@ -173,3 +173,24 @@ async def test_personal_data_stays_out_of_the_server_log(
     assert "POST /aanmelden" in log  # the log is being written
     for secret in ("Zeldzame", "zeldzaam.adres", "Geheime vraag"):
         assert secret not in log
+
+
+async def test_signing_in_twice_keeps_the_place_and_signing_out_frees_it(
+    new_visitor, world: World
+) -> None:
+    advisor = new_visitor()
+    await advisor.log_in("a1@test.example")
+    visitor: Browserless = new_visitor()
+    await visitor.sign_in_candidate("Ilse")
+    peer = await visitor.socket()
+    reply = await peer.send("request.create", {"booth_id": world.booth_a, "client_key": "s"})
+    assert reply["ok"]
+    await peer.close()
+    again = await visitor.http.get("/aanmelden?next=/mijn-verzoek")
+    assert again.status_code == 303 and again.headers["location"] == "/mijn-verzoek"
+    assert "nummer 1" in (await visitor.http.get("/mijn-verzoek")).text
+    assert "Ilse" in (await advisor.http.get("/adviseur")).text
+    page = (await visitor.http.get("/mijn-verzoek")).text
+    out = await visitor.http.post("/uitloggen", data={"csrf": csrf_from(page)})
+    assert out.status_code == 303
+    assert "Ilse" not in (await advisor.http.get("/adviseur")).text
