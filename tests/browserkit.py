@@ -1,12 +1,15 @@
-"""Real Chromium (Debian's) driven by Playwright."""
+"""Real Chromium (Debian's) driven by Playwright, and the steps people take in it."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.livekit import PASSWORD, LiveServer, World
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -38,3 +41,33 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+async def sign_in(page: Page, server: LiveServer, name: str, email: str, next_path: str) -> None:
+    """A candidate signs in through the form and lands on ``next_path``."""
+    await page.goto(f"{server.url}/aanmelden?next={next_path}")
+    await page.get_by_label("Naam").fill(name)
+    await page.get_by_label("E-mailadres").fill(email)
+    await page.get_by_role("checkbox").check()
+    await page.get_by_role("button", name="Aanmelden").click()
+    await expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+
+
+async def log_in(page: Page, server: LiveServer, email: str, password: str = PASSWORD) -> None:
+    """A member of staff logs in through the form."""
+    await page.goto(f"{server.url}/inloggen")
+    await page.get_by_label("E-mailadres").fill(email)
+    await page.get_by_label("Wachtwoord").fill(password)
+    await page.get_by_role("button", name="Inloggen").click()
+
+
+async def zoom_in_and_accept(
+    server: LiveServer, world: World, candidate: Page, advisor: Page
+) -> None:
+    """The shortest way through the real pages to a running conversation."""
+    await log_in(advisor, server, "a1@test.example")
+    await sign_in(candidate, server, "Mo", "mo@example.nl", f"/inzoomen/{world.booth_a}")
+    await candidate.get_by_role("button", name="Inzoomen").click()
+    await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
+    await advisor.get_by_test_id("queue-item").get_by_test_id("accept").click()
+    await expect(candidate.get_by_test_id("video-link")).to_be_visible()

@@ -44,6 +44,19 @@ def server(world_db: tuple[Path, World], tmp_path: Path) -> Iterator[LiveServer]
 
 
 @pytest.fixture
+async def short_hall(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, World]]:
+    """A hall of its own whose conversations last 8 s with a warning at 5 s left."""
+    path = tmp_path / "short.db"
+    world = await seed_world(path, conversation_seconds=8, warning_seconds=5)
+    live = LiveServer(path, tmp_path / "short-server.log")
+    live.start()
+    try:
+        yield live, world
+    finally:
+        live.stop()
+
+
+@pytest.fixture
 def world(world_db: tuple[Path, World]) -> World:
     return world_db[1]
 

@@ -7,7 +7,6 @@ work as plain forms and links before (or without) scripts."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
@@ -26,7 +25,8 @@ from tests.a11ykit import (
     set_text_zoom,
     tab_to,
 )
-from tests.livekit import PASSWORD, Browserless, LiveServer, World, seed_world
+from tests.browserkit import log_in, sign_in, zoom_in_and_accept
+from tests.livekit import PASSWORD, Browserless, LiveServer, World
 
 pytestmark = pytest.mark.browser
 
@@ -71,22 +71,6 @@ async def survey(checked: CheckedBrowser, page: Page, state: str) -> None:
     await next_frame(page)
     await assert_no_horizontal_overflow(page)
     await page.set_viewport_size(size)
-
-
-async def sign_in(page: Page, server: LiveServer, name: str, email: str, next_path: str) -> None:
-    await page.goto(f"{server.url}/aanmelden?next={next_path}")
-    await page.get_by_label("Naam").fill(name)
-    await page.get_by_label("E-mailadres").fill(email)
-    await page.get_by_role("checkbox").check()
-    await page.get_by_role("button", name="Aanmelden").click()
-    await expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
-
-
-async def log_in(page: Page, server: LiveServer, email: str, password: str = PASSWORD) -> None:
-    await page.goto(f"{server.url}/inloggen")
-    await page.get_by_label("E-mailadres").fill(email)
-    await page.get_by_label("Wachtwoord").fill(password)
-    await page.get_by_role("button", name="Inloggen").click()
 
 
 async def test_the_checks_find_real_problems(checked_browser: CheckedBrowser) -> None:
@@ -225,61 +209,44 @@ async def test_every_page_and_state_is_accessible_and_fits(
 # -- the timer: almost up, over time, and reduced motion -----------------------------------
 
 
-async def _zoom_in_and_accept(
-    server: LiveServer, world: World, candidate: Page, advisor: Page
-) -> None:
-    await log_in(advisor, server, "a1@test.example")
-    await sign_in(candidate, server, "Mo", "mo@example.nl", f"/inzoomen/{world.booth_a}")
-    await candidate.get_by_role("button", name="Inzoomen").click()
-    await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
-    await advisor.get_by_test_id("queue-item").get_by_test_id("accept").click()
-    await expect(candidate.get_by_test_id("video-link")).to_be_visible()
-
-
 async def test_time_almost_up_and_over_time_with_reduced_motion(
-    tmp_path: Path, checked_browser: CheckedBrowser
+    short_hall: tuple[LiveServer, World], checked_browser: CheckedBrowser
 ) -> None:
-    path = tmp_path / "short.db"
-    world = await seed_world(path, conversation_seconds=8, warning_seconds=5)
-    server = LiveServer(path, tmp_path / "server.log")
-    server.start()
-    try:
-        checked = checked_browser
-        candidate = await checked.new_page(reduced_motion="reduce")
-        advisor = await checked.new_page(reduced_motion="reduce")
-        await candidate.goto(server.url)
-        await settled(candidate)
-        assert await long_motion(candidate) == [], "the hall moves although asked not to"
+    server, world = short_hall
+    checked = checked_browser
+    candidate = await checked.new_page(reduced_motion="reduce")
+    advisor = await checked.new_page(reduced_motion="reduce")
+    await candidate.goto(server.url)
+    await settled(candidate)
+    assert await long_motion(candidate) == [], "the hall moves although asked not to"
 
-        await _zoom_in_and_accept(server, world, candidate, advisor)
-        for page in (candidate, advisor):
-            timer = page.get_by_test_id("countdown")
-            await expect(timer).to_have_class(re.compile("warning"), timeout=8000)
-        for page, name in ((candidate, "my-request"), (advisor, "console")):
-            await checked.check(page, f"{name}-time-almost-up")
-            await assert_no_horizontal_overflow(page)
-            assert await long_motion(page) == []
-            timer = page.get_by_test_id("countdown")
-            # The timer itself is silent; the warning was said once, urgently.
-            assert await timer.get_attribute("aria-live") in (None, "off")
-            assert await timer.evaluate("e => !e.closest('[aria-live]:not([aria-live=off])')")
-            await expect(page.locator("#announcer-urgent")).to_contain_text("min.")
-        for page, name in ((candidate, "my-request"), (advisor, "console")):
-            timer = page.get_by_test_id("countdown")
-            await expect(timer).to_have_class(re.compile("overtime"), timeout=8000)
-            await expect(page.locator("#announcer-urgent")).to_contain_text("tijd is om")
-            await page.set_viewport_size({"width": 360, "height": 740})
-            await next_frame(page)
-            await checked.check(page, f"{name}-overtime at 360 px")
-            await assert_no_horizontal_overflow(page)
-            await screenshot(page, f"{name}-overtime")
-            assert await long_motion(page) == []
-            # The longest timer text still fits with text at 200 %.
-            await set_text_zoom(page, 200)
-            await assert_no_horizontal_overflow(page)
-            await assert_no_clipped_text(page)
-    finally:
-        server.stop()
+    await zoom_in_and_accept(server, world, candidate, advisor)
+    for page in (candidate, advisor):
+        timer = page.get_by_test_id("countdown")
+        await expect(timer).to_have_class(re.compile("warning"), timeout=8000)
+    for page, name in ((candidate, "my-request"), (advisor, "console")):
+        await checked.check(page, f"{name}-time-almost-up")
+        await assert_no_horizontal_overflow(page)
+        assert await long_motion(page) == []
+        timer = page.get_by_test_id("countdown")
+        # The timer itself is silent; the warning was said once, urgently.
+        assert await timer.get_attribute("aria-live") in (None, "off")
+        assert await timer.evaluate("e => !e.closest('[aria-live]:not([aria-live=off])')")
+        await expect(page.locator("#announcer-urgent")).to_contain_text("min.")
+    for page, name in ((candidate, "my-request"), (advisor, "console")):
+        timer = page.get_by_test_id("countdown")
+        await expect(timer).to_have_class(re.compile("overtime"), timeout=8000)
+        await expect(page.locator("#announcer-urgent")).to_contain_text("tijd is om")
+        await page.set_viewport_size({"width": 360, "height": 740})
+        await next_frame(page)
+        await checked.check(page, f"{name}-overtime at 360 px")
+        await assert_no_horizontal_overflow(page)
+        await screenshot(page, f"{name}-overtime")
+        assert await long_motion(page) == []
+        # The longest timer text still fits with text at 200 %.
+        await set_text_zoom(page, 200)
+        await assert_no_horizontal_overflow(page)
+        await assert_no_clipped_text(page)
 
 
 # -- keyboard only ---------------------------------------------------------------------------

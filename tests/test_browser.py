@@ -8,22 +8,15 @@ marked with ``checked_browser.check``; any WCAG A/AA violation fails the test at
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
 
 from tests.a11ykit import CheckedBrowser
-from tests.livekit import PASSWORD, LiveServer, World, seed_world
+from tests.browserkit import log_in, zoom_in_and_accept
+from tests.livekit import LiveServer, World
 
 pytestmark = pytest.mark.browser
-
-
-async def _log_in(page: Page, server: LiveServer, email: str) -> None:
-    await page.goto(f"{server.url}/inloggen")
-    await page.get_by_label("E-mailadres").fill(email)
-    await page.get_by_label("Wachtwoord").fill(PASSWORD)
-    await page.get_by_role("button", name="Inloggen").click()
 
 
 async def _remaining(page: Page) -> int:
@@ -52,7 +45,7 @@ async def test_zoom_in_accept_and_shared_countdown(
     await expect(hall.locator("#live-status")).to_have_text(re.compile("Live"))
 
     # The advisor logs in; the hall sees them arrive without reloading.
-    await _log_in(advisor, server, "a1@test.example")
+    await log_in(advisor, server, "a1@test.example")
     await expect(advisor).to_have_url(re.compile("/adviseur$"))
     await expect(badge).to_have_text(re.compile("Beschikbaar"))
 
@@ -112,50 +105,28 @@ async def test_zoom_in_accept_and_shared_countdown(
     await expect(candidate.locator("#my-request")).to_contain_text("afgelopen")
 
 
-async def _zoom_in_and_accept(
-    server: LiveServer, world: World, candidate: Page, advisor: Page
-) -> None:
-    """The shortest way through the real pages to a running conversation."""
-    await _log_in(advisor, server, "a1@test.example")
-    await candidate.goto(f"{server.url}/aanmelden?next=/inzoomen/{world.booth_a}")
-    await candidate.get_by_label("Naam").fill("Mo")
-    await candidate.get_by_label("E-mailadres").fill("mo@example.nl")
-    await candidate.get_by_role("checkbox").check()
-    await candidate.get_by_role("button", name="Aanmelden").click()
-    await candidate.get_by_role("button", name="Inzoomen").click()
-    await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
-    await advisor.get_by_test_id("queue-item").get_by_test_id("accept").click()
-    await expect(candidate.get_by_test_id("video-link")).to_be_visible()
-
-
 async def test_both_are_warned_and_the_timer_runs_into_overtime(
-    tmp_path: Path, checked_browser: CheckedBrowser
+    short_hall: tuple[LiveServer, World], checked_browser: CheckedBrowser
 ) -> None:
-    path = tmp_path / "short.db"
-    world = await seed_world(path, conversation_seconds=8, warning_seconds=5)
-    server = LiveServer(path, tmp_path / "server.log")
-    server.start()
-    try:
-        browser = checked_browser
-        candidate = await (await browser.new_context()).new_page()
-        advisor = await (await browser.new_context()).new_page()
-        await _zoom_in_and_accept(server, world, candidate, advisor)
-        for page in (candidate, advisor):
-            timer = page.get_by_test_id("countdown")
-            await expect(timer).to_have_class(re.compile("warning"), timeout=8000)
-            await expect(page.locator("#announcer-urgent")).to_contain_text("min.")
-            await browser.check(page, "time almost up")
-        for page in (candidate, advisor):
-            timer = page.get_by_test_id("countdown")
-            await expect(timer).to_have_class(re.compile("overtime"), timeout=8000)
-            await expect(timer).to_contain_text("Uitloop +")
-            await expect(page.locator("#announcer-urgent")).to_contain_text("tijd is om")
-            await browser.check(page, "over time")
-        # Nobody is cut off: the link is still there for both.
-        await expect(candidate.get_by_test_id("video-link")).to_be_visible()
-        await expect(advisor.get_by_test_id("video-link")).to_be_visible()
-    finally:
-        server.stop()
+    server, world = short_hall
+    browser = checked_browser
+    candidate = await (await browser.new_context()).new_page()
+    advisor = await (await browser.new_context()).new_page()
+    await zoom_in_and_accept(server, world, candidate, advisor)
+    for page in (candidate, advisor):
+        timer = page.get_by_test_id("countdown")
+        await expect(timer).to_have_class(re.compile("warning"), timeout=8000)
+        await expect(page.locator("#announcer-urgent")).to_contain_text("min.")
+        await browser.check(page, "time almost up")
+    for page in (candidate, advisor):
+        timer = page.get_by_test_id("countdown")
+        await expect(timer).to_have_class(re.compile("overtime"), timeout=8000)
+        await expect(timer).to_contain_text("Uitloop +")
+        await expect(page.locator("#announcer-urgent")).to_contain_text("tijd is om")
+        await browser.check(page, "over time")
+    # Nobody is cut off: the link is still there for both.
+    await expect(candidate.get_by_test_id("video-link")).to_be_visible()
+    await expect(advisor.get_by_test_id("video-link")).to_be_visible()
 
 
 SKEW_SCRIPT = """
@@ -174,7 +145,7 @@ async def test_a_wrong_local_clock_still_shows_the_same_time(
     await skewed.add_init_script(SKEW_SCRIPT % (7 * 60 * 1000))  # seven minutes fast
     candidate = await skewed.new_page()
     advisor = await (await browser.new_context()).new_page()
-    await _zoom_in_and_accept(server, world, candidate, advisor)
+    await zoom_in_and_accept(server, world, candidate, advisor)
     await candidate.wait_for_timeout(1500)  # let the clock sync finish
     assert abs(await _remaining(candidate) - await _remaining(advisor)) <= 1
     assert await _remaining(candidate) > 590
