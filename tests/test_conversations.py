@@ -355,3 +355,46 @@ async def test_personal_provider_uses_the_advisor_link_and_falls_back(tmp_path):
         assert fallback.video_url != personal
     finally:
         await db.close()
+
+
+async def test_accepts_through_separate_connections_give_one_conversation(tmp_path):
+    """Each advisor's accept goes through its own connection to the same file, as separate
+    worker processes would: the database's write lock, not the process, keeps it to one."""
+    path = tmp_path / "shared.db"
+    setup = await open_db(path)
+    event = await make_event(setup)
+    booth = await make_booth(setup, "zorgpunt")
+    advisors = [await make_advisor(setup, booth, f"a{i}@zorgpunt.nl") for i in range(5)]
+    candidate = await make_candidate(setup)
+    workers = [await open_db(path) for _ in advisors]
+    try:
+        for round_ in range(20):
+            t = time.time()
+            request = await make_request(setup, event, candidate, booth, client_key=f"r{round_}")
+            results = await asyncio.gather(
+                *(
+                    conversations.accept(db, event, advisor_id=a, request_id=request.id, now=t)
+                    for db, a in zip(workers, advisors, strict=True)
+                ),
+                return_exceptions=True,
+            )
+            won = [r for r in results if isinstance(r, tuple)]
+            assert len(won) == 1, f"round {round_}: {len(won)} conversations"
+            assert all(
+                isinstance(r, DomainError) and r.code == "request.not_waiting"
+                for r in results
+                if not isinstance(r, tuple)
+            ), results
+            conversation = won[0][0]
+            await conversations.end(
+                setup,
+                advisor_id=conversation.advisor_id,
+                conversation_id=conversation.id,
+                now=t + 1,
+                wrap_up_seconds=0,
+            )
+        assert await count(setup, "conversations") == 20
+    finally:
+        for db in workers:
+            await db.close()
+        await setup.close()
