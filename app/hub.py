@@ -30,29 +30,35 @@ def encode(event: str, data: Any) -> str:
 
 
 class Subscription:
-    """One connection's inbox. ``get`` returns the next encoded message."""
+    """One connection's inbox. ``get`` returns the next encoded message, or None once the
+    subscriber fell so far behind that its buffer filled: it should then be disconnected."""
 
     def __init__(self, topics: Iterable[str], buffer: int = DEFAULT_BUFFER) -> None:
         self.topics = frozenset(topics)
-        self._inbox: asyncio.Queue[str] = asyncio.Queue(maxsize=buffer)
+        self._buffer = buffer
+        # One place more than the buffer, for the marker that ends the subscription.
+        self._inbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=buffer + 1)
         self.overflowed = asyncio.Event()
 
     def deliver(self, message: str) -> None:
         if self.overflowed.is_set():
             return
-        try:
-            self._inbox.put_nowait(message)
-        except asyncio.QueueFull:
+        if self._inbox.qsize() >= self._buffer:
             self.overflowed.set()
+            self._inbox.put_nowait(None)
+            return
+        self._inbox.put_nowait(message)
 
     def drain(self) -> list[str]:
-        """Take everything queued now, without waiting."""
+        """Take every message queued now, without waiting."""
         taken = []
         while not self._inbox.empty():
-            taken.append(self._inbox.get_nowait())
+            message = self._inbox.get_nowait()
+            if message is not None:
+                taken.append(message)
         return taken
 
-    async def get(self) -> str:
+    async def get(self) -> str | None:
         return await self._inbox.get()
 
 

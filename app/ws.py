@@ -52,21 +52,12 @@ class Connection:
 
     async def pump(self, subscription: Subscription) -> None:
         """Forward hub messages to this client until it overflows or goes away."""
-        overflow = asyncio.ensure_future(subscription.overflowed.wait())
-        try:
-            while True:
-                get = asyncio.ensure_future(subscription.get())
-                try:
-                    await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    if not get.done():
-                        get.cancel()
-                if overflow.done():
-                    await self.websocket.close(CLOSE_TRY_AGAIN)
-                    return
-                await self.send(get.result())
-        finally:
-            overflow.cancel()
+        while True:
+            message = await subscription.get()
+            if message is None:
+                await self.websocket.close(CLOSE_TRY_AGAIN)
+                return
+            await self.send(message)
 
     async def handle(self, text: str) -> None:
         now = self.resources.now
