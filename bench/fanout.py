@@ -667,7 +667,33 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fan-out, {options.rate:g} changes/s for {options.seconds:g} s, {results['date']}")
     print(table(results["runs"]))
     print(f"\nwritten to {(RESULTS / 'latest.json').relative_to(ROOT)}")
-    return 0
+    faults = delivery_faults(results["runs"])
+    for fault in faults:
+        print(f"FAULT: {fault}", file=sys.stderr)
+    return 1 if faults else 0
+
+
+def delivery_faults(runs: list[dict[str, Any]]) -> list[str]:
+    """What must never happen whatever the speed: clients not held, events lost or reordered,
+    changes refused."""
+    faults = []
+    for run in runs:
+        for name in ("ours", "baseline"):
+            side = run.get(name)
+            if not side:
+                continue
+            label = f"{name} at {run['clients']} clients"
+            if side["clients_connected"] != side["clients_asked"]:
+                faults.append(
+                    f"{label}: {side['clients_connected']} of {side['clients_asked']} held"
+                )
+            if side["dropped"] or side["out_of_order"]:
+                faults.append(
+                    f"{label}: {side['dropped']} dropped, {side['out_of_order']} out of order"
+                )
+            if side["change_failures"]:
+                faults.append(f"{label}: {len(side['change_failures'])} changes failed")
+    return faults
 
 
 if __name__ == "__main__":
