@@ -3,6 +3,7 @@
 Every write runs in ``BEGIN IMMEDIATE`` on the writer connection, serialised by a lock, so a
 transition is one guarded transaction and is committed before anyone is told about it.
 Reads go through a second connection and so only ever see committed state (WAL mode).
+Every write transaction also moves the database revision on by one (``revision()``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Database:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._counts_revisions = False
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
@@ -103,12 +105,18 @@ class Database:
         writer = await _connect(path)
         reader = await _connect(path)
         db = cls(path, writer, reader)
-        if migrate:
-            try:
+        try:
+            if migrate:
                 await db.migrate()
-            except BaseException:
-                await db.close()
-                raise
+            db._counts_revisions = (
+                await db.fetchvalue(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'revision'"
+                )
+                is not None
+            )
+        except BaseException:
+            await db.close()
+            raise
         return db
 
     async def close(self) -> None:
@@ -147,6 +155,7 @@ class Database:
                 await self._writer.execute("COMMIT")
                 if not done:
                     applied_now.append(version)
+        self._counts_revisions = True
         return applied_now
 
     @asynccontextmanager
@@ -159,7 +168,14 @@ class Database:
                 await self._writer.execute("ROLLBACK")
                 raise
             else:
+                if self._counts_revisions:
+                    await self._writer.execute("UPDATE revision SET rev = rev + 1")
                 await self._writer.execute("COMMIT")
+
+    async def revision(self) -> int:
+        """The revision of the committed state: read it before reading a view, and the view
+        includes at least every change up to it."""
+        return int(await self.fetchvalue("SELECT rev FROM revision") or 0)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         cursor = await self._reader.execute(sql, params)
