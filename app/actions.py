@@ -65,15 +65,22 @@ def _id(principal: Principal) -> int:
 
 async def personal_state(resources: Resources, principal: Principal) -> dict[str, Any]:
     """Everything this principal sees, as one snapshot: the hall and their own part."""
-    event = await load_event(resources.db)
+    state: dict[str, Any] = {"hall": resources.live.feed.snapshot()}
+    if principal.role == "anonymous":
+        return state
+    db = resources.db
+    event = await load_event(db)
+    rev = await db.revision()
     now = resources.now()
-    state: dict[str, Any] = {"hall": await snapshots.hall(resources.db, event, now)}
     if principal.role == "candidate":
-        state["me"] = await snapshots.candidate_state(resources.db, event, _id(principal), now)
+        me = await snapshots.candidate_state(db, event, _id(principal), now)
+        state["me"] = {**me, "rev": rev}
     elif principal.role == "advisor":
-        state["console"] = await snapshots.console_state(resources.db, event, _id(principal), now)
+        console = await snapshots.console_state(db, event, _id(principal), now)
+        state["console"] = {**console, "rev": rev}
     elif principal.role == "moderator":
-        state["overview"] = await snapshots.overview(resources.db, event, now)
+        overview = await snapshots.overview(db, event, now)
+        state["overview"] = {**overview, "rev": rev}
     return state
 
 
@@ -109,7 +116,7 @@ async def request_create(r: Resources, p: Principal, data: dict[str, Any]) -> An
         ttl_seconds=r.settings.request_ttl_seconds,
     )
     if created:
-        r.deadlines.wake()
+        await r.live.deadlines_moved()
         await r.live.booths_changed([request.booth_id])
     return {"request_id": request.id, "created": created}
 
@@ -142,7 +149,7 @@ async def request_accept(r: Resources, p: Principal, data: dict[str, Any]) -> An
     conversation, request = await conversations.accept(
         r.db, event, advisor_id=_id(p), request_id=data["request_id"], now=r.now()
     )
-    r.deadlines.wake()
+    await r.live.deadlines_moved()
     await r.live.conversation_started(request.candidate_id, _id(p))
     await r.live.booths_changed([request.booth_id])
     return {"conversation_id": conversation.id, "request_id": request.id}
@@ -178,7 +185,7 @@ async def conversation_end(r: Resources, p: Principal, data: dict[str, Any]) -> 
         now=r.now(),
         wrap_up_seconds=r.settings.wrap_up_seconds,
     )
-    r.deadlines.wake()
+    await r.live.deadlines_moved()
     await r.live.candidate_changed(conversation.candidate_id)
     await r.live.booths_changed([conversation.booth_id])
     return {"conversation_id": conversation.id}

@@ -10,6 +10,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app import accounts, demo
@@ -52,6 +53,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.server import create_app
+    from app.wsprotocol import PushProtocol
 
     settings = _settings(args)
     port = args.port if args.port is not None else int(os.environ.get("PORT", "8000"))
@@ -59,17 +61,26 @@ def serve(args: argparse.Namespace) -> int:
         logins = asyncio.run(_prepare_demo(settings))
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         _print_demo(logins, f"http://{host}:{port}/")
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=port,
-        ws_max_size=settings.ws_max_message_bytes,
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=5,
-        proxy_headers=True,
-        log_level=os.environ.get("INZOOMEN_LOG_LEVEL", "info"),
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": port,
+        "ws": PushProtocol,
+        "ws_max_size": settings.ws_max_message_bytes,
+        "ws_per_message_deflate": False,
+        "timeout_graceful_shutdown": 5,
+        "proxy_headers": True,
+        "log_level": os.environ.get("INZOOMEN_LOG_LEVEL", "info"),
+    }
+    if args.workers > 1:
+        if not settings.redis_url:
+            raise ConfigError("--workers above 1 needs INZOOMEN_REDIS_URL for live updates")
+        # Each worker process builds the app from the environment.
+        os.environ["INZOOMEN_DB"] = str(settings.database_path)
+        os.environ["INZOOMEN_ENV"] = settings.environment
+        factory = "app.server:app_from_environment"
+        uvicorn.run(factory, factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 
@@ -165,6 +176,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="default: $PORT or 8000")
     p.add_argument("--db", help="SQLite file (default: $INZOOMEN_DB or inzoomen.db)")
     p.add_argument("--demo", action="store_true", help="create a demo event when none exists")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="worker processes (above 1 needs INZOOMEN_REDIS_URL); default: $WEB_CONCURRENCY or 1",
+    )
     p.set_defaults(run=serve)
 
     p = commands.add_parser("migrate", help="apply database migrations")

@@ -34,6 +34,14 @@ class Settings:
     request_ttl_seconds: int = 90 * 60
     # How long an advisor stays "wrapping up" before becoming available by themselves.
     wrap_up_seconds: int = 120
+    # Shared live updates between worker processes; None runs everything in one process.
+    redis_url: str | None = None
+    # Prefix of every Redis channel and key, so several halls can share one Redis server.
+    redis_prefix: str = "inzoomen"
+    # Hall changes are pushed at most once per this many seconds (latest state wins).
+    hall_push_seconds: float = 0.2
+    # A bearer token that may read /metrics besides a signed-in moderator; None: moderators only.
+    metrics_token: str | None = None
     templates_dir: Path = field(default=PROJECT_ROOT / "templates")
     static_dir: Path = field(default=PROJECT_ROOT / "static")
 
@@ -56,6 +64,17 @@ class Settings:
             raise ConfigError("INZOOMEN_REQUEST_TTL_SECONDS must be at least 60")
         if self.wrap_up_seconds < 0:
             raise ConfigError("INZOOMEN_WRAP_UP_SECONDS must not be negative")
+        if not 0 <= self.hall_push_seconds <= 10:
+            raise ConfigError("INZOOMEN_HALL_PUSH_SECONDS must be between 0 and 10")
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError(
+                "INZOOMEN_REDIS_URL must start with redis://, rediss:// or unix://, "
+                f"got {self.redis_url!r}"
+            )
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigError("INZOOMEN_METRICS_TOKEN must be at least 16 characters long")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -79,6 +98,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     origins = tuple(
@@ -95,6 +124,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ws_max_message_bytes=_int(env, "INZOOMEN_WS_MAX_BYTES", 64 * 1024),
         request_ttl_seconds=_int(env, "INZOOMEN_REQUEST_TTL_SECONDS", 90 * 60),
         wrap_up_seconds=_int(env, "INZOOMEN_WRAP_UP_SECONDS", 120),
+        redis_url=env.get("INZOOMEN_REDIS_URL") or None,
+        redis_prefix=env.get("INZOOMEN_REDIS_PREFIX") or "inzoomen",
+        hall_push_seconds=_float(env, "INZOOMEN_HALL_PUSH_SECONDS", 0.2),
+        metrics_token=env.get("INZOOMEN_METRICS_TOKEN") or None,
     )
     settings.check()
     return settings

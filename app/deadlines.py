@@ -5,6 +5,10 @@ Nothing is kept in memory: every deadline is a column in the database. One backg
 asks the database for the earliest pending deadline, sleeps until then (or until woken
 because something changed), and handles everything that is due. After a restart the same
 query finds the same deadlines, so timers resume with their original end times.
+
+When several worker processes share the database, only the holder of the ``deadlines``
+lease handles them, so each deadline is handled once; the others stand by and take over when
+the holder stops. Any process can wake the holder through the hub (``deadlines.wake``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from app import advisors, conversations, queue
 from app.db import Database
 from app.event import load_event
+from app.leases import Lease
 from app.live import Live
 
 log = logging.getLogger("inzoomen.deadlines")
@@ -25,12 +30,23 @@ log = logging.getLogger("inzoomen.deadlines")
 MAX_SLEEP_SECONDS = 30.0
 
 
+LEASE = "deadlines"
+
+
 class Deadlines:
-    def __init__(self, db: Database, live: Live, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        live: Live,
+        clock: Callable[[], float],
+        lease: Lease | None = None,
+    ) -> None:
         self.db = db
         self.live = live
         self.clock = clock
+        self.lease = lease
         self._wake = asyncio.Event()
+        self.rounds = 0
 
     def wake(self) -> None:
         """Something changed that may have moved the next deadline earlier."""
@@ -74,20 +90,34 @@ class Deadlines:
         if booths:
             await self.live.booths_changed(booths)
 
+    async def holding(self) -> bool:
+        return self.lease is None or await self.lease.hold()
+
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            if self.lease is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.lease.release())
+
+    async def _run(self) -> None:
         while True:
             # Cleared before the work, so a wake-up during the work is not lost.
             self._wake.clear()
+            delay = MAX_SLEEP_SECONDS
             try:
-                await self.run_due()
-                deadline = await self.next_deadline()
+                if await self.holding():
+                    await self.run_due()
+                    self.rounds += 1
+                    deadline = await self.next_deadline()
+                    if deadline is not None:
+                        delay = min(MAX_SLEEP_SECONDS, max(0.0, deadline - self.clock()))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("handling deadlines failed; retrying")
-                deadline = None
-            delay = MAX_SLEEP_SECONDS
-            if deadline is not None:
-                delay = min(MAX_SLEEP_SECONDS, max(0.0, deadline - self.clock()))
+            if self.lease is not None:
+                delay = min(delay, self.lease.renew_every)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.01)

@@ -3,35 +3,73 @@
 Each function here reads committed state and publishes it to the audiences that may see it:
 the hall sees booth summaries; a booth's advisors see its queue; a candidate sees only their
 own request and conversation; moderators see the overview.
+
+What one person waits for (their own request, an advisor's console) is read and published at
+once. What everybody sees (the hall) and the moderators' overview are coalesced: changed
+booths are marked, and at most once per ``push_seconds`` their views are read again and
+published, so a burst of changes costs one read and one push (latest state wins).
+
+Every state carries ``rev``, the database revision read before it: a client (and the hall
+feed) ignores a state older than one it already has, whatever order they arrive in.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from app import snapshots
 from app.db import Database
 from app.event import Event, load_event
+from app.hallfeed import HallFeed
 from app.hub import Hub
+
+log = logging.getLogger("inzoomen.live")
+
+HALL_VIEWS = "hall.views"
+DEADLINES_WAKE = "deadlines.wake"
+# Booth views depend on the time too (open now, estimated waits): read them all again this
+# often even when nothing was changed.
+REFRESH_SECONDS = 30.0
 
 
 class Live:
-    def __init__(self, db: Database, hub: Hub, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        hub: Hub,
+        clock: Callable[[], float],
+        push_seconds: float = 0.2,
+        feed: HallFeed | None = None,
+    ) -> None:
         self.db = db
         self.hub = hub
         self.clock = clock
+        self.push_seconds = push_seconds
+        self.feed = feed or HallFeed(hub.local, clock=clock)
+        self._dirty: set[int] = set()
+        self._overview_dirty = False
+        self._dirty_since: float | None = None
+        self._marked = asyncio.Event()
+        hub.listen(HALL_VIEWS, self._views_arrived)
 
     async def event(self) -> Event:
         return await load_event(self.db)
 
+    # -- what one person waits for: at once ------------------------------------------------
+
     async def booths_changed(self, booth_ids: Iterable[int]) -> None:
         """A booth's advisors, queue or conversations changed: tell every audience."""
+        booth_ids = sorted(set(booth_ids))
+        self.mark(booth_ids)
         event = await self.event()
-        now = self.clock()
-        for booth_id in sorted(set(booth_ids)):
-            for view in await snapshots.booth_views(self.db, event, now, booth_id):
-                await self.hub.publish("hall", "hall.booth", view)
+        for booth_id in booth_ids:
+            rev = await self.db.revision()
+            now = self.clock()
             advisor_ids = await self.db.fetchall(
                 "SELECT id FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1",
                 (booth_id,),
@@ -44,34 +82,31 @@ class Live:
                 await self.hub.publish(
                     f"candidate:{candidate_id}",
                     "me.state",
-                    {"request": view, "conversation": None},
+                    {"request": view, "conversation": None, "rev": rev},
                 )
-        await self.overview_changed(event)
 
     async def candidate_changed(self, candidate_id: int) -> None:
         event = await self.event()
+        rev = await self.db.revision()
         state = await snapshots.candidate_state(self.db, event, candidate_id, self.clock())
-        await self.hub.publish(f"candidate:{candidate_id}", "me.state", state)
+        await self.hub.publish(f"candidate:{candidate_id}", "me.state", {**state, "rev": rev})
 
     async def conversation_started(self, candidate_id: int, advisor_id: int) -> None:
         """Both participants get the link in the same moment: both states are read first,
         then published back to back."""
         event = await self.event()
+        rev = await self.db.revision()
         now = self.clock()
         candidate = await snapshots.candidate_state(self.db, event, candidate_id, now)
         console = await snapshots.console_state(self.db, event, advisor_id, now)
-        await self.hub.publish(f"candidate:{candidate_id}", "me.state", candidate)
-        await self.hub.publish(f"staff:{advisor_id}", "console.state", console)
+        await self.hub.publish(f"candidate:{candidate_id}", "me.state", {**candidate, "rev": rev})
+        await self.hub.publish(f"staff:{advisor_id}", "console.state", {**console, "rev": rev})
 
     async def console_changed(self, advisor_id: int, event: Event | None = None) -> None:
         event = event or await self.event()
+        rev = await self.db.revision()
         state = await snapshots.console_state(self.db, event, advisor_id, self.clock())
-        await self.hub.publish(f"staff:{advisor_id}", "console.state", state)
-
-    async def overview_changed(self, event: Event | None = None) -> None:
-        event = event or await self.event()
-        state = await snapshots.overview(self.db, event, self.clock())
-        await self.hub.publish("moderators", "overview.state", state)
+        await self.hub.publish(f"staff:{advisor_id}", "console.state", {**state, "rev": rev})
 
     async def conversation_signal(
         self, event_name: str, candidate_id: int, advisor_id: int, data: dict[str, Any]
@@ -79,3 +114,94 @@ class Live:
         """A moment of a conversation (warning, time up) told to its two participants only."""
         await self.hub.publish(f"candidate:{candidate_id}", event_name, data)
         await self.hub.publish(f"staff:{advisor_id}", event_name, data)
+
+    async def deadlines_moved(self) -> None:
+        """A deadline was added or moved: wake whichever process handles deadlines."""
+        await self.hub.publish(DEADLINES_WAKE, DEADLINES_WAKE, {})
+
+    # -- what everybody sees: coalesced ----------------------------------------------------
+
+    def mark(self, booth_ids: Iterable[int]) -> None:
+        """These booths changed: their hall views and the overview are read and published
+        with the next push."""
+        self._dirty.update(booth_ids)
+        self._overview_dirty = True
+        if self._dirty_since is None:
+            self._dirty_since = self.clock()
+        self._marked.set()
+
+    async def read_views(self, booth_ids: set[int] | None) -> dict[str, Any]:
+        """Hall views of some booths (None: all, in hall order), with their revision."""
+        rev = await self.db.revision()
+        event = await self.event()
+        at = self.clock()
+        if booth_ids is not None and len(booth_ids) == 1:
+            views = await snapshots.booth_views(self.db, event, at, next(iter(booth_ids)))
+        else:
+            views = await snapshots.booth_views(self.db, event, at)
+            if booth_ids is not None:
+                views = [v for v in views if v["id"] in booth_ids]
+        return {
+            "rev": rev,
+            "at": at,
+            "views": views,
+            "complete": booth_ids is None,
+            "event": {"name": event.name, "timezone": event.timezone},
+        }
+
+    def _views_arrived(self, _event: str, data: Any) -> None:
+        self.feed.offer(
+            data["views"],
+            int(data["rev"]),
+            float(data["at"]),
+            complete=bool(data.get("complete")),
+            event=data.get("event"),
+            changed_at=data.get("changed_at"),
+        )
+
+    async def refresh_hall(self) -> None:
+        """Read every booth again, for this process's hall only."""
+        self._views_arrived(HALL_VIEWS, await self.read_views(None))
+
+    async def publish_marked(self) -> None:
+        """Read and publish what was marked since the last push."""
+        self._marked.clear()
+        booth_ids, self._dirty = self._dirty, set()
+        overview, self._overview_dirty = self._overview_dirty, False
+        changed_at, self._dirty_since = self._dirty_since, None
+        if booth_ids:
+            data = await self.read_views(booth_ids)
+            data["changed_at"] = changed_at
+            await self.hub.publish(HALL_VIEWS, HALL_VIEWS, data)
+        if overview:
+            await self.overview_changed()
+
+    async def overview_changed(self, event: Event | None = None) -> None:
+        event = event or await self.event()
+        rev = await self.db.revision()
+        state = await snapshots.overview(self.db, event, self.clock())
+        await self.hub.publish("moderators", "overview.state", {**state, "rev": rev})
+
+    async def run(self) -> None:
+        """Publish marked changes at most once per ``push_seconds``; read the whole hall
+        again every ``REFRESH_SECONDS``."""
+        last_push = -float("inf")
+        next_refresh = time.monotonic() + REFRESH_SECONDS
+        while True:
+            timeout = max(0.0, next_refresh - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._marked.wait(), timeout)
+            try:
+                if self._marked.is_set():
+                    wait = last_push + self.push_seconds - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    last_push = time.monotonic()
+                    await self.publish_marked()
+                if time.monotonic() >= next_refresh:
+                    next_refresh = time.monotonic() + REFRESH_SECONDS
+                    await self.refresh_hall()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("publishing hall changes failed")

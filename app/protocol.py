@@ -12,7 +12,7 @@ Server → client, the reply to that command (same id)::
 
 Server → client, a push::
 
-    {"event": "hall.booth", "data": {...}}
+    {"event": "hall.delta", "data": {...}}
 
 See docs/protocol.md for every action and event.
 """

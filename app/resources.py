@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.db import Database
 from app.deadlines import Deadlines
 from app.hub import Hub
 from app.live import Live
+from app.metrics import Metrics
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Resources:
     live: Live
     deadlines: Deadlines
     clock: Callable[[], float] = time.time
+    metrics: Metrics = field(default_factory=Metrics)
 
     def now(self) -> float:
         return self.clock()

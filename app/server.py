@@ -14,12 +14,16 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.db import Database
-from app.deadlines import Deadlines
+from app.deadlines import LEASE, Deadlines
 from app.event import ensure_event, load_event
-from app.hub import MemoryHub
-from app.live import Live
+from app.hallfeed import HallFeed
+from app.hub import Hub, MemoryHub
+from app.leases import Lease
+from app.live import DEADLINES_WAKE, Live
+from app.metrics import Metrics
+from app.metrics import routes as metrics_routes
 from app.middleware import Language, SecurityHeaders
 from app.resources import Resources
 from app.templating import make_templates
@@ -40,23 +44,51 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         db = await Database.open(settings.database_path)
         await ensure_event(db)
         event = await load_event(db)
-        hub = MemoryHub()
-        live = Live(db, hub, clock)
-        deadlines = Deadlines(db, live, clock)
-        app.state.resources = Resources(settings, db, hub, live, deadlines, clock)
+        hub: Hub
+        lease: Lease | None = None
+        if settings.redis_url:
+            from app.redishub import RedisHub
+
+            hub = redis_hub = RedisHub(settings.redis_url, settings.redis_prefix)
+            lease = Lease(db, LEASE, clock)
+        else:
+            hub = MemoryHub()
+        metrics = Metrics()
+        feed = HallFeed(hub.local, observe=metrics.observe_broadcast, clock=clock)
+        live = Live(db, hub, clock, settings.hall_push_seconds, feed)
+        deadlines = Deadlines(db, live, clock, lease)
+        hub.listen(DEADLINES_WAKE, lambda _event, _data: deadlines.wake())
+        if settings.redis_url:
+
+            async def resync() -> None:
+                await live.refresh_hall()
+                hub.local.end_all()
+
+            redis_hub.set_on_gap(resync)
+        await hub.start()
+        await live.refresh_hall()
+        app.state.resources = Resources(settings, db, hub, live, deadlines, clock, metrics)
         app.state.templates = make_templates(settings.templates_dir, event.timezone)
-        timers = asyncio.create_task(deadlines.run(), name="deadlines")
+        tasks = [
+            asyncio.create_task(deadlines.run(), name="deadlines"),
+            asyncio.create_task(live.run(), name="live"),
+            asyncio.create_task(feed.run(), name="hall-feed"),
+        ]
         log.info("hall ready: %s", event.name)
         try:
             yield
         finally:
-            timers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timers
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await hub.close()
             await db.close()
 
     routes = [
         *web_routes,
+        *metrics_routes,
         WebSocketRoute("/ws", hall_socket),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
@@ -73,3 +105,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         ),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process, configured from the environment."""
+    return create_app(load_settings())

@@ -3,6 +3,11 @@
 On connect the server checks the Origin, identifies the principal from the session cookie,
 subscribes to the topics that principal may hear, and sends ``session.welcome`` and a full
 ``session.state``. A client that reconnects gets the same, so it is back in sync by itself.
+
+Messages for a connection are written straight to its transport when the server offers that
+(``app.wsprotocol``); otherwise they go through a bounded queue and a task per connection.
+Either way, what is published while the snapshot is being read is held back and sent after
+it; states carry revisions, so anything older than the snapshot is ignored by the client.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from app import actions
 from app.auth import Principal, principal_of
 from app.errors import DomainError
-from app.hub import Subscription, encode
+from app.hub import DEFAULT_BUFFER, Sink, Subscription, encode
 from app.protocol import EnvelopeError, parse_command, reply_error, reply_ok
 from app.resources import Resources
+from app.wsprotocol import EXTENSION, Pusher
 
 log = logging.getLogger("inzoomen.ws")
 
@@ -39,14 +45,49 @@ def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
     return urlsplit(origin).netloc == host and urlsplit(origin).scheme in ("http", "https")
 
 
+class Held:
+    """A sink that holds messages until the snapshot was sent, then lets them through."""
+
+    __slots__ = ("_held", "_target")
+
+    def __init__(self, target: Pusher) -> None:
+        self._target = target
+        self._held: list[str] | None = []
+
+    def deliver(self, message: str) -> None:
+        held = self._held
+        if held is None:
+            self._target.push(message)
+        elif len(held) < DEFAULT_BUFFER:
+            held.append(message)
+        else:
+            self._held = None
+            self._target.drop(CLOSE_TRY_AGAIN)
+            if self._target.on_drop is not None:
+                self._target.on_drop()
+
+    def end(self) -> None:
+        self._held = None
+        self._target.drop(CLOSE_TRY_AGAIN)
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for message in held or ():
+            self._target.push(message)
+
+
 class Connection:
     def __init__(self, websocket: WebSocket, resources: Resources, principal: Principal):
         self.websocket = websocket
         self.resources = resources
         self.principal = principal
+        self.pusher: Pusher | None = websocket.scope.get("extensions", {}).get(EXTENSION)
         self._send_lock = asyncio.Lock()
 
     async def send(self, text: str) -> None:
+        if self.pusher is not None:
+            self.pusher.push(text)
+            return
         async with self._send_lock:
             await self.websocket.send_text(text)
 
@@ -55,6 +96,7 @@ class Connection:
         while True:
             message = await subscription.get()
             if message is None:
+                self.resources.metrics.slow_client_dropped()
                 await self.websocket.close(CLOSE_TRY_AGAIN)
                 return
             await self.send(message)
@@ -88,8 +130,15 @@ async def hall_socket(websocket: WebSocket) -> None:
     principal = await principal_of(resources.db, websocket.session)
     await websocket.accept()
     connection = Connection(websocket, resources, principal)
-    async with resources.hub.subscribe(principal.topics) as subscription:
-        subscription.drain()  # a full snapshot follows and replaces it
+    sink: Sink
+    if connection.pusher is not None:
+        connection.pusher.on_drop = resources.metrics.slow_client_dropped
+        sink = held = Held(connection.pusher)
+    else:
+        sink = subscription = Subscription()
+    metrics = resources.metrics
+    metrics.connection_opened(principal.role)
+    with resources.hub.local.attached(principal.topics, sink):
         state = await actions.personal_state(resources, principal)
         welcome = {
             "role": principal.role,
@@ -98,9 +147,13 @@ async def hall_socket(websocket: WebSocket) -> None:
         }
         await connection.send(encode("session.welcome", welcome))
         await connection.send(encode("session.state", state))
-        pump = asyncio.create_task(connection.pump(subscription))
+        if connection.pusher is not None:
+            held.release()
+            pump = None
+        else:
+            pump = asyncio.create_task(connection.pump(subscription))
         try:
-            while not pump.done():
+            while pump is None or not pump.done():
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     break
@@ -116,9 +169,11 @@ async def hall_socket(websocket: WebSocket) -> None:
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
+            if pump is not None:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pump
+            metrics.connection_closed(principal.role)
             if websocket.client_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
                     await websocket.close()

@@ -10,6 +10,7 @@ from app.event import Event
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import chromium
 from tests.livekit import Browserless, LiveServer, World, seed_world
+from tests.rediskit import RedisServer, unique_prefix
 from tests.servicekit import make_event, open_db
 
 
@@ -89,3 +90,16 @@ async def checked_browser() -> AsyncIterator[CheckedBrowser]:
         checked = CheckedBrowser(browser)
         yield checked
         await checked.assert_clean()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server of the test run's own on a loopback port (``.url``)."""
+    with RedisServer(directory=tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_prefix(request: pytest.FixtureRequest) -> str:
+    """An ``INZOOMEN_REDIS_PREFIX`` no other test uses, so tests never share channels."""
+    return unique_prefix(request.node.name)

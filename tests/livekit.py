@@ -120,9 +120,16 @@ def free_port() -> int:
 class LiveServer:
     """``inzoomen serve`` in its own process, on a loopback port, on a given database file."""
 
-    def __init__(self, db_path: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.db_path = db_path
         self.log_path = log_path
+        self.args = args
         self.port = free_port()
         self.env = {**os.environ, "INZOOMEN_ENV": "development", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
@@ -137,7 +144,7 @@ class LiveServer:
 
     def start(self, timeout: float = 20.0) -> None:
         command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--db", str(self.db_path)]
+        command += ["--port", str(self.port), "--db", str(self.db_path), *self.args]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,

@@ -51,7 +51,7 @@ async def test_timers_resume_after_restart_with_their_end_time(tmp_path: Path) -
     deadlines = Deadlines(db, Live(db, hub, clock), clock)
     assert await deadlines.next_deadline() == conversation.ends_at - 120
 
-    async with hub.subscribe([f"candidate:{candidate}", f"staff:{advisor}"]) as inbox:
+    with hub.local.subscribed([f"candidate:{candidate}", f"staff:{advisor}"]) as inbox:
         await deadlines.run_due()
         assert inbox.drain() == []  # nothing due yet
 
@@ -82,7 +82,7 @@ async def test_waiting_request_expires_and_candidate_is_told(tmp_path: Path) -> 
     hub = MemoryHub()
     clock = Clock(request.expires_at + 1)
     deadlines = Deadlines(db, Live(db, hub, clock), clock)
-    async with hub.subscribe([f"candidate:{candidate}"]) as inbox:
+    with hub.local.subscribed([f"candidate:{candidate}"]) as inbox:
         await deadlines.run_due()
         told = json.loads(inbox.drain()[0])
     assert told["event"] == "me.state"

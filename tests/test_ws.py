@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -74,11 +76,17 @@ async def test_hall_change_reaches_every_other_client(new_visitor, world: World)
     console = await advisor.socket()
     reply = await console.send("advisor.status", {"status": "paused"})
     assert reply["ok"], reply
+
+    def paused(view: dict[str, Any]) -> bool:
+        return view["id"] == world.booth_b and view["advisors"][0]["status"] == "paused"
+
     for watcher in watchers:
-        booth = await watcher.next_event(
-            "hall.booth",
-            where=lambda d: d["id"] == world.booth_b and d["advisors"][0]["status"] == "paused",
+        hall = watcher.state["hall"]
+        delta = await watcher.next_event(
+            "hall.delta", where=lambda d: any(map(paused, d["booths"]))
         )
+        assert delta["v"] > hall["v"]
+        (booth,) = [view for view in delta["booths"] if paused(view)]
         assert booth["free"] == 0
         await watcher.close()
     await console.close()
@@ -275,3 +283,82 @@ async def test_moderator_overview_follows_the_hall(new_visitor, world: World) ->
     assert refused["error"]["code"] == "auth.forbidden"
     await me.close()
     await overview.close()
+
+
+async def test_hall_deltas_follow_the_snapshot_version_without_gaps(
+    new_visitor, world: World
+) -> None:
+    watcher = await new_visitor().socket()
+    version = watcher.state["hall"]["v"]
+    advisor = new_visitor()
+    await advisor.log_in("b1@test.example")
+    console = await advisor.socket()
+    for status in ("paused", "available", "paused"):
+        assert (await console.send("advisor.status", {"status": status}))["ok"]
+        delta = await watcher.next_event(
+            "hall.delta",
+            where=lambda d, status=status: any(
+                b["id"] == world.booth_b and b["advisors"][0]["status"] == status
+                for b in d["booths"]
+            ),
+        )
+        assert delta["v"] > version
+        version = delta["v"]
+    # Every delta the watcher got numbers on from the previous one.
+    await watcher.close()
+    await console.close()
+
+
+async def test_a_burst_of_changes_is_coalesced_latest_state_wins(
+    world_db: tuple[Path, World], tmp_path: Path
+) -> None:
+    path, world = world_db
+    server = LiveServer(path, tmp_path / "slow.log", env={"INZOOMEN_HALL_PUSH_SECONDS": "1.5"})
+    server.start()
+    anonymous, advisor = Browserless(server), Browserless(server)
+    try:
+        watcher = await anonymous.socket()
+        await advisor.log_in("b1@test.example")
+        console = await advisor.socket()
+        flips = ["paused", "available"] * 5 + ["paused"]
+        for status in flips:
+            assert (await console.send("advisor.status", {"status": status}))["ok"]
+        deadline = time.monotonic() + 10
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            delta = await watcher.next_event("hall.delta", timeout=5)
+            seen += [
+                b["advisors"][0]["status"] for b in delta["booths"] if b["id"] == world.booth_b
+            ]
+            if seen and seen[-1] == "paused":
+                break
+        # Eleven changes reached the watcher in far fewer pushes, ending on the last state.
+        assert seen[-1] == "paused"
+        assert 1 <= len(seen) <= 3, seen
+        await watcher.close()
+        await console.close()
+    finally:
+        await anonymous.aclose()
+        await advisor.aclose()
+        server.stop()
+
+
+async def test_states_carry_a_revision_that_only_goes_up(new_visitor, world: World) -> None:
+    advisor = new_visitor()
+    await advisor.log_in("a1@test.example")
+    console = await advisor.socket()
+    candidate = new_visitor()
+    await candidate.sign_in_candidate("Rev Kandidaat", "rev@example.nl")
+    me = await candidate.socket()
+    revs = [me.state["me"]["rev"]]
+    reply = await me.send("request.create", {"booth_id": world.booth_a, "client_key": "r1"})
+    assert reply["ok"]
+    revs.append((await me.next_event("me.state"))["rev"])
+    request_id = reply["data"]["request_id"]
+    assert (await console.send("request.accept", {"request_id": request_id}))["ok"]
+    revs.append(
+        (await me.next_event("me.state", where=lambda d: d["conversation"] is not None))["rev"]
+    )
+    assert revs == sorted(revs) and revs[0] < revs[-1]
+    await me.close()
+    await console.close()

@@ -196,8 +196,9 @@ function onEvent(name, data) {
     }
     applyFilters();
     if ("me" in data) renderBanner(data.me);
-  } else if (name === "hall.booth") {
-    showBooth(data);
+  } else if (name === "hall.delta") {
+    for (const view of data.booths) showBooth(view);
+    for (const id of data.removed) document.getElementById(`booth-${id}`)?.remove();
     applyFilters();
   } else if (name === "me.state") {
     renderBanner(data);

@@ -4,6 +4,11 @@
 // Client → server: commands {id, action, data}; send() correlates the reply by id.
 // On every (re)connect the server sends session.welcome and a full session.state, so the
 // pages simply re-render from it. Reconnects use exponential backoff with full jitter.
+//
+// Order is checked here, once for every page: a state (me, console, overview) older than
+// the one already shown (a lower rev) is dropped, and so is a hall.delta the hall already
+// has; a hall.delta that skips a version means something was missed, so the whole state is
+// asked for again (session.sync) and handed on as session.state.
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -112,6 +117,58 @@ function scheduleRetry() {
   retryTimer = window.setTimeout(open, Math.random() * cap);
 }
 
+// -- order --------------------------------------------------------------------------------
+
+const STATE_EVENTS = { "me.state": "me", "console.state": "console", "overview.state": "overview" };
+let revs = {};
+let hallVersion = null;
+
+function resetOrder() {
+  revs = {};
+  hallVersion = null;
+}
+
+function rememberState(state) {
+  if (typeof state?.hall?.v === "number") hallVersion = state.hall.v;
+  for (const part of Object.values(STATE_EVENTS)) {
+    if (typeof state?.[part]?.rev === "number") revs[part] = state[part].rev;
+  }
+}
+
+async function resync() {
+  try {
+    const state = await send("session.sync");
+    rememberState(state);
+    handlers.onEvent("session.state", state);
+  } catch {
+    // The connection is gone; the reconnect brings a full state anyway.
+  }
+}
+
+// Whether a pushed event should reach the page.
+function inOrder(name, data) {
+  if (name === "session.state") {
+    rememberState(data);
+    return true;
+  }
+  if (name === "hall.delta") {
+    if (hallVersion === null || data.v <= hallVersion) return false;
+    if (data.v > hallVersion + 1) {
+      hallVersion = null;
+      resync();
+      return false;
+    }
+    hallVersion = data.v;
+    return true;
+  }
+  const part = STATE_EVENTS[name];
+  if (part && typeof data?.rev === "number") {
+    if (data.rev < (revs[part] ?? -1)) return false;
+    revs[part] = data.rev;
+  }
+  return true;
+}
+
 function receive(text) {
   let frame;
   try {
@@ -123,12 +180,14 @@ function receive(text) {
     if (frame.event === "session.welcome") {
       attempt = 0;
       welcomed = true;
+      resetOrder();
       if (typeof frame.data?.server_time === "number") {
         clockOffset = frame.data.server_time - Date.now() / 1000;
       }
       setStatus("connected");
       syncClock();
     }
+    if (!inOrder(frame.event, frame.data)) return;
     try {
       handlers.onEvent(frame.event, frame.data);
     } catch (error) {
