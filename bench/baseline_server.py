@@ -3,7 +3,7 @@
 A bare ``websockets`` asyncio server (compression off) that speaks just enough of the hall
 protocol for the same load clients and driver: on connect it sends a ``session.welcome`` and
 a ``session.state``; on the command ``advisor.status`` it puts the new status and the
-current time into a copy of a real ``hall.booth`` frame (the template, captured from our
+current time into a copy of a real hall frame (the template, captured from our
 server), encodes it once and hands it to ``websockets.asyncio.server.broadcast`` for every
 open connection, then replies. No database, no snapshots, no per-client queues.
 
@@ -36,10 +36,12 @@ class Baseline:
 
     def change(self, status: str) -> None:
         frame = json.loads(json.dumps(self.template))
-        for advisor in frame["data"]["advisors"]:
-            if advisor["id"] == self.advisor_id:
-                advisor["status"] = status
-                advisor["since"] = time.time()
+        data = frame["data"]
+        for booth in data.get("booths", [data]):
+            for advisor in booth["advisors"]:
+                if advisor["id"] == self.advisor_id:
+                    advisor["status"] = status
+                    advisor["since"] = time.time()
         broadcast(self.connections, encode(frame))
 
     async def handler(self, connection: ServerConnection) -> None:

@@ -3,8 +3,9 @@
 Run by ``bench/fanout.py`` (not by hand): it opens ``--count`` hall connections to one
 server, waits on each for ``session.welcome`` and ``session.state``, prints one JSON line
 ``{"type": "ready", ...}`` on stdout, and from then on records, per connection, when each
-``hall.booth`` frame carrying a new status of the watched advisor arrives. The status'
-``since`` (the server's clock at the change) identifies the change.
+hall frame (``hall.delta`` from ours, ``hall.booth`` from the baseline) carrying a new status
+of the watched advisor arrives. The status' ``since`` (the server's clock at the change)
+identifies the change.
 
 It stops when a line ``stop`` arrives on stdin or after ``--max-seconds``, whichever comes
 first, writes what it saw as JSON to ``--out`` and exits without closing the connections
@@ -21,12 +22,11 @@ import os
 import resource
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
-HALL_BOOTH = '{"event":"hall.booth"'
+HALL_FRAMES = ('{"event":"hall.booth"', '{"event":"hall.delta"')
 
 
 def raise_fd_limit() -> int:
@@ -41,27 +41,30 @@ class Recorder:
 
     def __init__(self, advisor_id: int) -> None:
         self.advisor_id = advisor_id
-        # since (the change's server time, as text) -> receipt times, one per connection
-        self.receipts: dict[str, list[float]] = defaultdict(list)
+        # per connection: [since (the change's server time), receipt time] in arrival order
+        self.receipts: list[list[list[float]]] = []
         self.out_of_order = 0
         self.closed_early = 0
         self.recording = True
 
     def since_of(self, text: str) -> float | None:
-        frame = json.loads(text)
-        for advisor in frame["data"].get("advisors", ()):
-            if advisor.get("id") == self.advisor_id:
-                return float(advisor["since"])
+        data = json.loads(text)["data"]
+        for booth in data.get("booths", (data,)):
+            for advisor in booth.get("advisors", ()):
+                if advisor.get("id") == self.advisor_id:
+                    return float(advisor["since"])
         return None
 
     async def listen(self, connection: ClientConnection) -> None:
         """Read one connection until it closes; note each new change once."""
         last = float("-inf")
         seen: set[float] = set()
+        receipts: list[list[float]] = []
+        self.receipts.append(receipts)
         try:
             async for message in connection:
                 now = time.time()
-                if not isinstance(message, str) or not message.startswith(HALL_BOOTH):
+                if not isinstance(message, str) or not message.startswith(HALL_FRAMES):
                     continue
                 since = self.since_of(message)
                 if since is None or since in seen:
@@ -71,7 +74,7 @@ class Recorder:
                     self.out_of_order += 1
                 last = max(last, since)
                 if self.recording:
-                    self.receipts[repr(since)].append(now)
+                    receipts.append([since, now])
         except Exception:
             pass
         if self.recording:
