@@ -50,6 +50,7 @@ class RedisHub:
         self.published = 0
         self.received = 0
         self.gaps = 0
+        self.publish_failures = 0
 
     def set_on_gap(self, on_gap: Callable[[], Awaitable[None]]) -> None:
         self._on_gap = on_gap
@@ -68,8 +69,15 @@ class RedisHub:
         await self._redis.aclose()
 
     async def publish(self, topic: str, event: str, data: Any) -> None:
+        """Publish to every process. When Redis cannot be reached the message is lost (the
+        change itself was committed); the subscription's gap makes every process resync its
+        clients once Redis is back."""
         self.published += 1
-        await self._redis.publish(self.channel, topic + SEPARATOR + encode(event, data))
+        try:
+            await self._redis.publish(self.channel, topic + SEPARATOR + encode(event, data))
+        except (RedisError, OSError) as error:
+            self.publish_failures += 1
+            log.warning("could not publish %s to redis: %s", event, error)
 
     def listen(self, topic: str, listener: Listener) -> None:
         self._listeners.add(topic, listener)
