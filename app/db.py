@@ -178,15 +178,14 @@ class Database:
         return int(await self.fetchvalue("SELECT rev FROM revision") or 0)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = await self._reader.execute(sql, params)
-        row = await cursor.fetchone()
-        await cursor.close()
-        return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = await self._reader.execute(sql, params)
-        rows = await cursor.fetchall()
-        await cursor.close()
+        """One step on the reader's thread: the statement runs to its end there, so it never
+        stays open while another read starts (an open statement would pin the reader to an
+        older snapshot of the database)."""
+        rows = await self._reader.execute_fetchall(sql, params)
         return list(rows)
 
     async def fetchvalue(self, sql: str, params: Params = ()) -> Any:

@@ -42,20 +42,3 @@ async def test_two_databases_on_one_file_agree_on_the_holder(tmp_path: Path) -> 
     finally:
         await first.close()
         await second.close()
-
-
-async def test_every_write_moves_the_revision_on(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "hall.db")
-    try:
-        before = await db.revision()
-        await leases.acquire(db, "x", "a", now=1.0, ttl=1)
-        assert await db.revision() == before + 1
-        try:
-            async with db.transaction() as tx:
-                await tx.execute("DELETE FROM leases")
-                raise RuntimeError("rolled back")
-        except RuntimeError:
-            pass
-        assert await db.revision() == before + 1
-    finally:
-        await db.close()
