@@ -1,8 +1,15 @@
 """SQLite storage: one writer connection, one reader connection, numbered migrations.
 
-Every write runs in ``BEGIN IMMEDIATE`` on the writer connection, serialised by a lock, so a
-transition is one guarded transaction and is committed before anyone is told about it.
-Reads go through a second connection and so only ever see committed state (WAL mode).
+Every write runs in ``BEGIN IMMEDIATE`` on the writer connection (aiosqlite, on its own
+thread: a commit may wait for the disk or for another process's write), serialised by a
+lock, so a transition is one guarded transaction and is committed before anyone is told
+about it.
+
+Reads go through a second connection and so only ever see committed state (WAL mode, where
+a reader never waits for a writer). They run on the event loop itself: they are short,
+indexed queries on a local file, and handing each to a thread and back costs more than the
+query. Each read runs to its end at once, so every read sees every commit before it.
+
 Every write transaction also moves the database revision on by one (``revision()``).
 """
 
@@ -91,8 +98,17 @@ class Transaction:
         return list(rows)
 
 
+def _connect_reader(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
 class Database:
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: sqlite3.Connection):
         self.path = path
         self._writer = writer
         self._reader = reader
@@ -103,7 +119,7 @@ class Database:
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
         path = Path(path)
         writer = await _connect(path)
-        reader = await _connect(path)
+        reader = _connect_reader(path)
         db = cls(path, writer, reader)
         try:
             if migrate:
@@ -120,7 +136,7 @@ class Database:
         return db
 
     async def close(self) -> None:
-        await self._reader.close()
+        self._reader.close()
         await self._writer.close()
 
     async def migrate(self) -> list[int]:
@@ -182,11 +198,9 @@ class Database:
         return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        """One step on the reader's thread: the statement runs to its end there, so it never
-        stays open while another read starts (an open statement would pin the reader to an
-        older snapshot of the database)."""
-        rows = await self._reader.execute_fetchall(sql, params)
-        return list(rows)
+        """Run a read to its end. A statement left open would pin the reader to an older
+        snapshot of the database, so none is."""
+        return self._reader.execute(sql, params).fetchall()
 
     async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -199,8 +213,14 @@ class Database:
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy of the live database (SQLite online backup)."""
-        dest = await aiosqlite.connect(target)
-        try:
-            await self._reader.backup(dest)
-        finally:
-            await dest.close()
+
+        def copy() -> None:
+            source = sqlite3.connect(self.path)
+            dest = sqlite3.connect(target)
+            try:
+                source.backup(dest)
+            finally:
+                dest.close()
+                source.close()
+
+        await asyncio.to_thread(copy)

@@ -41,6 +41,7 @@ async def test_a_read_after_a_commit_sees_it_while_other_reads_run(tmp_path: Pat
             while not stop:
                 await db.fetchall("SELECT * FROM leases")
                 await db.fetchone("SELECT name FROM leases ORDER BY name")
+                await asyncio.sleep(0)
 
         readers = [asyncio.create_task(busy_reader()) for _ in range(4)]
         try:
