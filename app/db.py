@@ -3,7 +3,8 @@
 Every write runs in ``BEGIN IMMEDIATE`` on the writer connection (aiosqlite, on its own
 thread: a commit may wait for the disk or for another process's write), serialised by a
 lock, so a transition is one guarded transaction and is committed before anyone is told
-about it.
+about it. Commits are synced to disk (``synchronous = FULL``); transactions that queue up
+behind each other share one commit (see ``transaction``).
 
 Reads go through a second connection and so only ever see committed state (WAL mode, where
 a reader never waits for a writer). They run on the event loop itself: they are short,
@@ -16,6 +17,7 @@ Every write transaction also moves the database revision on by one (``revision()
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -66,36 +68,31 @@ async def _connect(path: Path) -> aiosqlite.Connection:
 
 
 class Transaction:
-    """The writer connection inside one ``BEGIN IMMEDIATE`` transaction."""
+    """The writer connection inside one ``BEGIN IMMEDIATE`` transaction.
+
+    Each statement is one trip to the writer's thread and back, run there to its end.
+    """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the number of rows it changed."""
-        cursor = await self._conn.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+        before = self._conn.total_changes
+        await self._conn.execute_fetchall(sql, params)
+        return self._conn.total_changes - before
 
     async def insert(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._conn.execute(sql, params)
-        row_id = cursor.lastrowid
-        await cursor.close()
+        row_id = (await self._conn.execute_insert(sql, params) or (None,))[0]
         assert row_id is not None
-        return row_id
+        return int(row_id)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = await self._conn.execute(sql, params)
-        row = await cursor.fetchone()
-        await cursor.close()
-        return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = await self._conn.execute(sql, params)
-        rows = await cursor.fetchall()
-        await cursor.close()
-        return list(rows)
+        return list(await self._conn.execute_fetchall(sql, params))
 
 
 def _connect_reader(path: Path) -> sqlite3.Connection:
@@ -114,6 +111,9 @@ class Database:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self._counts_revisions = False
+        self._group: asyncio.Future[None] | None = None
+        self._committer: asyncio.Task[None] | None = None
+        self.commits = 0
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
@@ -136,6 +136,9 @@ class Database:
         return db
 
     async def close(self) -> None:
+        if self._committer is not None:
+            with contextlib.suppress(Exception):
+                await self._committer
         self._reader.close()
         await self._writer.close()
 
@@ -176,17 +179,50 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
+        """One guarded transaction; the block is left only once it is committed.
+
+        Transactions that arrive while others are running are committed together (group
+        commit): each runs in a savepoint of one open ``BEGIN IMMEDIATE`` transaction, and
+        one ``COMMIT`` — one sync to disk — ends the group. A transaction that fails rolls
+        back to its savepoint and changes nothing; if the commit fails, every transaction of
+        the group fails with it.
+        """
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            if self._group is None:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                self._group = asyncio.get_running_loop().create_future()
+                self._committer = asyncio.create_task(self._commit_group())
+            group = self._group
+            await self._writer.execute("SAVEPOINT tx")
             try:
                 yield Transaction(self._writer)
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await self._writer.execute("ROLLBACK TO tx")
+                await self._writer.execute("RELEASE tx")
                 raise
-            else:
-                if self._counts_revisions:
-                    await self._writer.execute("UPDATE revision SET rev = rev + 1")
+            if self._counts_revisions:
+                await self._writer.execute("UPDATE revision SET rev = rev + 1")
+            await self._writer.execute("RELEASE tx")
+        await asyncio.shield(group)
+
+    async def _commit_group(self) -> None:
+        # Transactions already waiting for the writer join this group before it commits.
+        await asyncio.sleep(0)
+        async with self._write_lock:
+            group, self._group = self._group, None
+            assert group is not None
+            try:
                 await self._writer.execute("COMMIT")
+            except BaseException as error:
+                with contextlib.suppress(Exception):
+                    await self._writer.execute("ROLLBACK")
+                group.set_exception(error)
+                group.add_done_callback(lambda done: done.exception())
+                if not isinstance(error, Exception):
+                    raise
+            else:
+                self.commits += 1
+                group.set_result(None)
 
     async def revision(self) -> int:
         """The revision of the committed state: read it before reading a view, and the view

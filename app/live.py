@@ -6,8 +6,8 @@ own request and conversation; moderators see the overview.
 
 What one person waits for (their own request, an advisor's console) is read and published at
 once. What everybody sees (the hall) and the moderators' overview are coalesced: changed
-booths are marked, and at most once per ``push_seconds`` their views are read again and
-published, so a burst of changes costs one read and one push (latest state wins).
+booths are marked, and on average at most once per ``push_seconds`` their views are read
+again and published, so a burst of changes costs one read and one push (latest state wins).
 
 Every state carries ``rev``, the database revision read before it: a client (and the hall
 feed) ignores a state older than one it already has, whatever order they arrive in.
@@ -35,6 +35,8 @@ DEADLINES_WAKE = "deadlines.wake"
 # Booth views depend on the time too (open now, estimated waits): read them all again this
 # often even when nothing was changed.
 REFRESH_SECONDS = 30.0
+# Pushes that may follow each other closer than ``push_seconds`` before the pace applies.
+PUSH_BURST = 2
 
 
 class Live:
@@ -183,20 +185,33 @@ class Live:
         await self.hub.publish("moderators", "overview.state", {**state, "rev": rev})
 
     async def run(self) -> None:
-        """Publish marked changes at most once per ``push_seconds``; read the whole hall
-        again every ``REFRESH_SECONDS``."""
-        last_push = -float("inf")
-        next_refresh = time.monotonic() + REFRESH_SECONDS
+        """Publish marked changes, on average at most once per ``push_seconds`` (a bucket of
+        ``PUSH_BURST`` pushes, so a change that comes a little early after the previous
+        one is not held back); read the whole hall again every ``REFRESH_SECONDS``."""
+        tokens = float(PUSH_BURST)
+        filled_at = time.monotonic()
+        next_refresh = filled_at + REFRESH_SECONDS
+
+        def refill() -> None:
+            nonlocal tokens, filled_at
+            now = time.monotonic()
+            if self.push_seconds > 0:
+                tokens = min(float(PUSH_BURST), tokens + (now - filled_at) / self.push_seconds)
+            else:
+                tokens = float(PUSH_BURST)
+            filled_at = now
+
         while True:
             timeout = max(0.0, next_refresh - time.monotonic())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._marked.wait(), timeout)
             try:
                 if self._marked.is_set():
-                    wait = last_push + self.push_seconds - time.monotonic()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    last_push = time.monotonic()
+                    refill()
+                    if tokens < 1:
+                        await asyncio.sleep((1 - tokens) * self.push_seconds)
+                        refill()
+                    tokens -= 1
                     await self.publish_marked()
                 if time.monotonic() >= next_refresh:
                     next_refresh = time.monotonic() + REFRESH_SECONDS

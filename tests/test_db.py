@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from app import leases
@@ -56,4 +57,67 @@ async def test_a_read_after_a_commit_sees_it_while_other_reads_run(tmp_path: Pat
             stop = True
             await asyncio.gather(*readers)
     finally:
+        await db.close()
+
+
+async def test_transactions_that_queue_up_share_one_commit(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "hall.db")
+    try:
+        commits_before = db.commits
+
+        async def one(i: int) -> None:
+            async with db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO leases (name, holder, expires_at) VALUES (?, 'x', 0)", (f"n{i}",)
+                )
+
+        async def broken() -> None:
+            async with db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO leases (name, holder, expires_at) VALUES ('bad', 'x', 0)"
+                )
+                raise ValueError("refused half-way")
+
+        results = await asyncio.gather(
+            *(one(i) for i in range(25)),
+            broken(),
+            *(one(i) for i in range(25, 50)),
+            return_exceptions=True,
+        )
+        assert [type(r) for r in results].count(ValueError) == 1
+        assert db.commits - commits_before < 50  # fewer syncs to disk than transactions
+        # Every transaction that returned is committed, as another process sees it; the one
+        # that failed left nothing behind.
+        with sqlite3.connect(tmp_path / "hall.db") as other:
+            names = {row[0] for row in other.execute("SELECT name FROM leases")}
+        assert names == {f"n{i}" for i in range(50)}
+    finally:
+        await db.close()
+
+
+async def test_writers_that_cannot_get_the_database_fail_and_the_next_one_works(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "hall.db"
+    db = await Database.open(path)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        # Another process holds the database: writers that cannot start in time fail
+        # cleanly, and once it lets go the next transaction commits as usual.
+        await db._writer.execute("PRAGMA busy_timeout = 100")
+        blocker.execute("BEGIN EXCLUSIVE")
+
+        async def one(i: int) -> None:
+            async with db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO leases (name, holder, expires_at) VALUES (?, 'x', 0)", (f"n{i}",)
+                )
+
+        results = await asyncio.gather(*(one(i) for i in range(3)), return_exceptions=True)
+        assert all(isinstance(r, sqlite3.OperationalError) for r in results), results
+        blocker.execute("ROLLBACK")
+        await one(99)
+        assert [r[0] for r in await db.fetchall("SELECT name FROM leases")] == ["n99"]
+    finally:
+        blocker.close()
         await db.close()
