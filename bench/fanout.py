@@ -19,7 +19,21 @@ arrives. Against our server a candidate then creates and cancels requests while 
 driver keeps the hall busy, and a second advisor's connection times their arrival.
 
 Everything runs on loopback, is bounded in count and time, and stops by itself. Results are
-printed as a table and written to ``bench/results/latest.json``.
+printed as a table and written to ``bench/results/latest.json`` (``--out`` to change).
+
+Measuring ours differently (each adds a second table: CPU per process, connections per
+worker, Redis CPU, and the frames delivered inside the window)::
+
+    .venv/bin/python bench/fanout.py --workers 2 --skip-baseline --push-seconds 0 --rate 50
+
+- ``--workers N``: ours runs ``serve --workers N``; above 1 a private ``redis-server``
+  (``tests.rediskit.RedisServer``) carries live updates between the workers, and ours' RSS
+  and CPU are summed over uvicorn's supervisor and its workers;
+- ``--push-seconds X``: ours gets ``INZOOMEN_HALL_PUSH_SECONDS=X`` (0 = no pacing);
+- ``--skip-baseline``: ours only (the baseline is always one process);
+- ``--lean-clients``: the load clients use a minimal WebSocket client of their own instead of
+  ``websockets`` (same records, somewhat less CPU per frame), leaving more of a small
+  machine to the server.
 """
 
 from __future__ import annotations
@@ -44,9 +58,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import redis.asyncio as aioredis  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from tests.livekit import Browserless, LiveServer, World, free_port, seed_world  # noqa: E402
+from tests.rediskit import RedisServer, unique_prefix  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -75,6 +91,94 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def waiting_seconds(pids: list[int]) -> float:
+    """Time these processes spent runnable but waiting for a CPU (``run_delay`` in
+    ``/proc/<pid>/schedstat``), summed; a process that is gone counts as 0."""
+    total = 0
+    for p in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int(Path(f"/proc/{p}/schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of a process: from ``/proc/<pid>/task/*/children`` where the
+    kernel offers it, else by scanning every process's parent in ``/proc/*/stat``."""
+    found: list[int] = []
+    tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
+    if tasks:
+        for task in tasks:
+            with contextlib.suppress(OSError):
+                found += [int(c) for c in task.read_text().split()]
+        return sorted(set(found))
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (uvicorn's supervisor and its workers)."""
+    tree = [pid]
+    for child in children(pid):
+        tree += process_tree(child)
+    return tree
+
+
+def process_role(pid: int, root: int) -> str:
+    """What a process of ours' tree is: the uvicorn supervisor (the root), multiprocessing's
+    resource tracker, or a worker."""
+    if pid == root:
+        return "supervisor" if len(process_tree(root)) > 1 else "server"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "gone"
+    return "tracker" if "resource_tracker" in command else "worker"
+
+
+def tree_rss_kib(pids: list[int]) -> int:
+    return sum(rss_kib(p) for p in pids)
+
+
+def tree_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU seconds per process; a process that is gone counts as 0."""
+    used: dict[int, float] = {}
+    for p in pids:
+        try:
+            used[p] = cpu_seconds(p)
+        except OSError:
+            used[p] = 0.0
+    return used
+
+
+def established_connections(pids: list[int], port: int) -> dict[int, int]:
+    """Per process: established TCP connections it holds on the server's local ``port``
+    (matched by socket inode between ``/proc/<pid>/fd`` and ``/proc/net/tcp``)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cells = line.split()
+                local_port = int(cells[1].rsplit(":", 1)[1], 16)
+                if local_port == port and cells[3] == "01":  # 01 = ESTABLISHED
+                    inodes.add(cells[9])
+    held: dict[int, int] = {}
+    for p in pids:
+        count = 0
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{p}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        count += 1
+        held[p] = count
+    return held
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -183,7 +287,9 @@ class Endpoint:
 class LoadClients:
     """The load-client processes for one measurement."""
 
-    def __init__(self, endpoint: Endpoint, total: int, advisor_id: int, workdir: Path) -> None:
+    def __init__(
+        self, endpoint: Endpoint, total: int, advisor_id: int, workdir: Path, lean: bool = False
+    ) -> None:
         self.outs: list[Path] = []
         self.processes: list[subprocess.Popen[str]] = []
         share = [total // CLIENT_PROCESSES] * CLIENT_PROCESSES
@@ -195,6 +301,8 @@ class LoadClients:
             command += ["--url", endpoint.ws_url, "--origin", endpoint.url]
             command += ["--count", str(count), "--advisor-id", str(advisor_id)]
             command += ["--out", str(out), "--max-seconds", "500"]
+            if lean:
+                command.append("--lean")
             self.processes.append(
                 subprocess.Popen(
                     command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
@@ -277,20 +385,30 @@ def changes_seen(peer: TimedPeer, advisor_id: int, since_from: float, since_to: 
 
 
 def fanout_figures(
-    clients: list[dict[str, Any]], expected: set[str], window: float
+    clients: list[dict[str, Any]],
+    expected: set[str],
+    window: float,
+    between: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Per connection and change: the change reached the client when the first frame with
     that change or a later one arrived (changes in one push interval are coalesced, latest
-    state wins). A change that reached a client neither way is dropped."""
+    state wins). A change that reached a client neither way is dropped.
+
+    ``between`` (the measured window's start and end): also count the frames that arrived
+    inside it, which is what the server sustained; frames still arriving after the window
+    (a backlog) count towards ``deliveries_per_second`` only."""
     connected = sum(c["connected"] for c in clients)
     changes = sorted(float(since) for since in expected)
     latencies: list[float] = []
     frames = 0
+    frames_between = 0
     coalesced = 0
     for client in clients:
         for receipts in client["receipts"]:
             seen = sorted((since, t) for since, t in receipts if repr(since) in expected)
             frames += len(seen)
+            if between is not None:
+                frames_between += sum(1 for _, t in seen if between[0] <= t <= between[1])
             coalesced += len(changes) - len(seen)
             first_at: list[float] = []  # the earliest receipt of this change or a later one
             earliest = float("inf")
@@ -305,6 +423,9 @@ def fanout_figures(
                 if j < len(seen):
                     latencies.append(first_at[j] - change)
     delivered = len(latencies)
+    extra: dict[str, Any] = {}
+    if between is not None and between[1] > between[0]:
+        extra["deliveries_in_window_per_second"] = frames_between / (between[1] - between[0])
     return {
         "changes": len(expected),
         "delivered": delivered,
@@ -316,6 +437,7 @@ def fanout_figures(
         "closed_early": sum(c["closed_early"] for c in clients),
         "deliveries_per_second": frames / window if window > 0 else 0.0,
         "latency_ms": summary_ms(latencies),
+        **extra,
     }
 
 
@@ -355,6 +477,52 @@ class Options:
     rate: float
     repeats: int
     workdir: Path
+    workers: int = 1
+    push_seconds: float | None = None
+    skip_baseline: bool = False
+    lean_clients: bool = False
+    out: Path = field(default_factory=lambda: RESULTS / "latest.json")
+    redis: RedisServer | None = None
+
+    @property
+    def extended(self) -> bool:
+        """Any of the options that measure our server differently from the default run."""
+        return (
+            self.workers > 1
+            or self.push_seconds is not None
+            or self.skip_baseline
+            or self.lean_clients
+        )
+
+
+def server_environment(options: Options, prefix: str) -> dict[str, str]:
+    """What ours is started with: quiet logs, and the push pace and Redis when asked."""
+    env = {"INZOOMEN_LOG_LEVEL": "warning"}
+    if options.push_seconds is not None:
+        env["INZOOMEN_HALL_PUSH_SECONDS"] = f"{options.push_seconds:g}"
+    if options.redis is not None:
+        env["INZOOMEN_REDIS_URL"] = options.redis.url
+        env["INZOOMEN_REDIS_PREFIX"] = prefix
+    return env
+
+
+async def wait_for_workers(redis_url: str, prefix: str, workers: int, timeout: float) -> None:
+    """Wait until every worker holds its subscription to the live channel: /healthz answers
+    as soon as one worker is up, and a worker that is still starting gets no connections."""
+    client = aioredis.from_url(redis_url, protocol=2)
+    channel = f"{prefix}:live"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            counts = await client.pubsub_numsub(channel)
+            subscribed = int(counts[0][1]) if counts else 0
+            if subscribed >= workers:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{subscribed} of {workers} workers subscribed to {channel}")
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
 
 
 async def measure(
@@ -377,11 +545,17 @@ async def measure(
     try:
         if kind == "ours":
             world = await seed_world(workdir / "hall.db")
+            prefix = unique_prefix(f"bench-{n}")
             server = LiveServer(
-                workdir / "hall.db", workdir / "server.log", {"INZOOMEN_LOG_LEVEL": "warning"}
+                workdir / "hall.db",
+                workdir / "server.log",
+                server_environment(options, prefix),
+                ("--workers", str(options.workers)) if options.workers > 1 else (),
             )
-            await asyncio.to_thread(server.start)
+            await asyncio.to_thread(server.start, 60.0)
             assert server.process is not None
+            if options.redis is not None:
+                await wait_for_workers(options.redis.url, prefix, options.workers, 60)
             pid, endpoint = server.process.pid, Endpoint(server.port)
             advisor_id = world.advisor_a1
             driver_http = Browserless(endpoint)  # type: ignore[arg-type]
@@ -411,29 +585,58 @@ async def measure(
             _, raw, frame = await driver.wait_for("hall.delta")
             captured = {**frame, "_advisor_id": advisor_id, "_bytes": len(raw.encode())}
         await asyncio.sleep(0.5)
-        rss_before = rss_kib(pid)
+        pids = process_tree(pid)  # the server, or uvicorn's supervisor and its workers
+        rss_before = tree_rss_kib(pids)
 
-        loads = LoadClients(endpoint, n, advisor_id, workdir)
+        loads = LoadClients(endpoint, n, advisor_id, workdir, options.lean_clients)
         ready = await loads.ready(timeout=120 + n / 20)
         connected = sum(r["connected"] for r in ready)
         await asyncio.sleep(1.0)
-        rss_after = rss_kib(pid)
+        rss_after = tree_rss_kib(pids)
+        rss_by_process = {str(p): rss_kib(p) for p in pids}
+        roles = {str(p): process_role(p, pid) for p in pids}
+        held_by_process = {
+            str(p): c for p, c in established_connections(pids, endpoint.port).items()
+        }
 
         client_pids = [p.pid for p in loads.processes]
-        measured: list[tuple[float, float, float, Drive, dict[str, float]]] = []
+        redis_pid = (
+            options.redis.process.pid
+            if kind == "ours" and options.redis is not None and options.redis.process
+            else None
+        )
+        measured: list[tuple[float, float, float, Drive, dict[str, Any]]] = []
         for number, (rate, seconds) in enumerate(windows):
             if number:
                 await asyncio.sleep(2.0 + n / 2000)  # the previous window's last deliveries
-            cpu_before = (cpu_seconds(pid), sum(cpu_seconds(p) for p in client_pids))
+            server_before = tree_cpu_seconds(pids)
+            clients_before = sum(cpu_seconds(p) for p in client_pids)
+            waits_before = (waiting_seconds(pids), waiting_seconds(client_pids))
+            redis_before = cpu_seconds(redis_pid) if redis_pid else 0.0
             since_from = time.time()
             window = await drive(driver, rate, seconds, flip)
             since_to = time.time()
-            cpu_after = (cpu_seconds(pid), sum(cpu_seconds(p) for p in client_pids))
+            server_after = tree_cpu_seconds(pids)
+            clients_after = sum(cpu_seconds(p) for p in client_pids)
+            waits_after = (waiting_seconds(pids), waiting_seconds(client_pids))
+            redis_after = cpu_seconds(redis_pid) if redis_pid else 0.0
             elapsed = since_to - since_from
-            cpu = {
-                "server_percent": 100 * (cpu_after[0] - cpu_before[0]) / elapsed,
-                "load_clients_percent": 100 * (cpu_after[1] - cpu_before[1]) / elapsed,
+            per_process = {
+                str(p): 100 * (server_after[p] - server_before[p]) / elapsed for p in pids
             }
+            cpu: dict[str, Any] = {
+                "server_percent": sum(per_process.values()),
+                "load_clients_percent": 100 * (clients_after - clients_before) / elapsed,
+            }
+            if len(pids) > 1:
+                cpu["server_processes_percent"] = per_process
+            if options.extended:
+                cpu["server_waiting_percent"] = 100 * (waits_after[0] - waits_before[0]) / elapsed
+                cpu["load_clients_waiting_percent"] = (
+                    100 * (waits_after[1] - waits_before[1]) / elapsed
+                )
+            if redis_pid:
+                cpu["redis_percent"] = 100 * (redis_after - redis_before) / elapsed
             measured.append((rate, since_from, since_to, window, cpu))
 
         target: dict[str, Any] | None = None
@@ -474,11 +677,13 @@ async def measure(
                     "rate_achieved": committed / duration if duration > 0 else 0.0,
                     "driver_round_trip_ms": summary_ms(window.round_trips),
                     "cpu_in_window": cpu,
-                    **fanout_figures(clients, expected, duration),
+                    **fanout_figures(clients, expected, duration, (since_from, since_to)),
                 }
             )
         result = {
             "server": kind,
+            "workers": options.workers if kind == "ours" else 1,
+            "push_seconds": options.push_seconds if kind == "ours" else None,
             "clients_asked": n,
             "clients_connected": connected,
             "connect_failed": sum(r["failed"] for r in ready),
@@ -488,6 +693,10 @@ async def measure(
             "rss_before_kib": rss_before,
             "rss_after_kib": rss_after,
             "rss_per_connection_kib": (rss_after - rss_before) / connected if connected else None,
+            "server_pids": pids,
+            "server_roles": roles,
+            "rss_by_process_kib": rss_by_process,
+            "held_by_process": held_by_process,
             **figures[0],
             "matched": figures[1] if len(figures) > 1 else None,
             "targeted": target,
@@ -577,11 +786,18 @@ def row(label: str, r: dict[str, Any], window: dict[str, Any]) -> list[str]:
     ]
 
 
+def ours_label(ours: dict[str, Any]) -> str:
+    workers = ours.get("workers", 1)
+    return "ours" if workers == 1 else f"ours/{workers}w"
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     rows = [list(HEAD)]
     for run in runs:
         ours, base, ratios = run["ours"], run["baseline"], run["ratio"]
-        rows.append(row("ours", ours, ours))
+        rows.append(row(ours_label(ours), ours, ours))
+        if base is None:
+            continue
         rows.append(row("baseline", base, base))
         if base["matched"]:
             rows.append(row("baseline*", base, base["matched"]))
@@ -599,6 +815,73 @@ def table(runs: list[dict[str, Any]]) -> str:
         "baseline* = the baseline driven at the change rate ours reached; latency ratios use "
         "it when present.\nreq = a request reaching its advisor (ms), measured on ours only."
         "\ncoal = changes a client got only as part of a later state (coalesced, not lost)."
+    )
+    return "\n".join(lines)
+
+
+PROCESS_HEAD = (
+    "server", "N", "push s", "chg/s", "deliv/s", "in-win/s", "p50 ms", "p99 ms", "dropped",
+    "closed", "srv CPU%", "worker CPU%", "other CPU%", "held per worker", "clients CPU%",
+    "redis CPU%", "srv wait%", "cli wait%", "srv us/fr", "cli us/fr",
+)  # fmt: skip
+
+
+def cpu_per_frame_us(percent: float | None, frames_per_second: float | None) -> float | None:
+    """CPU microseconds per delivered frame, from CPU% and frames a second in one window."""
+    if percent is None or not frames_per_second:
+        return None
+    return percent / 100 / frames_per_second * 1e6
+
+
+def process_table(runs: list[dict[str, Any]]) -> str:
+    """Where the CPU went: our server per process (the uvicorn supervisor first, then its
+    workers), the load clients and Redis, next to what was delivered."""
+    rows = [list(PROCESS_HEAD)]
+    for run in runs:
+        ours = run["ours"]
+        cpu = ours["cpu_in_window"]
+        roles = ours["server_roles"]
+        workers = [p for p, role in roles.items() if role == "worker"]
+        per_process = cpu.get("server_processes_percent") or {}
+        held = ours["held_by_process"]
+        other = sum(v for p, v in per_process.items() if p not in workers)
+        in_window = ours.get("deliveries_in_window_per_second")
+        rows.append(
+            [
+                ours_label(ours),
+                str(ours["clients_asked"]),
+                fmt(ours["push_seconds"], 2),
+                fmt(ours["rate_achieved"], 2),
+                fmt(ours["deliveries_per_second"], 0),
+                fmt(ours.get("deliveries_in_window_per_second"), 0),
+                fmt(ours["latency_ms"]["p50"]),
+                fmt(ours["latency_ms"]["p99"]),
+                str(ours["dropped"]),
+                str(ours["closed_early"]),
+                fmt(cpu["server_percent"], 0),
+                "+".join(fmt(per_process[p], 0) for p in workers) if workers else "-",
+                fmt(other, 0) if workers else "-",
+                "+".join(str(held.get(p, 0)) for p in workers) or str(sum(held.values())),
+                fmt(cpu["load_clients_percent"], 0),
+                fmt(cpu.get("redis_percent"), 0),
+                fmt(cpu.get("server_waiting_percent"), 0),
+                fmt(cpu.get("load_clients_waiting_percent"), 0),
+                fmt(cpu_per_frame_us(cpu["server_percent"], in_window), 1),
+                fmt(cpu_per_frame_us(cpu["load_clients_percent"], in_window), 1),
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(PROCESS_HEAD))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(
+        "in-win/s = frames that arrived inside the measured window, per second (deliv/s also "
+        "counts a backlog\narriving after it). CPU% in the window, 100 = one core; other = "
+        "uvicorn's supervisor and multiprocessing's\nresource tracker. held = established "
+        "connections on the server port (the load clients' and the driver's).\nclosed = "
+        "connections the server closed during the run (a client that fell too far behind).\n"
+        "wait% = time runnable but waiting for a CPU (schedstat run_delay), summed over the "
+        "processes, in the window.\nus/fr = CPU microseconds per frame delivered in the "
+        "window: our server (all its processes), the load clients."
     )
     return "\n".join(lines)
 
@@ -628,9 +911,21 @@ def machine() -> dict[str, Any]:
 async def main_async(options: Options) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     for n in options.clients:
-        print(f"[{n} clients] ours ...", flush=True)
+        workers = f" with {options.workers} workers" if options.workers > 1 else ""
+        print(f"[{n} clients] ours{workers} ...", flush=True)
         windows = [(options.rate, options.seconds)]
         ours, template = await measure("ours", n, options, windows, None)
+        if options.skip_baseline:
+            runs.append(
+                {
+                    "clients": n,
+                    "hall_booth_frame_bytes": (template or {}).get("_bytes"),
+                    "ours": ours,
+                    "baseline": None,
+                    "ratio": None,
+                }
+            )
+            continue
         if ours["rate_achieved"] < 0.9 * options.rate:
             # Ours could not keep the set rate: measure the baseline at the rate ours did
             # reach as well, so that the latencies compare like with like.
@@ -646,16 +941,24 @@ async def main_async(options: Options) -> dict[str, Any]:
                 "ratio": comparison(ours, base),
             }
         )
+    settings: dict[str, Any] = {
+        "clients": options.clients,
+        "seconds": options.seconds,
+        "rate": options.rate,
+        "targeted_repeats": options.repeats,
+        "client_processes": CLIENT_PROCESSES,
+    }
+    if options.extended:
+        settings |= {
+            "workers": options.workers,
+            "push_seconds": options.push_seconds,
+            "skip_baseline": options.skip_baseline,
+            "lean_clients": options.lean_clients,
+        }
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "settings": {
-            "clients": options.clients,
-            "seconds": options.seconds,
-            "rate": options.rate,
-            "targeted_repeats": options.repeats,
-            "client_processes": CLIENT_PROCESSES,
-        },
+        "settings": settings,
         "runs": runs,
     }
 
@@ -666,6 +969,34 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per N")
     parser.add_argument("--rate", type=float, default=5.0, help="hall changes per second")
     parser.add_argument("--smoke", action="store_true", help="200 clients, about 30 s")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes of ours; above 1 they share live updates through a private "
+        "redis-server",
+    )
+    parser.add_argument(
+        "--push-seconds",
+        type=float,
+        default=None,
+        help="INZOOMEN_HALL_PUSH_SECONDS for ours (0 = no pacing; default: the server's own)",
+    )
+    parser.add_argument(
+        "--skip-baseline", action="store_true", help="measure ours only, no baseline server"
+    )
+    parser.add_argument(
+        "--lean-clients",
+        action="store_true",
+        help="load clients on a minimal WebSocket client (less CPU per frame) instead of "
+        "websockets'",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS / "latest.json",
+        help="where to write the results (default bench/results/latest.json)",
+    )
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
     seconds, repeats = args.seconds, TARGETED_REPEATS
@@ -673,24 +1004,53 @@ def parse_args(argv: list[str] | None = None) -> Options:
         clients, seconds, repeats = [200], 5.0, 5
     fd_budget = raise_fd_limit()
     for n in clients:
-        if n < 1 or 2 * n + 2000 > fd_budget:
+        # Per process: the server holds n connections, each load-client process n / 2.
+        if n < 1 or n + 2000 > fd_budget:
             parser.error(f"{n} clients do not fit the open-files limit of {fd_budget}")
     if args.rate <= 0 or not 0 < seconds <= 120:
         parser.error("--rate must be positive and --seconds between 0 and 120")
-    return Options(clients, seconds, args.rate, repeats, Path())
+    if not 1 <= args.workers <= 16:
+        parser.error("--workers must be between 1 and 16")
+    if args.push_seconds is not None and not 0 <= args.push_seconds <= 10:
+        parser.error("--push-seconds must be between 0 and 10")
+    return Options(
+        clients,
+        seconds,
+        args.rate,
+        repeats,
+        Path(),
+        workers=args.workers,
+        push_seconds=args.push_seconds,
+        skip_baseline=args.skip_baseline,
+        lean_clients=args.lean_clients,
+        out=args.out.resolve(),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="inzoomen-bench-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="inzoomen-bench-"))
         options.workdir = Path(tmp)
+        if options.workers > 1:
+            options.redis = stack.enter_context(RedisServer())
         results = asyncio.run(main_async(options))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(json.dumps(results, indent=2) + "\n")
     print()
-    print(f"fan-out, {options.rate:g} changes/s for {options.seconds:g} s, {results['date']}")
+    heading = f"fan-out, {options.rate:g} changes/s for {options.seconds:g} s"
+    if options.extended:
+        push = "server default" if options.push_seconds is None else f"{options.push_seconds:g} s"
+        heading += f", ours with {options.workers} worker(s), hall push every {push}"
+        if options.lean_clients:
+            heading += ", lean load clients"
+    print(f"{heading}, {results['date']}")
     print(table(results["runs"]))
-    print(f"\nwritten to {(RESULTS / 'latest.json').relative_to(ROOT)}")
+    if options.extended:
+        print()
+        print(process_table(results["runs"]))
+    out = options.out
+    print(f"\nwritten to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     faults = delivery_faults(results["runs"])
     for fault in faults:
         print(f"FAULT: {fault}", file=sys.stderr)
