@@ -181,6 +181,21 @@ def established_connections(pids: list[int], port: int) -> dict[int, int]:
     return held
 
 
+async def next_lines(
+    processes: list[subprocess.Popen[str]], timeout: float
+) -> list[dict[str, Any]]:
+    """The next JSON line each child process prints on stdout (all within ``timeout``)."""
+
+    async def one(process: subprocess.Popen[str]) -> dict[str, Any]:
+        assert process.stdout is not None
+        line = await asyncio.to_thread(process.stdout.readline)
+        if not line:
+            raise RuntimeError(f"child process {process.pid} exited before it answered")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    return await asyncio.wait_for(asyncio.gather(*(one(p) for p in processes)), timeout)
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     if not values:
@@ -310,14 +325,7 @@ class LoadClients:
             )
 
     async def ready(self, timeout: float) -> list[dict[str, Any]]:
-        async def one(process: subprocess.Popen[str]) -> dict[str, Any]:
-            assert process.stdout is not None
-            line = await asyncio.to_thread(process.stdout.readline)
-            if not line:
-                raise RuntimeError("a load-client process exited before it was ready")
-            return json.loads(line)  # type: ignore[no-any-return]
-
-        return await asyncio.wait_for(asyncio.gather(*(one(p) for p in self.processes)), timeout)
+        return await next_lines(self.processes, timeout)
 
     def finish(self) -> list[dict[str, Any]]:
         for process in self.processes:

@@ -77,6 +77,7 @@ from bench.fanout import (  # noqa: E402
     Endpoint,
     cpu_seconds,
     machine,
+    next_lines,
     raise_fd_limit,
     rss_kib,
     summary_ms,
@@ -532,14 +533,7 @@ class Workers:
             )
 
     async def lines(self, timeout: float) -> list[dict[str, Any]]:
-        async def one(process: subprocess.Popen[str]) -> dict[str, Any]:
-            assert process.stdout is not None
-            line = await asyncio.to_thread(process.stdout.readline)
-            if not line:
-                raise RuntimeError("a client process exited early")
-            return json.loads(line)  # type: ignore[no-any-return]
-
-        return await asyncio.wait_for(asyncio.gather(*(one(p) for p in self.processes)), timeout)
+        return await next_lines(self.processes, timeout)
 
     def go(self, start: float, stop: float) -> None:
         for process in self.processes:
