@@ -799,6 +799,14 @@ def ours_label(ours: dict[str, Any]) -> str:
     return "ours" if workers == 1 else f"ours/{workers}w"
 
 
+def aligned(rows: list[list[str]]) -> list[str]:
+    """Rows as right-aligned columns, with a rule under the first (the head)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     rows = [list(HEAD)]
     for run in runs:
@@ -816,9 +824,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         ratio_row[HEAD.index("p99 ms")] = x["p99"]
         ratio_row[HEAD.index("deliv/s")] = x["deliveries_per_second"]
         rows.append(ratio_row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = aligned(rows)
     lines.append(
         "baseline* = the baseline driven at the change rate ours reached; latency ratios use "
         "it when present.\nreq = a request reaching its advisor (ms), measured on ours only."
@@ -878,9 +884,7 @@ def process_table(runs: list[dict[str, Any]]) -> str:
                 fmt(cpu_per_frame_us(cpu["load_clients_percent"], in_window), 1),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(PROCESS_HEAD))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = aligned(rows)
     lines.append(
         "in-win/s = frames that arrived inside the measured window, per second (deliv/s also "
         "counts a backlog\narriving after it). CPU% in the window, 100 = one core; other = "
