@@ -27,7 +27,7 @@ from app.metrics import routes as metrics_routes
 from app.middleware import Language, SecurityHeaders
 from app.resources import Resources
 from app.templating import make_templates
-from app.web import routes as web_routes
+from app.pages import routes as web_routes
 from app.ws import hall_socket
 
 log = logging.getLogger("inzoomen")

@@ -330,7 +330,7 @@ def test_the_script_check_sees_a_bare_text(tmp_path: Path) -> None:
 def test_scripts_hold_no_text_outside_the_catalogues() -> None:
     found = untranslated_script_texts()
     assert not found, (
-        "user-visible text in scripts outside t(): add it to client_texts() in app/web.py "
+        "user-visible text in scripts outside t(): add it to client_texts() in app/pages/common.py "
         "(or page_texts in templates/base.html) and use t(key)\n  " + "\n  ".join(found)
     )
 

@@ -1,0 +1,12 @@
+"""HTTP pages and forms. Every page renders on first paint without scripts; scripts then
+keep it live over the WebSocket. Forms are thin adapters over ``actions.perform``.
+One module per audience; ``routes`` is every page route of the hall.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from app.pages import candidate, hall, info, staff
+
+routes: list[BaseRoute] = [*hall.routes, *candidate.routes, *staff.routes, *info.routes]

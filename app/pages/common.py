@@ -1,0 +1,164 @@
+"""What every page shares: rendering with the common context, form reading with its CSRF
+check, error pages, and the redirect for visitors who must sign in first."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from app.advisors import STATUSES
+from app.auth import Principal, csrf_ok, csrf_token, principal_of
+from app.errors import DomainError, ValidationError
+from app.event import load_event
+from app.i18n import current_language
+from app.i18n import gettext as _
+from app.resources import Resources
+
+
+def client_texts() -> dict[str, str]:
+    """Every text the scripts show, translated on the server."""
+    texts = {f"status.{code}": _(label) for code, label in STATUSES.items()}
+    texts.update(
+        {
+            "open_now": _("Nu open"),
+            "closed": _("Gesloten"),
+            "opens_at": _("Opent %(day)s om %(time)s"),
+            "opens_today_at": _("Opent vandaag om %(time)s"),
+            "queue_empty": _("Niemand in de wachtrij"),
+            "queue_one": _("1 persoon wacht"),
+            "queue_many": _("%(n)s mensen wachten"),
+            "wait_none": _("Geen adviseur aanwezig"),
+            "wait_now": _("Je bent direct aan de beurt"),
+            "wait_minutes": _("Wachttijd ongeveer %(n)s minuten"),
+            "position": _("Je bent nummer %(n)s in de wachtrij."),
+            "position_first": _("Je bent de volgende!"),
+            "connected": _("Live verbonden"),
+            "reconnecting": _("Verbinding verbroken. We proberen opnieuw te verbinden…"),
+            "accepted": _("Je gesprek begint nu. Open de videolink."),
+            "warning": _("Nog %(n)s min. Begin met afronden."),
+            "time_up": _("De tijd is om. Rond het gesprek rustig af."),
+            "overtime": _("Uitloop"),
+            "remaining": _("Resterende tijd"),
+            "conversation_ended": _("Het gesprek is afgelopen. Bedankt!"),
+            "declined": _("Je verzoek is niet aangenomen."),
+            "expired": _("Je verzoek is verlopen. Je kunt opnieuw inzoomen."),
+            "cancelled": _("Je verzoek is geannuleerd."),
+            "no_requests": _("Er wacht nu niemand."),
+            "waiting_since": _("wacht sinds %(time)s"),
+            "for_you": _("Voor jou"),
+            "accept": _("Accepteren"),
+            "decline": _("Afwijzen"),
+            "decline_message": _("Bericht aan de kandidaat (niet verplicht)"),
+            "new_request": _("Nieuw verzoek van %(name)s"),
+            "error": _("Dat lukte niet."),
+        }
+    )
+    return texts
+
+
+def resources_of(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+async def principal_of_request(request: Request) -> Principal:
+    return await principal_of(resources_of(request).db, request.session)
+
+
+async def render(
+    request: Request,
+    template: str,
+    principal: Principal,
+    context: dict[str, Any],
+    status_code: int = 200,
+) -> Response:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    base = {
+        "language": current_language(),
+        "here": here,
+        "server_now": resources_of(request).now(),
+        "principal": principal,
+        "csrf": csrf_token(request.session),
+        "client_texts": client_texts(),
+        "errors": {},
+        "error_summary": [],
+    }
+    base.update(context)
+    if "event" not in base:
+        base["event"] = await load_event(resources_of(request).db)
+    templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(request, template, base, status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_context(error: DomainError, labels: dict[str, str]) -> dict[str, Any]:
+    summary: list[dict[str, str | None]]
+    """Field errors and an error summary that links to each field."""
+    if isinstance(error, ValidationError):
+        fields = error.field_messages()
+    elif error.field:
+        fields = {error.field: error.message()}
+    else:
+        fields = {}
+    summary = [
+        {"field": name, "label": labels.get(name, name), "message": message}
+        for name, message in fields.items()
+    ]
+    if not summary:
+        summary = [{"field": None, "label": "", "message": error.message()}]
+    return {"errors": fields, "error_summary": summary}
+
+
+def status_for(error: DomainError) -> int:
+    if error.code.startswith("auth."):
+        return 403
+    if error.code.startswith("input.") or isinstance(error, ValidationError):
+        return 400
+    if error.code.endswith("not_found"):
+        return 404
+    return 409
+
+
+async def read_form(request: Request) -> FormData | None:
+    """The posted form, or None when its CSRF token is missing or wrong."""
+    form = await request.form()
+    token = form.get("csrf")
+    if not csrf_ok(request.session, token if isinstance(token, str) else None):
+        return None
+    return form
+
+
+def form_int(form: FormData, name: str) -> int | str | None:
+    value = form.get(name)
+    if not isinstance(value, str) or value == "":
+        return None
+    return int(value) if value.isdigit() and len(value) < 16 else value
+
+
+async def csrf_failed(request: Request, principal: Principal) -> Response:
+    error = DomainError("auth.csrf")
+    return await render(request, "error.html", principal, error_context(error, {}), 403)
+
+
+async def refuse(request: Request, principal: Principal, sign_in_url: str) -> Response:
+    """A page for another role: anonymous visitors are sent to sign in, others are told no."""
+    if principal.role == "anonymous":
+        return RedirectResponse(sign_in_url, status_code=303)
+    error = DomainError("auth.forbidden")
+    return await render(request, "error.html", principal, error_context(error, {}), 403)
+
+
+def candidate_sign_in(back: str) -> str:
+    return f"/aanmelden?{urlencode({'next': back})}"
+
+
+def safe_next(value: object) -> str:
+    """Only local paths are followed after sign-in."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+        return value
+    return "/"

@@ -1,0 +1,150 @@
+"""Staff: log in and out, the advisor console, the moderator overview."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from app import actions, queue, snapshots
+from app.accounts import authenticate
+from app.advisors import CHOOSABLE
+from app.auth import Principal, sign_in_staff, sign_out
+from app.errors import DomainError
+from app.event import load_event
+from app.pages.common import (
+    csrf_failed,
+    error_context,
+    form_int,
+    principal_of_request,
+    read_form,
+    refuse,
+    render,
+    resources_of,
+    status_for,
+)
+
+
+async def login_page(request: Request) -> Response:
+    principal = await principal_of_request(request)
+    return await render(request, "login.html", principal, {"values": {}})
+
+
+async def login_submit(request: Request) -> Response:
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    email = str(form.get("email", ""))
+    try:
+        staff = await authenticate(r.db, email, str(form.get("password", "")))
+    except DomainError as error:
+        context = {"values": {"email": email}, **error_context(error, {})}
+        return await render(request, "login.html", principal, context, 400)
+    sign_in_staff(request.session, staff.id)
+    if staff.role == "advisor":
+        if staff.status == "offline":
+            await actions.perform(
+                r,
+                Principal("advisor", staff.id, staff.name, staff.booth_id),
+                "advisor.status",
+                {"status": "available"},
+            )
+        return RedirectResponse("/adviseur", status_code=303)
+    return RedirectResponse("/moderator", status_code=303)
+
+
+async def logout_submit(request: Request) -> Response:
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    if principal.role == "advisor":
+        # In a conversation the status follows the conversation; signing out does not end it.
+        with contextlib.suppress(DomainError):
+            await actions.perform(r, principal, "advisor.status", {"status": "offline"})
+    elif principal.role == "candidate" and principal.id is not None:
+        # A candidate who leaves cannot come back to this request: free the place in line.
+        waiting = await queue.open_request_of(r.db, principal.id)
+        if waiting is not None:
+            with contextlib.suppress(DomainError):
+                await actions.perform(r, principal, "request.cancel", {"request_id": waiting.id})
+    sign_out(request.session)
+    return RedirectResponse("/", status_code=303)
+
+
+async def console_page(request: Request) -> Response:
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    if principal.role != "advisor" or principal.id is None:
+        return await refuse(request, principal, "/inloggen")
+    event = await load_event(r.db)
+    console = await snapshots.console_state(r.db, event, principal.id, r.now())
+    return await render(
+        request,
+        "console.html",
+        principal,
+        {"console": console, "event": event, "choosable": CHOOSABLE},
+    )
+
+
+CONSOLE_FORMS = {
+    "status": ("advisor.status", ("status",)),
+    "accepteren": ("request.accept", ("request_id",)),
+    "afwijzen": ("request.decline", ("request_id", "message")),
+    "beeindigen": ("conversation.end", ("conversation_id",)),
+}
+
+
+async def console_submit(request: Request) -> Response:
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    if request.path_params["form"] not in CONSOLE_FORMS:
+        error = DomainError("protocol.unknown_action")
+        return await render(request, "error.html", principal, error_context(error, {}), 404)
+    name, fields = CONSOLE_FORMS[request.path_params["form"]]
+    data: dict[str, Any] = {}
+    for field in fields:
+        if field.endswith("_id"):
+            data[field] = form_int(form, field)
+        elif form.get(field) is not None:
+            data[field] = str(form.get(field))
+    try:
+        await actions.perform(r, principal, name, data)
+    except DomainError as error:
+        return await render(
+            request, "error.html", principal, error_context(error, {}), status_for(error)
+        )
+    return RedirectResponse("/adviseur", status_code=303)
+
+
+async def overview_page(request: Request) -> Response:
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    if principal.role != "moderator":
+        return await refuse(request, principal, "/inloggen")
+    event = await load_event(r.db)
+    overview = await snapshots.overview(r.db, event, r.now())
+    return await render(request, "overview.html", principal, {"overview": overview, "event": event})
+
+
+routes = [
+    Route("/inloggen", login_page, methods=["GET"]),
+    Route("/inloggen", login_submit, methods=["POST"]),
+    Route("/uitloggen", logout_submit, methods=["POST"]),
+    Route("/adviseur", console_page, methods=["GET"]),
+    Route(
+        "/adviseur/{form:str}",
+        console_submit,
+        methods=["POST"],
+    ),
+    Route("/moderator", overview_page, methods=["GET"]),
+]
