@@ -25,9 +25,9 @@ from app.live import DEADLINES_WAKE, Live
 from app.metrics import Metrics
 from app.metrics import routes as metrics_routes
 from app.middleware import Language, SecurityHeaders
+from app.pages import routes as web_routes
 from app.resources import Resources
 from app.templating import make_templates
-from app.pages import routes as web_routes
 from app.ws import hall_socket
 
 log = logging.getLogger("inzoomen")
