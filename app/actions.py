@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app import advisors, conversations, queue, snapshots
+from app import advisors, conversations, notes, queue, snapshots
 from app.auth import Principal
 from app.errors import DomainError
 from app.event import load_event
@@ -189,3 +189,35 @@ async def conversation_end(r: Resources, p: Principal, data: dict[str, Any]) -> 
     await r.live.candidate_changed(conversation.candidate_id)
     await r.live.booths_changed([conversation.booth_id])
     return {"conversation_id": conversation.id}
+
+
+@action("conversation.notes", ("advisor", "moderator"), Field("conversation_id", int))
+async def conversation_notes(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    found = await notes.notes_for(
+        r.db, data["conversation_id"], role=p.role, booth_id=p.booth_id
+    )
+    return {
+        "conversation_id": found.conversation_id,
+        "notes": found.notes,
+        "notes_at": found.notes_at,
+        "notes_by": found.notes_by_name,
+    }
+
+
+@action(
+    "conversation.note",
+    ("advisor",),
+    Field("conversation_id", int),
+    Field("notes", str, max_length=notes.NOTES_MAX),
+)
+async def conversation_note(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    assert p.booth_id is not None
+    saved = await notes.save_notes(
+        r.db,
+        advisor_id=_id(p),
+        booth_id=p.booth_id,
+        conversation_id=data["conversation_id"],
+        text=data["notes"],
+        now=r.now(),
+    )
+    return {"conversation_id": saved.conversation_id, "notes_at": saved.notes_at}

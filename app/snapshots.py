@@ -262,6 +262,10 @@ async def console_state(db: Database, event: Event, advisor_id: int, now: float)
             candidate_name=candidate["name"] if candidate else "",
             question=candidate["question"] if candidate else "",
         )
+        # Notes are the booth's own: in the advisor's console, never in the candidate's view.
+        conversation_data["notes"] = await db.fetchvalue(
+            "SELECT notes FROM conversations WHERE id = ?", (conversation.id,)
+        )
     return {
         "advisor": dict(row),
         "queue": [

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from app.pages import candidate, hall, info, staff
+from app.pages import candidate, conversation, hall, info, staff
 
-routes: list[BaseRoute] = [*hall.routes, *candidate.routes, *staff.routes, *info.routes]
+routes: list[BaseRoute] = [
+    *hall.routes,
+    *candidate.routes,
+    *staff.routes,
+    *conversation.routes,
+    *info.routes,
+]

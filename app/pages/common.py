@@ -55,6 +55,7 @@ def client_texts() -> dict[str, str]:
             "decline_message": _("Bericht aan de kandidaat (niet verplicht)"),
             "new_request": _("Nieuw verzoek van %(name)s"),
             "error": _("Dat lukte niet."),
+            "notes_saved": _("Notities opgeslagen."),
         }
     )
     return texts

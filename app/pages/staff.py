@@ -15,6 +15,7 @@ from app.advisors import CHOOSABLE
 from app.auth import Principal, sign_in_staff, sign_out
 from app.errors import DomainError
 from app.event import load_event
+from app.notes import booth_conversations
 from app.pages.common import (
     csrf_failed,
     error_context,
@@ -85,11 +86,14 @@ async def console_page(request: Request) -> Response:
         return await refuse(request, principal, "/inloggen")
     event = await load_event(r.db)
     console = await snapshots.console_state(r.db, event, principal.id, r.now())
+    history = []
+    if principal.booth_id is not None:
+        history = await booth_conversations(r.db, principal.booth_id)
     return await render(
         request,
         "console.html",
         principal,
-        {"console": console, "event": event, "choosable": CHOOSABLE},
+        {"console": console, "event": event, "choosable": CHOOSABLE, "history": history},
     )
 
 
@@ -98,6 +102,7 @@ CONSOLE_FORMS = {
     "accepteren": ("request.accept", ("request_id",)),
     "afwijzen": ("request.decline", ("request_id", "message")),
     "beeindigen": ("conversation.end", ("conversation_id",)),
+    "notities": ("conversation.note", ("conversation_id", "notes")),
 }
 
 
@@ -116,7 +121,8 @@ async def console_submit(request: Request) -> Response:
         if field.endswith("_id"):
             data[field] = form_int(form, field)
         elif form.get(field) is not None:
-            data[field] = str(form.get(field))
+            # Browsers send line breaks as CRLF; length limits count one per break.
+            data[field] = str(form.get(field)).replace("\r\n", "\n")
     try:
         await actions.perform(r, principal, name, data)
     except DomainError as error:

@@ -60,10 +60,10 @@ function renderConversation(conversation) {
   }
   noConversation.hidden = true;
   if (current && current.dataset.conversationId === String(conversation.id) && countdown) return;
-  const panel =
-    current && current.dataset.conversationId === String(conversation.id)
-      ? current
-      : fromTemplate("tpl-conversation");
+  const fresh = !(current && current.dataset.conversationId === String(conversation.id));
+  const panel = fresh ? fromTemplate("tpl-conversation") : current;
+  // Notes are filled once per conversation, so a push never overwrites what is being typed.
+  if (fresh) panel.querySelector('textarea[name="notes"]').value = conversation.notes ?? "";
   panel.dataset.conversationId = conversation.id;
   setText(field(panel, "candidate_name"), conversation.candidate_name);
   field(panel, "question-row").hidden = !conversation.question;
@@ -157,6 +157,8 @@ function commandFor(form, submitter) {
       return ["request.decline", { request_id: Number(value("request_id")), message: value("message") }];
     case "end":
       return ["conversation.end", { conversation_id: Number(value("conversation_id")) }];
+    case "note":
+      return ["conversation.note", { conversation_id: Number(value("conversation_id")), notes: value("notes") }];
     default:
       return null;
   }
@@ -172,6 +174,7 @@ root.addEventListener("submit", async (event) => {
   try {
     await send(...command);
     clearError();
+    if (form.dataset.action === "note") setText(field(form, "notes-saved"), t("notes_saved"));
     // The button pressed goes away with its item or panel: put focus where things continue.
     const next = { accept: "conversation-title", "accept-next": "conversation-title",
       end: "conversation-title", decline: "queue-title" }[form.dataset.action];

@@ -69,6 +69,11 @@ function conversationRow(conversation) {
     clock(conversation.ends_at, timeZone),
   ];
   row.append(...values.map((text, i) => cell("td", text, { "data-label": conversationLabels[i] })));
+  // The candidate's name leads to the conversation's page with the advisor's notes.
+  const link = document.createElement("a");
+  link.href = `/gesprekken/${Number(conversation.id)}`;
+  link.textContent = conversation.candidate_name;
+  row.children[2].replaceChildren(link);
   return row;
 }
 
