@@ -193,9 +193,7 @@ async def conversation_end(r: Resources, p: Principal, data: dict[str, Any]) -> 
 
 @action("conversation.notes", ("advisor", "moderator"), Field("conversation_id", int))
 async def conversation_notes(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
-    found = await notes.notes_for(
-        r.db, data["conversation_id"], role=p.role, booth_id=p.booth_id
-    )
+    found = await notes.notes_for(r.db, data["conversation_id"], role=p.role, booth_id=p.booth_id)
     return {
         "conversation_id": found.conversation_id,
         "notes": found.notes,
