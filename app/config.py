@@ -13,6 +13,7 @@ from pathlib import Path
 
 DEFAULT_SECRET_KEY = "inzoomen-development-secret-change-me"
 ENVIRONMENTS = ("development", "demo", "production")
+GRACE_MIN_SECONDS = 30
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,6 +35,8 @@ class Settings:
     request_ttl_seconds: int = 90 * 60
     # How long an advisor stays "wrapping up" before becoming available by themselves.
     wrap_up_seconds: int = 120
+    # A candidate whose connection drops keeps their place in the queue this long.
+    grace_seconds: int = 180
     # Shared live updates between worker processes; None runs everything in one process.
     redis_url: str | None = None
     # Prefix of every Redis channel and key, so several halls can share one Redis server.
@@ -62,6 +65,11 @@ class Settings:
             raise ConfigError("INZOOMEN_SECRET_KEY must be at least 16 characters long")
         if self.request_ttl_seconds < 60:
             raise ConfigError("INZOOMEN_REQUEST_TTL_SECONDS must be at least 60")
+        if self.grace_seconds < (1 if self.environment == "development" else GRACE_MIN_SECONDS):
+            raise ConfigError(
+                f"INZOOMEN_GRACE_SECONDS must be at least {GRACE_MIN_SECONDS} "
+                "(at least 1 in development)"
+            )
         if self.wrap_up_seconds < 0:
             raise ConfigError("INZOOMEN_WRAP_UP_SECONDS must not be negative")
         if not 0 <= self.hall_push_seconds <= 10:
@@ -124,6 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ws_max_message_bytes=_int(env, "INZOOMEN_WS_MAX_BYTES", 64 * 1024),
         request_ttl_seconds=_int(env, "INZOOMEN_REQUEST_TTL_SECONDS", 90 * 60),
         wrap_up_seconds=_int(env, "INZOOMEN_WRAP_UP_SECONDS", 120),
+        grace_seconds=_int(env, "INZOOMEN_GRACE_SECONDS", 180),
         redis_url=env.get("INZOOMEN_REDIS_URL") or None,
         redis_prefix=env.get("INZOOMEN_REDIS_PREFIX") or "inzoomen",
         hall_push_seconds=_float(env, "INZOOMEN_HALL_PUSH_SECONDS", 0.2),

@@ -1,4 +1,5 @@
-"""Timers that must fire even across restarts: request expiry, the two-minute warning,
+"""Timers that must fire even across restarts: request expiry, the lapse of a request whose
+candidate stayed away past the grace period (``app.presence``), the two-minute warning,
 time is up, and the end of an advisor's wrap-up.
 
 Nothing is kept in memory: every deadline is a column in the database. One background task
@@ -17,8 +18,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from app import advisors, conversations, queue
+from app import advisors, conversations, presence, queue
 from app.db import Database
 from app.event import load_event
 from app.leases import Lease
@@ -40,8 +42,11 @@ class Deadlines:
         live: Live,
         clock: Callable[[], float],
         lease: Lease | None = None,
+        grace_seconds: float | None = None,
     ) -> None:
         self.db = db
+        # None: requests never lapse for being away (only their time to live applies).
+        self.grace_seconds = grace_seconds
         self.live = live
         self.clock = clock
         self.lease = lease
@@ -59,6 +64,8 @@ class Deadlines:
             await conversations.next_timer(self.db, event),
             await advisors.next_wrap_up_end(self.db),
         ]
+        if self.grace_seconds is not None:
+            candidates.append(await presence.next_lapse(self.db, self.grace_seconds))
         pending = [c for c in candidates if c is not None]
         return min(pending) if pending else None
 
@@ -67,7 +74,10 @@ class Deadlines:
         now = self.clock()
         event = await load_event(self.db)
         booths: set[int] = set()
-        for request in await queue.expire_due(self.db, now):
+        expired = await queue.expire_due(self.db, now)
+        if self.grace_seconds is not None:
+            expired += await presence.lapse_due(self.db, now, self.grace_seconds)
+        for request in expired:
             booths.add(request.booth_id)
             await self.live.candidate_changed(request.candidate_id)
         for conversation in await conversations.warn_due(self.db, event, now):
@@ -121,3 +131,25 @@ class Deadlines:
                 delay = min(delay, self.lease.renew_every)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.01)
+
+
+async def moments_passed(db: Database, role: str, person_id: int | None) -> list[tuple[str, Any]]:
+    """The moments of a running conversation that were already told (warning, time up),
+    for a participant who connects now: a client that was away when they happened, or
+    connects after a restart, still hears the latest of them after its snapshot."""
+    if person_id is None or role not in ("candidate", "advisor"):
+        return []
+    column = "candidate_id" if role == "candidate" else "advisor_id"
+    row = await db.fetchone(
+        f"SELECT id, ends_at, warned_at, time_up_at FROM conversations "
+        f"WHERE {column} = ? AND ended_at IS NULL",
+        (person_id,),
+    )
+    if row is None:
+        return []
+    data = {"id": row["id"], "ends_at": row["ends_at"]}
+    if row["time_up_at"] is not None:
+        return [("conversation.time_up", data)]
+    if row["warned_at"] is not None:
+        return [("conversation.warning", data)]
+    return []

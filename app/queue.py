@@ -34,6 +34,10 @@ class Request:
     expires_at: float
     closed_at: float | None
     decline_message: str
+    # When the candidate was last seen, while they are away (app.presence); else None.
+    away_since: float | None = None
+    # Why a request closed when that is not told by its status alone: 'away' (app.presence).
+    closed_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class QueueEntry:
 
 REQUEST_COLUMNS = (
     "id, booth_id, advisor_id, candidate_id, question, status, created_at, expires_at, "
-    "closed_at, decline_message"
+    "closed_at, decline_message, away_since, closed_reason"
 )
 _ORDER = "created_at, id"
 

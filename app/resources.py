@@ -12,6 +12,7 @@ from app.deadlines import Deadlines
 from app.hub import Hub
 from app.live import Live
 from app.metrics import Metrics
+from app.presence import Presence
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Resources:
     deadlines: Deadlines
     clock: Callable[[], float] = time.time
     metrics: Metrics = field(default_factory=Metrics)
+    # Which candidates are connected to this process (None: nobody's presence is kept).
+    presence: Presence | None = None
 
     def now(self) -> float:
         return self.clock()

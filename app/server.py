@@ -26,6 +26,7 @@ from app.metrics import Metrics
 from app.metrics import routes as metrics_routes
 from app.middleware import Language, SecurityHeaders
 from app.pages import routes as web_routes
+from app.presence import Presence
 from app.resources import Resources
 from app.templating import make_templates
 from app.ws import hall_socket
@@ -56,7 +57,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         metrics = Metrics()
         feed = HallFeed(hub.local, observe=metrics.observe_broadcast, clock=clock)
         live = Live(db, hub, clock, settings.hall_push_seconds, feed)
-        deadlines = Deadlines(db, live, clock, lease)
+        deadlines = Deadlines(db, live, clock, lease, settings.grace_seconds)
+        presence = Presence(db, clock, settings.grace_seconds, on_away=live.deadlines_moved)
         hub.listen(DEADLINES_WAKE, lambda _event, _data: deadlines.wake())
         if settings.redis_url:
 
@@ -67,12 +69,16 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             redis_hub.set_on_gap(resync)
         await hub.start()
         await live.refresh_hall()
-        app.state.resources = Resources(settings, db, hub, live, deadlines, clock, metrics)
+        await presence.start()
+        app.state.resources = Resources(
+            settings, db, hub, live, deadlines, clock, metrics, presence
+        )
         app.state.templates = make_templates(settings.templates_dir, event.timezone)
         tasks = [
             asyncio.create_task(deadlines.run(), name="deadlines"),
             asyncio.create_task(live.run(), name="live"),
             asyncio.create_task(feed.run(), name="hall-feed"),
+            asyncio.create_task(presence.run(), name="presence"),
         ]
         log.info("hall ready: %s", event.name)
         try:

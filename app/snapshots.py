@@ -201,6 +201,7 @@ def _request_view(
         "created_at": request.created_at,
         "closed_at": request.closed_at,
         "decline_message": request.decline_message,
+        "closed_reason": request.closed_reason,
         "position": position,
         "wait_minutes": wait_minutes,
     }

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import actions
 from app.auth import Principal, principal_of
+from app.deadlines import moments_passed
 from app.errors import DomainError
 from app.hub import DEFAULT_BUFFER, Sink, Subscription, encode
 from app.protocol import EnvelopeError, parse_command, reply_error, reply_ok
@@ -43,6 +44,10 @@ def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
         return origin in allowed
     host = websocket.headers.get("host", "")
     return urlsplit(origin).netloc == host and urlsplit(origin).scheme in ("http", "https")
+
+
+def _person(principal: Principal) -> tuple[str, int | None]:
+    return principal.role, principal.id
 
 
 class Held:
@@ -147,6 +152,10 @@ async def hall_socket(websocket: WebSocket) -> None:
         }
         await connection.send(encode("session.welcome", welcome))
         await connection.send(encode("session.state", state))
+        for name, data in await moments_passed(resources.db, *_person(principal)):
+            await connection.send(encode(name, data))
+        if resources.presence is not None:
+            await resources.presence.arrived(*_person(principal))
         if connection.pusher is not None:
             held.release()
             pump = None
@@ -174,6 +183,8 @@ async def hall_socket(websocket: WebSocket) -> None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await pump
             metrics.connection_closed(principal.role)
+            if resources.presence is not None:
+                await resources.presence.left(*_person(principal))
             if websocket.client_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
                     await websocket.close()

@@ -28,6 +28,7 @@ from app.pages.common import (
     safe_next,
     status_for,
 )
+from app.presence import seen as presence_seen
 from app.resources import Resources
 
 SIGN_IN_LABELS = {
@@ -139,6 +140,10 @@ async def zoom_in_submit(request: Request) -> Response:
             }
         )
         return await render(request, "zoom_in.html", principal, context, status_for(error))
+    if r.presence is not None and principal.id is not None:
+        # No socket made this request: its grace period runs until a page or socket of
+        # theirs shows they are there.
+        await r.presence.request_made_without_connection(principal.id)
     return RedirectResponse("/mijn-verzoek", status_code=303)
 
 
@@ -147,9 +152,19 @@ async def my_request_page(request: Request) -> Response:
     principal = await principal_of_request(request)
     if principal.role != "candidate" or principal.id is None:
         return await refuse(request, principal, candidate_sign_in("/mijn-verzoek"))
+    # A page view shows the candidate is there (without JavaScript the page refreshes
+    # itself well within the grace period).
+    await presence_seen(r.db, principal.id, r.now())
     event = await load_event(r.db)
     me = await snapshots.candidate_state(r.db, event, principal.id, r.now())
-    return await render(request, "my_request.html", principal, {"me": me, "event": event})
+    context = {"me": me, "event": event, "refresh_seconds": refresh_seconds(r)}
+    return await render(request, "my_request.html", principal, context)
+
+
+def refresh_seconds(r: Resources) -> int:
+    """How often the my-request page reloads itself when JavaScript is off: often enough
+    to show the place in line and to keep the place well within the grace period."""
+    return max(1, min(30, r.settings.grace_seconds // 3))
 
 
 async def cancel_submit(request: Request) -> Response:

@@ -21,6 +21,8 @@ function stateOf(me) {
   if (conversation) return "ended";
   if (!request) return "none";
   if (request.status === "waiting") return "waiting";
+  // Away past the grace period: the place in the queue lapsed.
+  if (request.status === "expired" && request.closed_reason === "away") return "lapsed";
   if (["declined", "expired", "cancelled"].includes(request.status)) return request.status;
   if (request.status === "accepted") return "ended";
   return "none";
@@ -130,6 +132,8 @@ function render(me) {
       announce(positionText(request.position));
     } else if (STATE_TEXTS[state]) {
       announce(t(STATE_TEXTS[state]));
+    } else if (state === "lapsed") {
+      announce(panel.querySelector("h2").textContent);
     }
   }
   if (state === "conversation") {
