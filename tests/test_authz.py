@@ -1,0 +1,687 @@
+# ruff: noqa: E501  (the rule tables are one line per route or action, on purpose)
+"""The authorisation matrix: every HTTP route and every WebSocket action of the assembled app,
+tried by six principals against a real server process on a real SQLite file.
+
+The principals, relative to one booth ("this booth", booth A) and one candidate's data:
+
+- ``anonymous``: nobody signed in;
+- ``candidate``: the candidate whose request or conversation is acted on;
+- ``other_candidate``: another signed-in candidate acting on that candidate's things;
+- ``advisor``: an advisor of this booth (the one in the conversation, when there is one);
+- ``other_advisor``: an advisor of another booth acting on this booth's things;
+- ``moderator``.
+
+The expected answers live in ``HTTP_RULES`` and ``ACTION_RULES``: one line per route or
+action, one outcome per principal in the order above. A route of the app or an action of
+``actions.REGISTRY`` without a line fails ``test_every_route_and_action_has_a_rule``: add
+the line. A refusal must change nothing in the database and give the documented answer:
+a redirect to sign in, a 403 page, or the error code of the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from websockets.exceptions import InvalidStatus
+
+from app import actions
+from app.config import Settings
+from app.errors import MESSAGES
+from app.server import create_app
+from tests.livekit import Browserless, LiveServer, World
+
+PRINCIPALS = ("anonymous", "candidate", "other_candidate", "advisor", "other_advisor", "moderator")
+
+# -- outcomes -------------------------------------------------------------------------------
+# One token per principal. HTTP: "200", "401", ... (a status); "SI" a redirect to the
+# candidate sign-in (with ``next``); "LI" a redirect to the staff log-in; "F" the 403 page of
+# ``auth.forbidden``; "S" the 403 page of ``auth.sign_in_required``; "303:/path" a redirect
+# there ("/path/" or "...=" at the end: a prefix); "404:code" an error page with that code's
+# message. WebSocket: "ok", "S" (``auth.sign_in_required``), "F" (``auth.forbidden``) or the
+# error code of the reply.
+HTTP_TOKENS = {
+    "SI": "303 /aanmelden?next=",
+    "LI": "303 /inloggen",
+    "F": "403 auth.forbidden",
+    "S": "403 auth.sign_in_required",
+}
+WS_TOKENS = {"S": "auth.sign_in_required", "F": "auth.forbidden"}
+WS_OK = "ok"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request (``METHOD /path`` with ``{booth}``, ``{request}``, ``{conversation}``,
+    ``{key}`` filled from the scene), the scene it needs, and the answer per principal."""
+
+    target: str
+    expect: tuple[str, ...]
+    form: dict[str, str] = field(default_factory=dict)
+    scene: str = "request"  # "fresh" (no request yet), "request" or "conversation"
+    renews: bool = False  # signs the principal in or out: they sign in again afterwards
+
+    @property
+    def method(self) -> str:
+        return self.target.split(" ", 1)[0]
+
+    @property
+    def path(self) -> str:
+        return self.target.split(" ", 1)[1]
+
+
+def http(
+    target: str, expect: str, scene: str = "request", renews: bool = False, **form: str
+) -> Probe:
+    tokens = expect.split()
+    assert len(tokens) == len(PRINCIPALS), target
+    outcomes = tuple(HTTP_TOKENS.get(t, t.replace(":", " ", 1)) for t in tokens)
+    return Probe(target, outcomes, form, scene, renews)
+
+
+SIGN_IN = {"name": "Nieuwe Naam", "email": "nieuw@example.nl", "consent": "yes", "next": "/"}
+LOGIN = {"email": "mod@test.example", "password": "test-password-123"}
+PASSWORD = {
+    "current": "not-the-password",
+    "new": "another-password-1",
+    "repeat": "another-password-1",
+}
+REQ = {"request_id": "{request}"}
+CONV = {"conversation_id": "{conversation}"}
+CONVERSATION = "conversation"
+UNKNOWN = "404:protocol.unknown_action"
+
+# fmt: off
+# principals:                     anonymous candidate other_candidate advisor other_advisor moderator
+HTTP_RULES: list[Probe] = [
+    http("GET /",                                 "200 200 200 200 200 200"),
+    http("GET /aanmelden",                        "200 303:/ 303:/ 200 200 200"),
+    http("POST /aanmelden",                       "303:/ 303:/ 303:/ 303:/ 303:/ 303:/", renews=True, **SIGN_IN),
+    http("GET /inzoomen/{booth}",                 "SI 200 200 F F F"),
+    http("POST /inzoomen/{booth}",                "SI 303:/mijn-verzoek 303:/mijn-verzoek F F F", "fresh", question="Mag ik?", client_key="{key}"),
+    http("GET /mijn-verzoek",                     "SI 200 200 F F F"),
+    http("POST /mijn-verzoek/annuleren",          "S 303:/mijn-verzoek 404:request.not_found F F F", **REQ),
+    http("GET /inloggen",                         "200 200 200 200 200 200"),
+    http("POST /inloggen",                        "303:/moderator " * 6, renews=True, **LOGIN),
+    http("POST /uitloggen",                       "303:/ 303:/ 303:/ 303:/ 303:/ 303:/", renews=True),
+    http("GET /wachtwoord",                       "LI F F 200 200 200"),
+    http("POST /wachtwoord",                      "LI F F 400 400 400", **PASSWORD),
+    http("GET /adviseur",                         "LI F F 200 200 F"),
+    http("POST /adviseur/status",                 "S F F 303:/adviseur 303:/adviseur F", status="paused"),
+    http("POST /adviseur/accepteren",             "S F F 303:/adviseur 404:request.not_found F", **REQ),
+    http("POST /adviseur/afwijzen",               "S F F 303:/adviseur 404:request.not_found F", message="Sorry", **REQ),
+    http("POST /adviseur/beeindigen",             "S F F 303:/adviseur 404:conversation.not_found F", CONVERSATION, **CONV),
+    http("POST /adviseur/notities",               "S F F 303:/adviseur 404:conversation.not_found F", CONVERSATION, notes="N", **CONV),
+    http("POST /adviseur/bestaat-niet",           f"{UNKNOWN} " * 6),
+    http("GET /moderator",                        "LI F F F F 200"),
+    http("GET /gesprekken/{conversation}",        "LI F F 200 404:conversation.not_found 200", CONVERSATION),
+    http("POST /gesprekken/{conversation}/notities", "S F F 303:/gesprekken/ 404:conversation.not_found F", CONVERSATION, notes="N"),
+    http("GET /mijn-gegevens",                    "SI 200 200 F F F"),
+    http("GET /mijn-gegevens/download",           "SI 200 200 F F F"),
+    http("GET /mijn-gegevens/wissen",             "SI 200 200 F F F"),
+    http("POST /mijn-gegevens/wissen",            "SI 303:/mijn-gegevens/gewist 303:/mijn-gegevens/gewist F F F", renews=True, confirm="yes"),
+    http("GET /mijn-gegevens/gewist",             "200 200 200 200 200 200"),
+    http("GET /taal/en",                          "303:/ 303:/ 303:/ 303:/ 303:/ 303:/"),
+    http("GET /toegankelijkheid",                 "200 200 200 200 200 200"),
+    http("GET /privacy",                          "200 200 200 200 200 200"),
+    http("GET /healthz",                          "200 200 200 200 200 200"),
+    http("GET /metrics",                          "401 403 403 403 403 200"),
+    http("GET /static/js/live.js",                "200 200 200 200 200 200"),
+    http("WS /ws",                                "anonymous candidate candidate advisor advisor moderator"),
+]
+# fmt: on
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    data: dict[str, Any]
+    expect: tuple[str, ...]
+    scene: str = "request"
+
+
+def act(expect: str, data: dict[str, Any] | None = None, scene: str = "request") -> ActionRule:
+    tokens = expect.split()
+    assert len(tokens) == len(PRINCIPALS), expect
+    return ActionRule(data or {}, tuple(WS_TOKENS.get(t, t) for t in tokens), scene)
+
+
+NOT_REQ = "request.not_found"
+NOT_CONV = "conversation.not_found"
+CREATE = {"booth_id": "{booth}", "client_key": "{key}", "question": "Hoi"}
+
+# fmt: off
+# principals:                    anonymous candidate other_candidate advisor other_advisor moderator
+ACTION_RULES: dict[str, ActionRule] = {
+    "session.sync":       act("ok ok ok ok ok ok"),
+    "clock.sync":         act("ok ok ok ok ok ok"),
+    "request.create":     act("S ok ok F F F", CREATE, "fresh"),
+    "request.cancel":     act(f"S ok {NOT_REQ} F F F", REQ),
+    "advisor.status":     act("S F F ok ok F", {"status": "paused"}),
+    "request.accept":     act(f"S F F ok {NOT_REQ} F", REQ),
+    "request.decline":    act(f"S F F ok {NOT_REQ} F", {**REQ, "message": "Sorry"}),
+    "conversation.end":   act(f"S F F ok {NOT_CONV} F", CONV, CONVERSATION),
+    "conversation.notes": act(f"S F F ok {NOT_CONV} ok", CONV, CONVERSATION),
+    "conversation.note":  act(f"S F F ok {NOT_CONV} F", {**CONV, "notes": "N"}, CONVERSATION),
+}
+# fmt: on
+
+# Bookkeeping that moves by itself (timers' leases, the retention job's log, the revision
+# counter every write moves): not what a refusal could change.
+NOT_STATE = {
+    "leases",
+    "retention_runs",
+    "revision",
+    "schema_migrations",
+    "sessions",  # a session's last_seen moves as it is used
+    "login_failures",  # a wrong password counts, whatever the page answers
+}
+# Columns that follow whether a candidate is connected, not what anyone did.
+NOT_STATE_COLUMNS = {("requests", "away_since")}
+
+
+# -- the routes and actions of the app ------------------------------------------------------
+
+
+def app_routes() -> list[tuple[str, BaseRoute]]:
+    """(method, route) for every route of the assembled app; WS for WebSocket routes."""
+    found: list[tuple[str, BaseRoute]] = []
+    for route in create_app(Settings()).routes:
+        if isinstance(route, WebSocketRoute):
+            found.append(("WS", route))
+        elif isinstance(route, Mount):
+            found.append(("GET", route))
+        elif isinstance(route, Route):
+            for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+                found.append((method, route))
+        else:  # pragma: no cover - a new kind of route needs a new way to probe it
+            raise AssertionError(f"unknown kind of route {route!r}: teach test_authz to probe it")
+    return found
+
+
+def route_label(method: str, route: BaseRoute) -> str:
+    return f"{method} {getattr(route, 'path', route)}"
+
+
+def sample_path(path: str) -> str:
+    return re.sub(r"\{[a-z_]+\}", "1", path)
+
+
+def route_matches(method: str, route: BaseRoute, probe: Probe) -> bool:
+    regex = getattr(route, "path_regex", None)
+    if method != probe.method or regex is None:
+        return False
+    return bool(regex.match(sample_path(probe.path)))
+
+
+def test_every_route_and_action_has_a_rule() -> None:
+    routes = app_routes()
+    missing = [
+        route_label(method, route)
+        for method, route in routes
+        if not any(route_matches(method, route, probe) for probe in HTTP_RULES)
+    ]
+    assert not missing, (
+        f"routes without an authorisation rule: {missing}; add a line for each to HTTP_RULES "
+        "in tests/test_authz.py (what each principal gets)"
+    )
+    stale = [
+        probe.target
+        for probe in HTTP_RULES
+        if not any(route_matches(method, route, probe) for method, route in routes)
+    ]
+    assert not stale, f"rules for routes the app does not have: {stale}"
+    unruled = sorted(set(actions.REGISTRY) - set(ACTION_RULES))
+    assert not unruled, (
+        f"actions without an authorisation rule: {unruled}; add a line for each to "
+        "ACTION_RULES in tests/test_authz.py (payload and what each principal gets)"
+    )
+    assert not set(ACTION_RULES) - set(actions.REGISTRY), "rules for actions that do not exist"
+    # The table agrees with the roles the registry declares: a role the registry refuses is
+    # refused here, and a role it allows is never told it has the wrong role.
+    role_of = {
+        "anonymous": "anonymous",
+        "candidate": "candidate",
+        "other_candidate": "candidate",
+        "advisor": "advisor",
+        "other_advisor": "advisor",
+        "moderator": "moderator",
+    }
+    for name, rule in ACTION_RULES.items():
+        for principal, outcome in zip(PRINCIPALS, rule.expect, strict=True):
+            allowed = role_of[principal] in actions.REGISTRY[name].roles
+            refused_for_role = outcome in WS_TOKENS.values()
+            assert allowed != refused_for_role, (name, principal, outcome)
+
+
+# -- a real hall, its principals and scenes -------------------------------------------------
+
+
+def fingerprint(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table that holds state, read from the file the server writes."""
+    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        rows = {}
+        for table in tables:
+            if table in NOT_STATE:
+                continue
+            columns = [
+                f'"{info[1]}"'
+                for info in connection.execute(f'PRAGMA table_info("{table}")')
+                if (table, info[1]) not in NOT_STATE_COLUMNS
+            ]
+            sql = f'SELECT {", ".join(columns)} FROM "{table}" ORDER BY rowid'
+            rows[table] = connection.execute(sql).fetchall()
+        return rows
+    finally:
+        connection.close()
+
+
+def db_value(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        row = connection.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+    finally:
+        connection.close()
+
+
+_serial = itertools.count(1)
+
+
+@dataclass
+class Scene:
+    """One candidate's things at booth A, and the people who act on them."""
+
+    people: dict[str, Browserless]
+    values: dict[str, str]
+
+    def fill(self, value: Any) -> Any:
+        if isinstance(value, str) and "{" in value:
+            filled = value.format_map(self.values)
+            return int(filled) if filled.isdigit() else filled
+        return value
+
+
+class Hall:
+    """A running server with the staff signed in once; candidates are new in each scene."""
+
+    def __init__(self, server: LiveServer, world: World, db_path: Path) -> None:
+        self.server = server
+        self.world = world
+        self.db_path = db_path
+        self.staff: dict[str, Browserless] = {}
+        self.clients: list[Browserless] = []
+
+    def client(self) -> Browserless:
+        visitor = Browserless(self.server)
+        self.clients.append(visitor)
+        return visitor
+
+    STAFF: ClassVar[dict[str, str]] = {
+        "advisor": "a1@test.example",
+        "other_advisor": "b1@test.example",
+        "moderator": "mod@test.example",
+    }
+
+    async def start(self) -> None:
+        for principal in ("anonymous", *self.STAFF):
+            await self.renew(principal)
+
+    async def renew(self, principal: str) -> None:
+        """A new browser for this principal (staff log in again); candidates are new in
+        each scene anyway."""
+        if principal in ("candidate", "other_candidate"):
+            return
+        self.staff[principal] = visitor = self.client()
+        if principal in self.STAFF:
+            await visitor.log_in(self.STAFF[principal])
+
+    async def close(self) -> None:
+        for visitor in self.clients:
+            await visitor.aclose()
+
+    async def post(self, who: Browserless, path: str, form: dict[str, Any]) -> httpx.Response:
+        token = await who.csrf("/inloggen")
+        return await who.http.post(path, data={"csrf": token, **form})
+
+    async def scene(self, kind: str) -> Scene:
+        """``fresh``: the candidate has nothing yet; ``request``: a waiting request at booth A
+        that the advisor is free to take; ``conversation``: it was accepted by the advisor."""
+        advisor = self.staff["advisor"]
+        running = db_value(
+            self.db_path,
+            "SELECT id FROM conversations WHERE advisor_id = ? AND ended_at IS NULL",
+            (self.world.advisor_a1,),
+        )
+        if running is not None:
+            done = await self.post(advisor, "/adviseur/beeindigen", {"conversation_id": running})
+            assert done.status_code == 303, done.text
+        n = next(_serial)
+        candidate, other = self.client(), self.client()
+        await candidate.sign_in_candidate(f"Kandidaat {n}", f"kandidaat{n}@example.nl")
+        await other.sign_in_candidate(f"Ander {n}", f"ander{n}@example.nl")
+        values = {"booth": str(self.world.booth_a), "key": f"key-{n}"}
+        if kind in ("request", "conversation"):
+            made = await self.post(
+                candidate,
+                f"/inzoomen/{self.world.booth_a}",
+                {"question": f"Vraag {n}", "client_key": f"scene-{n}"},
+            )
+            assert made.status_code == 303, made.text
+            values["request"] = str(
+                db_value(
+                    self.db_path,
+                    "SELECT r.id FROM requests r JOIN candidates c ON c.id = r.candidate_id "
+                    "WHERE c.email = ? AND r.status = 'waiting'",
+                    (f"kandidaat{n}@example.nl",),
+                )
+            )
+        if kind == "conversation":
+            taken = await self.post(
+                advisor, "/adviseur/accepteren", {"request_id": values["request"]}
+            )
+            assert taken.status_code == 303, taken.text
+            values["conversation"] = str(
+                db_value(
+                    self.db_path,
+                    "SELECT id FROM conversations WHERE request_id = ?",
+                    (int(values["request"]),),
+                )
+            )
+        people = {**self.staff, "candidate": candidate, "other_candidate": other}
+        return Scene(people, values)
+
+
+@pytest.fixture
+async def hall(server: LiveServer, world_db: tuple[Path, World]) -> Any:
+    db_path, world = world_db
+    running = Hall(server, world, db_path)
+    await running.start()
+    yield running
+    await running.close()
+
+
+def error_message(code: str) -> str:
+    return MESSAGES[code]
+
+
+def check_http(probe: Probe, principal: str, expected: str, response: httpx.Response) -> str | None:
+    """What is wrong with this answer, or None."""
+    status, _, rest = expected.partition(" ")
+    got = f"{probe.target} as {principal}: expected {expected!r}, got {response.status_code}"
+    if str(response.status_code) != status:
+        return f"{got} ({response.headers.get('location', '')})"
+    if status.startswith("3"):
+        location = response.headers.get("location", "")
+        prefix = rest.endswith("=") or (rest.endswith("/") and rest != "/")
+        if not (location.startswith(rest) if prefix else location == rest):
+            return f"{got} to {location!r}"
+    elif rest and error_message(rest) not in html.unescape(response.text):
+        return f"{got} without the message of {rest}"
+    return None
+
+
+def is_refusal(expected: str) -> bool:
+    status, _, rest = expected.partition(" ")
+    return int(status) >= 400 or rest.startswith(("/aanmelden", "/inloggen"))
+
+
+async def probe_socket(hall: Hall, who: Browserless, expected_role: str) -> list[str]:
+    """/ws: every principal connects and hears only what its role may; a foreign Origin
+    is refused before the socket opens."""
+    problems = []
+    peer = await who.socket()
+    try:
+        if peer.welcome["role"] != expected_role:
+            problems.append(f"/ws: welcome role {peer.welcome['role']!r}, not {expected_role!r}")
+        keys = {
+            "anonymous": {"hall"},
+            "candidate": {"hall", "me"},
+            "advisor": {"hall", "console"},
+            "moderator": {"hall", "overview"},
+        }[expected_role]
+        if set(peer.state) != keys:
+            problems.append(f"/ws as {expected_role}: state has {sorted(peer.state)}")
+    finally:
+        await peer.close()
+    try:
+        await who.socket(origin="http://evil.example")
+        problems.append("/ws accepted a foreign Origin")
+    except InvalidStatus as refused:
+        if refused.response.status_code != 403:
+            problems.append(f"/ws foreign Origin: {refused.response.status_code}")
+    return problems
+
+
+async def test_http_matrix(hall: Hall) -> None:
+    failures: list[str] = []
+    tried = 0
+    shared: dict[str, Scene] = {}
+    for probe in HTTP_RULES:
+        for principal, expected in zip(PRINCIPALS, probe.expect, strict=True):
+            tried += 1
+            if probe.method in ("GET", "WS"):
+                # Reads share one scene per kind: they must change nothing.
+                if probe.scene not in shared:
+                    shared[probe.scene] = await hall.scene(probe.scene)
+                scene = shared[probe.scene]
+            else:
+                scene = await hall.scene(probe.scene)
+            who = scene.people[principal]
+            cookies = httpx.Cookies(who.http.cookies)
+            before = fingerprint(hall.db_path)
+            if probe.method == "WS":
+                failures += await probe_socket(hall, who, expected)
+                continue
+            path = probe.path.format_map(scene.values)
+            if probe.method == "GET":
+                response = await who.http.get(path)
+            else:
+                form = {k: scene.fill(v) for k, v in probe.form.items()}
+                response = await hall.post(who, path, form)
+            who.http.cookies = cookies  # signing in or out, or a language, ends here
+            problem = check_http(probe, principal, expected, response)
+            if problem:
+                failures.append(problem)
+            if probe.renews:
+                await hall.renew(principal)
+            checked = probe.method == "GET" or is_refusal(expected)
+            if checked and fingerprint(hall.db_path) != before:
+                failures.append(f"{probe.target} as {principal} changed the database")
+    print(f"\nHTTP matrix: {len(HTTP_RULES)} routes x {len(PRINCIPALS)} principals = {tried}")
+    print(f"HTTP matrix failures: {len(failures)}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_forms_without_csrf_change_nothing(hall: Hall) -> None:
+    """Every form refuses a post without its token, whoever sends it, and changes nothing."""
+    failures = []
+    posts = [p for p in HTTP_RULES if p.method == "POST"]
+    for probe in posts:
+        scene = await hall.scene(probe.scene)
+        for principal in PRINCIPALS:
+            who = scene.people[principal]
+            before = fingerprint(hall.db_path)
+            form = {k: scene.fill(v) for k, v in probe.form.items()}
+            response = await who.http.post(probe.path.format_map(scene.values), data=form)
+            if response.status_code != 403 or error_message("auth.csrf") not in html.unescape(
+                response.text
+            ):
+                code = response.status_code
+                failures.append(f"{probe.target} as {principal} without csrf: {code}")
+            if fingerprint(hall.db_path) != before:
+                failures.append(f"{probe.target} as {principal} without csrf changed the database")
+    print(f"\nforms without csrf: {len(posts)} x {len(PRINCIPALS)}, failures: {len(failures)}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_action_matrix(hall: Hall) -> None:
+    failures: list[str] = []
+    tried = 0
+    for name, rule in ACTION_RULES.items():
+        for principal, expected in zip(PRINCIPALS, rule.expect, strict=True):
+            tried += 1
+            scene = await hall.scene(rule.scene)
+            peer = await scene.people[principal].socket()
+            try:
+                before = fingerprint(hall.db_path)
+                data = {k: scene.fill(v) for k, v in rule.data.items()}
+                reply = await peer.send(name, data)
+                got = WS_OK if reply["ok"] else reply["error"]["code"]
+                if got != expected:
+                    failures.append(f"{name} as {principal}: expected {expected}, got {got}")
+                if expected != WS_OK and fingerprint(hall.db_path) != before:
+                    failures.append(f"{name} as {principal} was refused but changed the database")
+            finally:
+                await peer.close()
+    print(f"\naction matrix: {len(ACTION_RULES)} actions x {len(PRINCIPALS)} principals = {tried}")
+    print(f"action matrix failures: {len(failures)}")
+    assert not failures, "\n".join(failures)
+
+
+# -- what each principal sees ---------------------------------------------------------------
+
+# Whose personal data each principal may see: their own, their booth's candidates, everyone.
+MAY_SEE = {
+    "anonymous": set(),
+    "candidate": {"c1"},
+    "other_candidate": set(),
+    "advisor": {"c1", "c2"},
+    "other_advisor": {"c3"},
+    "moderator": {"c1", "c2", "c3"},
+}
+
+
+async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
+    """Three candidates with personal data (c1 waiting at booth A, c2 talking to the other
+    advisor of booth A, c3 waiting at booth B): their name, e-mail, phone, question and
+    video link never reach a principal that may not see them: not in the snapshot, not in
+    any pushed message, not on any page it can open."""
+    world = hall.world
+    secrets = {
+        f"c{i}": {
+            "name": f"Naamgeheim{i}x",
+            "email": f"mailgeheim{i}x@example.nl",
+            "phone": f"06 5550 100{i}",
+            "question": f"Vraaggeheim{i}x",
+        }
+        for i in (1, 2, 3)
+    }
+    people: dict[str, Browserless] = {
+        "anonymous": hall.staff["anonymous"],
+        "advisor": hall.staff["advisor"],
+        "other_advisor": hall.staff["other_advisor"],
+        "moderator": hall.staff["moderator"],
+    }
+    subjects: dict[str, Browserless] = {}
+    for key, data in secrets.items():
+        subjects[key] = visitor = hall.client()
+        token = await visitor.csrf("/aanmelden")
+        signed = await visitor.http.post(
+            "/aanmelden",
+            data={"csrf": token, **{k: data[k] for k in ("name", "email", "phone")}}
+            | {"consent": "yes", "next": "/"},
+        )
+        assert signed.status_code == 303, signed.text
+    people["candidate"] = subjects["c1"]
+    people["other_candidate"] = other = hall.client()
+    await other.sign_in_candidate("Iemand Anders", "anders@example.nl")
+
+    peers = {key: await who.socket() for key, who in people.items()}
+    frames: dict[str, list[str]] = {key: [] for key in people}
+    try:
+        a2 = hall.client()  # present, so c2 can ask for them
+        await a2.log_in("a2@test.example")
+        for key, booth, advisor in (
+            ("c1", world.booth_a, ""),
+            ("c2", world.booth_a, str(world.advisor_a2)),
+            ("c3", world.booth_b, ""),
+        ):
+            made = await hall.post(
+                subjects[key],
+                f"/inzoomen/{booth}",
+                {"question": secrets[key]["question"], "client_key": key, "advisor_id": advisor},
+            )
+            assert made.status_code == 303, made.text
+        c2_request = db_value(
+            hall.db_path,
+            "SELECT r.id FROM requests r JOIN candidates c ON c.id = r.candidate_id "
+            "WHERE c.email = ? AND r.status = 'waiting'",
+            (secrets["c2"]["email"],),
+        )
+        taken = await hall.post(a2, "/adviseur/accepteren", {"request_id": c2_request})
+        assert taken.status_code == 303, taken.text
+        conversation, video = (
+            sqlite3.connect(f"file:{hall.db_path}?mode=ro", uri=True)
+            .execute("SELECT id, video_url FROM conversations WHERE request_id = ?", (c2_request,))
+            .fetchone()
+        )
+        secrets["c2"]["video"] = video
+        # Every audience has heard the changes (hall pushes are coalesced) when the moderator
+        # has; then each asks for a full state as well.
+        await peers["moderator"].next_event(
+            "overview.state", timeout=10, where=lambda d: d["totals"]["waiting"] == 2
+        )
+        await peers["advisor"].next_event(
+            "console.state", timeout=10, where=lambda d: len(d["queue"]) == 1
+        )
+        for key, peer in peers.items():
+            synced = await peer.send("session.sync")
+            frames[key] += [
+                json.dumps(peer.welcome),
+                json.dumps(peer.state),
+                json.dumps(synced),
+            ]
+        await asyncio.sleep(1)  # pushes still on their way are looked at too
+        for key, peer in peers.items():
+            frames[key] += [json.dumps(frame) for frame in peer.events]
+    finally:
+        for peer in peers.values():
+            await peer.close()
+
+    pages: dict[str, list[str]] = {key: [] for key in people}
+    values = {"booth": str(world.booth_a), "conversation": str(conversation)}
+    gets = [p for p in HTTP_RULES if p.method == "GET" and not p.path.startswith("/static")]
+    for key, who in people.items():
+        for probe in gets:
+            response = await who.http.get(probe.path.format_map(values))
+            pages[key].append(f"{probe.path}\n{html.unescape(response.text)}")
+
+    leaks = []
+    checked = 0
+    for key in people:
+        for subject, data in secrets.items():
+            if subject in MAY_SEE[key]:
+                continue
+            for what, secret in data.items():
+                for text in frames[key] + pages[key]:
+                    checked += 1
+                    if secret in text:
+                        where = text.split("\n", 1)[0][:80]
+                        leaks.append(f"{key} sees {subject}'s {what} in {where}")
+    print(
+        f"\nvisibility: {len(people)} principals x {len(frames['anonymous'])}+ frames and "
+        f"{len(gets)} pages, {checked} checks, leaks: {len(leaks)}"
+    )
+    assert not leaks, "\n".join(sorted(set(leaks)))
+    # The test looks where the data does flow: each audience that may see it, sees it.
+    assert any(secrets["c1"]["name"] in t for t in frames["advisor"])
+    assert any(secrets["c3"]["question"] in t for t in frames["other_advisor"])
+    assert any(secrets["c2"]["name"] in t for t in frames["moderator"])
+    assert any(secrets["c1"]["email"] in t for t in pages["candidate"])
