@@ -1,4 +1,5 @@
-"""Staff accounts (advisors and moderators): creation and password sign-in (argon2id)."""
+"""Staff accounts (advisors and moderators): creation, password sign-in and password change
+(argon2id)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.db import Database, Transaction
-from app.errors import DomainError
+from app.errors import DomainError, ValidationError
+from app.sessions import end_all_of_staff as end_all_sessions
 
 ROLES = ("advisor", "moderator")
 MIN_PASSWORD_LENGTH = 10
@@ -98,3 +100,37 @@ async def authenticate(db: Database, email: str, password: str) -> Staff:
     data = dict(row)
     data.pop("password_hash")
     return _staff(data)
+
+
+async def change_password(
+    db: Database, staff_id: int, *, current: str, new: str, repeat: str
+) -> int:
+    """Check the current password, set the new one and end every session of the account
+    (this browser's too). Returns how many sessions ended. Changes nothing on an error."""
+    errors: dict[str, DomainError] = {}
+    row = await db.fetchone(
+        "SELECT password_hash FROM staff WHERE id = ? AND active = 1", (staff_id,)
+    )
+    stored = _DUMMY_HASH if row is None else row["password_hash"]
+    try:
+        _hasher.verify(stored, current)
+        if row is None:
+            raise VerificationError
+    except (VerificationError, InvalidHashError):
+        errors["current"] = DomainError("auth.wrong_password", field="current")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        errors["new"] = DomainError("input.password_short", field="new", min=MIN_PASSWORD_LENGTH)
+    elif new != repeat:
+        errors["repeat"] = DomainError("input.password_mismatch", field="repeat")
+    if errors:
+        raise ValidationError(errors)
+    new_hash = hash_password(new)
+    async with db.transaction() as tx:
+        changed = await tx.execute(
+            "UPDATE staff SET password_hash = ? WHERE id = ? AND password_hash = ?",
+            (new_hash, staff_id, stored),
+        )
+        if changed != 1:
+            # The password changed in between (another tab): nothing is changed here.
+            raise ValidationError({"current": DomainError("auth.wrong_password", field="current")})
+        return await end_all_sessions(tx, staff_id)

@@ -1,20 +1,25 @@
 """Who is asking: the principal behind a session, and CSRF tokens for forms.
 
-Sessions are signed, HttpOnly, SameSite cookies (Starlette's SessionMiddleware). The session
-holds only ids; the principal is looked up again on every request and connection, so a
-deactivated account loses access at once.
+The cookie is signed, HttpOnly and SameSite (Starlette's SessionMiddleware), but it only
+carries a random session token and the CSRF token: the server-side session record
+(``app.sessions``) decides. The principal is looked up again on every request and
+connection, so a signed-out session, a changed password or a deactivated account loses
+access at once.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from app import sessions
 from app.accounts import get_staff
 from app.candidates import get_candidate
 from app.db import Database
+from app.hub import Hub
 
 ROLES = ("anonymous", "candidate", "advisor", "moderator")
 
@@ -42,18 +47,41 @@ class Principal:
 ANONYMOUS = Principal("anonymous")
 
 
-async def principal_of(db: Database, session: dict[str, Any]) -> Principal:
-    staff_id = session.get("staff_id")
-    if isinstance(staff_id, int):
-        staff = await get_staff(db, staff_id)
+SESSION_KEY = "sid"
+# Pushed on ``staff:<id>`` or ``candidate:<id>`` when sessions end; every worker process
+# closes the matching sockets (``app.ws``).
+REVOKED_EVENT = "session.revoked"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The principal, and the server-side session that stands for it (None: anonymous)."""
+
+    principal: Principal
+    session: sessions.Session | None = None
+
+
+async def identify(db: Database, cookie: dict[str, Any], now: float | None = None) -> Identity:
+    token = cookie.get(SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        return Identity(ANONYMOUS)
+    record = await sessions.find(db, token, time.time() if now is None else now)
+    if record is None:
+        return Identity(ANONYMOUS)
+    if record.staff_id is not None:
+        staff = await get_staff(db, record.staff_id)
         if staff is not None and staff.active:
-            return Principal(staff.role, staff.id, staff.name, staff.booth_id)
-    candidate_id = session.get("candidate_id")
-    if isinstance(candidate_id, int):
-        candidate = await get_candidate(db, candidate_id)
+            principal = Principal(staff.role, staff.id, staff.name, staff.booth_id)
+            return Identity(principal, record)
+    elif record.candidate_id is not None:
+        candidate = await get_candidate(db, record.candidate_id)
         if candidate is not None:
-            return Principal("candidate", candidate.id, candidate.name)
-    return ANONYMOUS
+            return Identity(Principal("candidate", candidate.id, candidate.name), record)
+    return Identity(ANONYMOUS)
+
+
+async def principal_of(db: Database, cookie: dict[str, Any], now: float | None = None) -> Principal:
+    return (await identify(db, cookie, now)).principal
 
 
 def csrf_token(session: dict[str, Any]) -> str:
@@ -73,17 +101,41 @@ def csrf_ok(session: dict[str, Any], submitted: str | None) -> bool:
     )
 
 
-def sign_in_candidate(session: dict[str, Any], candidate_id: int) -> None:
-    session.clear()
-    session["candidate_id"] = candidate_id
-    session["csrf"] = secrets.token_urlsafe(32)
+def _start(cookie: dict[str, Any], token: str) -> None:
+    # A new session id and a new CSRF token at every sign-in: nothing from before carries over.
+    cookie.clear()
+    cookie[SESSION_KEY] = token
+    cookie["csrf"] = secrets.token_urlsafe(32)
 
 
-def sign_in_staff(session: dict[str, Any], staff_id: int) -> None:
-    session.clear()
-    session["staff_id"] = staff_id
-    session["csrf"] = secrets.token_urlsafe(32)
+async def sign_in_candidate(
+    db: Database, cookie: dict[str, Any], candidate_id: int, now: float
+) -> None:
+    token, _record = await sessions.create(db, candidate_id=candidate_id, now=now)
+    _start(cookie, token)
 
 
-def sign_out(session: dict[str, Any]) -> None:
-    session.clear()
+async def sign_in_staff(db: Database, cookie: dict[str, Any], staff_id: int, now: float) -> None:
+    token, _record = await sessions.create(db, staff_id=staff_id, now=now)
+    _start(cookie, token)
+
+
+async def sign_out(db: Database, cookie: dict[str, Any]) -> sessions.Session | None:
+    """End this browser's session on the server and forget the cookie's contents."""
+    token = cookie.get(SESSION_KEY)
+    cookie.clear()
+    if isinstance(token, str) and token:
+        return await sessions.end(db, token)
+    return None
+
+
+def revoked_topic(session: sessions.Session) -> str:
+    if session.staff_id is not None:
+        return f"staff:{session.staff_id}"
+    return f"candidate:{session.candidate_id}"
+
+
+async def announce_revoked(hub: Hub, topic: str, session_id: int | None, reason: str) -> None:
+    """Tell every worker to close the sockets of one ended session (``session_id``), or of
+    every session of the principal behind ``topic`` (None)."""
+    await hub.publish(topic, REVOKED_EVENT, {"session": session_id, "reason": reason})

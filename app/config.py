@@ -45,6 +45,22 @@ class Settings:
     hall_push_seconds: float = 0.2
     # A bearer token that may read /metrics besides a signed-in moderator; None: moderators only.
     metrics_token: str | None = None
+    # Incoming WebSocket messages: per connection, and per user over all their connections.
+    ws_rate: float = 20.0
+    ws_burst: int = 40
+    ws_user_rate: float = 40.0
+    ws_user_burst: int = 80
+    # Simultaneous WebSockets per signed-in user, and per address for anonymous visitors
+    # (generous: a whole event venue may share one address).
+    ws_connections_per_user: int = 10
+    ws_connections_per_ip: int = 1000
+    # New requests a candidate may make per minute (socket and form together).
+    requests_per_minute: int = 6
+    # Failed staff logins per hour per account (known or not), and per address.
+    login_failures_per_account: int = 100
+    login_failures_per_ip: int = 1000
+    # Candidates' personal data is anonymised this many days after the event ends.
+    retention_days: int = 30
     templates_dir: Path = field(default=PROJECT_ROOT / "templates")
     static_dir: Path = field(default=PROJECT_ROOT / "static")
 
@@ -83,6 +99,21 @@ class Settings:
             )
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ConfigError("INZOOMEN_METRICS_TOKEN must be at least 16 characters long")
+        for name, value in (
+            ("INZOOMEN_WS_RATE", self.ws_rate),
+            ("INZOOMEN_WS_BURST", self.ws_burst),
+            ("INZOOMEN_WS_USER_RATE", self.ws_user_rate),
+            ("INZOOMEN_WS_USER_BURST", self.ws_user_burst),
+            ("INZOOMEN_WS_CONNECTIONS_PER_USER", self.ws_connections_per_user),
+            ("INZOOMEN_WS_CONNECTIONS_PER_IP", self.ws_connections_per_ip),
+            ("INZOOMEN_REQUESTS_PER_MINUTE", self.requests_per_minute),
+            ("INZOOMEN_LOGIN_FAILURES_PER_ACCOUNT", self.login_failures_per_account),
+            ("INZOOMEN_LOGIN_FAILURES_PER_IP", self.login_failures_per_ip),
+        ):
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if not 0 <= self.retention_days <= 3650:
+            raise ConfigError("INZOOMEN_RETENTION_DAYS must be between 0 and 3650")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -137,6 +168,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_prefix=env.get("INZOOMEN_REDIS_PREFIX") or "inzoomen",
         hall_push_seconds=_float(env, "INZOOMEN_HALL_PUSH_SECONDS", 0.2),
         metrics_token=env.get("INZOOMEN_METRICS_TOKEN") or None,
+        ws_rate=_float(env, "INZOOMEN_WS_RATE", 20.0),
+        ws_burst=_int(env, "INZOOMEN_WS_BURST", 40),
+        ws_user_rate=_float(env, "INZOOMEN_WS_USER_RATE", 40.0),
+        ws_user_burst=_int(env, "INZOOMEN_WS_USER_BURST", 80),
+        ws_connections_per_user=_int(env, "INZOOMEN_WS_CONNECTIONS_PER_USER", 10),
+        ws_connections_per_ip=_int(env, "INZOOMEN_WS_CONNECTIONS_PER_IP", 1000),
+        requests_per_minute=_int(env, "INZOOMEN_REQUESTS_PER_MINUTE", 6),
+        login_failures_per_account=_int(env, "INZOOMEN_LOGIN_FAILURES_PER_ACCOUNT", 100),
+        login_failures_per_ip=_int(env, "INZOOMEN_LOGIN_FAILURES_PER_IP", 1000),
+        retention_days=_int(env, "INZOOMEN_RETENTION_DAYS", 30),
     )
     settings.check()
     return settings

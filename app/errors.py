@@ -23,6 +23,12 @@ MESSAGES: dict[str, str] = {
     "auth.sign_in_required": N_("Meld je eerst aan."),
     "auth.bad_login": N_("Dit e-mailadres en wachtwoord horen niet bij elkaar."),
     "auth.csrf": N_("Je formulier is verlopen. Probeer het nog een keer."),
+    "auth.wrong_password": N_("Je huidige wachtwoord klopt niet."),
+    "input.password_short": N_("Kies een wachtwoord van minstens %(min)s tekens."),
+    "input.password_mismatch": N_("De twee nieuwe wachtwoorden zijn niet gelijk."),
+    "rate.limited": N_(
+        "Je doet dit te vaak achter elkaar. Wacht %(seconds)s seconden en probeer het opnieuw."
+    ),
     "booth.not_found": N_("Deze stand bestaat niet."),
     "booth.closed": N_("Deze stand is nu niet open. Kijk in het schema wanneer hij opent."),
     "advisor.not_found": N_("Deze adviseur bestaat niet bij deze stand."),

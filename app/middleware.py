@@ -17,24 +17,44 @@ SECURITY_HEADERS = [
         b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 ]
+# Only over HTTPS (directly, or behind a proxy that says so and is trusted by uvicorn's
+# proxy headers, which then sets the scope's scheme): a browser ignores it over HTTP.
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+_STARTS = {"http.response.start", "websocket.http.response.start"}
+
+
+def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    headers = list(SECURITY_HEADERS)
+    if scope.get("scheme") in ("https", "wss"):
+        headers.append(HSTS)
+    return headers
 
 
 class SecurityHeaders:
-    """Adds a strict content security policy and friends to every HTTP response."""
+    """Adds a strict content security policy and friends to every HTTP response, and to
+    the HTTP response that refuses a WebSocket handshake."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        added = security_headers(scope)
+        names = {name for name, _value in added}
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            if message["type"] in _STARTS:
+                kept = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in names
+                ]
+                message["headers"] = [*kept, *added]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from app.config import Settings, load_settings
 from app.db import Database
@@ -35,6 +36,14 @@ log = logging.getLogger("inzoomen")
 
 SESSION_COOKIE = "inzoomen_session"
 SESSION_MAX_AGE = 12 * 60 * 60
+
+
+class Hall(Starlette):
+    """The app, with security headers outside everything, so that the error page Starlette
+    writes for an unexpected exception carries them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Starlette:
@@ -99,7 +108,6 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
     middleware = [
-        Middleware(SecurityHeaders),
         Middleware(Language),
         Middleware(
             SessionMiddleware,
@@ -110,7 +118,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             https_only=settings.https_only_cookies,
         ),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    return Hall(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def app_from_environment() -> Starlette:

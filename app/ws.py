@@ -14,17 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app import actions
-from app.auth import Principal, principal_of
+from app import actions, throttles
+from app.auth import REVOKED_EVENT, Identity, Principal, identify
 from app.deadlines import moments_passed
 from app.errors import DomainError
 from app.hub import DEFAULT_BUFFER, Sink, Subscription, encode
 from app.protocol import EnvelopeError, parse_command, reply_error, reply_ok
+from app.ratelimit import MessageLimiter, SocketLimits
 from app.resources import Resources
 from app.wsprotocol import EXTENSION, Pusher
 
@@ -33,6 +38,52 @@ log = logging.getLogger("inzoomen.ws")
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
+# The session behind the socket ended (signed out, password changed, expired): sign in again.
+CLOSE_SESSION_ENDED = 4001
+# Too many simultaneous connections for this user or address.
+CLOSE_TOO_MANY = 4008
+_REVOKED_PREFIX = f'{{"event":"{REVOKED_EVENT}",'
+
+
+def socket_limits(websocket: WebSocket) -> SocketLimits:
+    """The WebSocket limits of this process, made on first use from the settings."""
+    state = websocket.app.state
+    limits: SocketLimits | None = getattr(state, "socket_limits", None)
+    if limits is None:
+        settings = websocket.app.state.resources.settings
+        limits = state.socket_limits = SocketLimits(
+            rate=settings.ws_rate,
+            burst=settings.ws_burst,
+            user_rate=settings.ws_user_rate,
+            user_burst=settings.ws_user_burst,
+            per_user=settings.ws_connections_per_user,
+            per_ip=settings.ws_connections_per_ip,
+            clock=time.monotonic,
+        )
+    return limits
+
+
+class Guarded:
+    """A sink that watches for ``session.revoked`` on the principal's own topic: when it
+    names this connection's session (or every session), the socket is closed instead."""
+
+    __slots__ = ("_on_revoked", "_session_id", "_target")
+
+    def __init__(self, target: Sink, session_id: int | None, on_revoked: Callable[[str], None]):
+        self._target = target
+        self._session_id = session_id
+        self._on_revoked = on_revoked
+
+    def deliver(self, message: str) -> None:
+        if message.startswith(_REVOKED_PREFIX):
+            data = json.loads(message)["data"]
+            if data.get("session") in (None, self._session_id):
+                self._on_revoked(str(data.get("reason") or "session.ended"))
+            return
+        self._target.deliver(message)
+
+    def end(self) -> None:
+        self._target.end()
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
@@ -88,6 +139,20 @@ class Connection:
         self.principal = principal
         self.pusher: Pusher | None = websocket.scope.get("extensions", {}).get(EXTENSION)
         self._send_lock = asyncio.Lock()
+        self.ended: str | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    def end_session(self, reason: str) -> None:
+        """Refuse every further command and close with 4001 (from a hub delivery)."""
+        if self.ended is not None:
+            return
+        self.ended = reason
+
+        async def close() -> None:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(CLOSE_SESSION_ENDED, f"session.ended: {reason}")
+
+        self._closing = asyncio.get_running_loop().create_task(close())
 
     async def send(self, text: str) -> None:
         if self.pusher is not None:
@@ -112,6 +177,15 @@ class Connection:
         try:
             command = parse_command(text)
             command_id = command.id
+            if command.action == "request.create" and self.principal.role == "candidate":
+                assert self.principal.id is not None
+                await throttles.check_request_rate(
+                    self.resources.db,
+                    candidate_id=self.principal.id,
+                    client_key=command.data.get("client_key"),
+                    now=now(),
+                    limit=self.resources.settings.requests_per_minute,
+                )
             result = await actions.perform(
                 self.resources, self.principal, command.action, command.data
             )
@@ -126,21 +200,63 @@ class Connection:
             await self.send(reply_ok(command.id, result, now()))
 
 
+def reply_limited(text: str, retry_after: float, now: float) -> str:
+    """The refusal of a command over the rate: ``rate.limited`` with ``retry_after``
+    seconds; the command is not performed."""
+    try:
+        command_id: str | None = parse_command(text).id
+    except EnvelopeError as error:
+        command_id = error.command_id
+    seconds = max(1, int(retry_after + 0.999))
+    reply = json.loads(reply_error(command_id, DomainError("rate.limited", seconds=seconds), now))
+    reply["error"]["retry_after"] = round(retry_after, 3)
+    return json.dumps(reply, separators=(",", ":"), ensure_ascii=False)
+
+
 async def hall_socket(websocket: WebSocket) -> None:
     resources: Resources = websocket.app.state.resources
     settings = resources.settings
     if not origin_allowed(websocket, settings.allowed_origins):
-        await websocket.close(CLOSE_POLICY)
+        if "websocket.http.response" in websocket.scope.get("extensions", {}):
+            # Refused before the socket opens: HTTP 403, with the security headers.
+            await websocket.send_denial_response(PlainTextResponse("Forbidden", 403))
+        else:
+            await websocket.close(CLOSE_POLICY)
         return
-    principal = await principal_of(resources.db, websocket.session)
+    identity = await identify(resources.db, websocket.session, resources.now())
+    principal = identity.principal
+    limits = socket_limits(websocket)
+    user = None if principal.role == "anonymous" else (principal.role, principal.id)
+    cap_key = user if user is not None else (websocket.client.host if websocket.client else "")
+    cap = limits.cap_for(user)
     await websocket.accept()
+    if not cap.try_open(cap_key):
+        await websocket.close(CLOSE_TOO_MANY, "connections.too_many")
+        return
+    limiter = limits.limiter(user)
+    try:
+        await _serve(websocket, resources, identity, limiter)
+    finally:
+        cap.close(cap_key)
+        limits.release(user)
+
+
+async def _serve(
+    websocket: WebSocket, resources: Resources, identity: Identity, limiter: MessageLimiter
+) -> None:
+    settings = resources.settings
+    principal = identity.principal
     connection = Connection(websocket, resources, principal)
+    expires_at = identity.session.expires_at if identity.session else None
+    session_id = identity.session.id if identity.session else None
     sink: Sink
     if connection.pusher is not None:
         connection.pusher.on_drop = resources.metrics.slow_client_dropped
-        sink = held = Held(connection.pusher)
+        held = Held(connection.pusher)
+        sink = Guarded(held, session_id, connection.end_session)
     else:
-        sink = subscription = Subscription()
+        subscription = Subscription()
+        sink = Guarded(subscription, session_id, connection.end_session)
     metrics = resources.metrics
     metrics.connection_opened(principal.role)
     with resources.hub.local.attached(principal.topics, sink):
@@ -174,6 +290,18 @@ async def hall_socket(websocket: WebSocket) -> None:
                 if len(text.encode()) > settings.ws_max_message_bytes:
                     await websocket.close(CLOSE_TOO_BIG)
                     break
+                if connection.ended is not None:
+                    continue
+                if expires_at is not None and resources.now() >= expires_at:
+                    connection.end_session("expired")
+                    continue
+                verdict = limiter.admit()
+                if not verdict.allowed:
+                    if verdict.abusive:
+                        await websocket.close(CLOSE_POLICY, "rate.limited")
+                        break
+                    await connection.send(reply_limited(text, verdict.retry_after, resources.now()))
+                    continue
                 await connection.handle(text)
         except (WebSocketDisconnect, RuntimeError):
             pass

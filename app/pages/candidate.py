@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app import actions, candidates, snapshots
+from app import actions, candidates, snapshots, throttles
 from app.auth import sign_in_candidate
 from app.errors import DomainError
 from app.event import load_event
@@ -74,7 +74,7 @@ async def sign_in_submit(request: Request) -> Response:
         labels = {k: _(v) for k, v in SIGN_IN_LABELS.items()}
         context = {"values": values, "next": next_url, **error_context(error, labels)}
         return await render(request, "sign_in.html", principal, context, 400)
-    sign_in_candidate(request.session, candidate.id)
+    await sign_in_candidate(r.db, request.session, candidate.id, r.now())
     return RedirectResponse(next_url, status_code=303)
 
 
@@ -124,6 +124,14 @@ async def zoom_in_submit(request: Request) -> Response:
         "client_key": str(form.get("client_key", "")),
     }
     try:
+        if principal.role == "candidate" and principal.id is not None:
+            await throttles.check_request_rate(
+                r.db,
+                candidate_id=principal.id,
+                client_key=data["client_key"],
+                now=r.now(),
+                limit=r.settings.requests_per_minute,
+            )
         await actions.perform(r, principal, "request.create", data)
     except DomainError as error:
         if principal.role == "anonymous":

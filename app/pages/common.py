@@ -67,7 +67,8 @@ def resources_of(request: Request) -> Resources:
 
 
 async def principal_of_request(request: Request) -> Principal:
-    return await principal_of(resources_of(request).db, request.session)
+    r = resources_of(request)
+    return await principal_of(r.db, request.session, r.now())
 
 
 async def render(
@@ -116,6 +117,8 @@ def error_context(error: DomainError, labels: dict[str, str]) -> dict[str, Any]:
 
 
 def status_for(error: DomainError) -> int:
+    if error.code == "rate.limited":
+        return 429
     if error.code.startswith("auth."):
         return 403
     if error.code.startswith("input.") or isinstance(error, ValidationError):

@@ -1,4 +1,4 @@
-"""Staff: log in and out, the advisor console, the moderator overview."""
+"""Staff: log in and out, change the password, the advisor console, the moderator overview."""
 
 from __future__ import annotations
 
@@ -9,12 +9,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app import actions, queue, snapshots
-from app.accounts import authenticate
+from app import actions, queue, snapshots, throttles
+from app.accounts import MIN_PASSWORD_LENGTH, authenticate, change_password, get_staff
 from app.advisors import CHOOSABLE
-from app.auth import Principal, sign_in_staff, sign_out
+from app.auth import (
+    Principal,
+    announce_revoked,
+    revoked_topic,
+    sign_in_staff,
+    sign_out,
+)
 from app.errors import DomainError
 from app.event import load_event
+from app.i18n import gettext as _
 from app.notes import booth_conversations
 from app.pages.common import (
     csrf_failed,
@@ -31,7 +38,14 @@ from app.pages.common import (
 
 async def login_page(request: Request) -> Response:
     principal = await principal_of_request(request)
-    return await render(request, "login.html", principal, {"values": {}})
+    changed = request.query_params.get("wachtwoord") == "gewijzigd"
+    return await render(request, "login.html", principal, {"values": {}, "changed": changed})
+
+
+def _throttle_keys(request: Request, email: str) -> tuple[str, str]:
+    secret = resources_of(request).settings.secret_key
+    address = request.client.host if request.client else ""
+    return throttles.key_of(secret, "account", email), throttles.key_of(secret, "ip", address)
 
 
 async def login_submit(request: Request) -> Response:
@@ -41,12 +55,29 @@ async def login_submit(request: Request) -> Response:
     if form is None:
         return await csrf_failed(request, principal)
     email = str(form.get("email", ""))
+    account_key, ip_key = _throttle_keys(request, email)
+    allowed = await throttles.login_allowed(
+        r.db,
+        account_key=account_key,
+        ip_key=ip_key,
+        now=r.now(),
+        per_account=r.settings.login_failures_per_account,
+        per_ip=r.settings.login_failures_per_ip,
+    )
     try:
+        # Over the throttle even the right password is refused, with the same answer as a
+        # wrong one, after the same password check: it tells nothing about the account.
         staff = await authenticate(r.db, email, str(form.get("password", "")))
+        if not allowed:
+            raise DomainError("auth.bad_login")
     except DomainError as error:
+        if allowed:
+            await throttles.record_login_failure(
+                r.db, account_key=account_key, ip_key=ip_key, now=r.now()
+            )
         context = {"values": {"email": email}, **error_context(error, {})}
         return await render(request, "login.html", principal, context, 400)
-    sign_in_staff(request.session, staff.id)
+    await sign_in_staff(r.db, request.session, staff.id, r.now())
     if staff.role == "advisor":
         if staff.status == "offline":
             await actions.perform(
@@ -75,8 +106,68 @@ async def logout_submit(request: Request) -> Response:
         if waiting is not None:
             with contextlib.suppress(DomainError):
                 await actions.perform(r, principal, "request.cancel", {"request_id": waiting.id})
-    sign_out(request.session)
+    ended = await sign_out(r.db, request.session)
+    if ended is not None:
+        # This browser's sockets close in every worker; other sessions stay signed in.
+        await announce_revoked(r.hub, revoked_topic(ended), ended.id, "logout")
     return RedirectResponse("/", status_code=303)
+
+
+def _password_labels() -> dict[str, str]:
+    return {
+        "current": _("Huidig wachtwoord"),
+        "new": _("Nieuw wachtwoord"),
+        "repeat": _("Nieuw wachtwoord nog een keer"),
+    }
+
+
+async def password_page(request: Request) -> Response:
+    principal = await principal_of_request(request)
+    if principal.role not in ("advisor", "moderator"):
+        return await refuse(request, principal, "/inloggen")
+    return await render(request, "password.html", principal, {"min_length": MIN_PASSWORD_LENGTH})
+
+
+async def password_submit(request: Request) -> Response:
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    if principal.role not in ("advisor", "moderator") or principal.id is None:
+        return await refuse(request, principal, "/inloggen")
+    staff = await get_staff(r.db, principal.id)
+    assert staff is not None
+    account_key, ip_key = _throttle_keys(request, staff.email)
+    allowed = await throttles.login_allowed(
+        r.db,
+        account_key=account_key,
+        ip_key=ip_key,
+        now=r.now(),
+        per_account=r.settings.login_failures_per_account,
+        per_ip=r.settings.login_failures_per_ip,
+    )
+    current = str(form.get("current", "")) if allowed else ""
+    try:
+        await change_password(
+            r.db,
+            principal.id,
+            current=current,
+            new=str(form.get("new", "")),
+            repeat=str(form.get("repeat", "")),
+        )
+    except DomainError as error:
+        if allowed and "current" in getattr(error, "errors", {}):
+            # A wrong current password counts as a failed login of the account.
+            await throttles.record_login_failure(
+                r.db, account_key=account_key, ip_key=ip_key, now=r.now()
+            )
+        context = {"min_length": MIN_PASSWORD_LENGTH, **error_context(error, _password_labels())}
+        return await render(request, "password.html", principal, context, 400)
+    # Every session of the account ended, this one too: its sockets close in every worker.
+    request.session.clear()
+    await announce_revoked(r.hub, f"staff:{principal.id}", None, "password_changed")
+    return RedirectResponse("/inloggen?wachtwoord=gewijzigd", status_code=303)
 
 
 async def console_page(request: Request) -> Response:
@@ -146,6 +237,8 @@ routes = [
     Route("/inloggen", login_page, methods=["GET"]),
     Route("/inloggen", login_submit, methods=["POST"]),
     Route("/uitloggen", logout_submit, methods=["POST"]),
+    Route("/wachtwoord", password_page, methods=["GET"]),
+    Route("/wachtwoord", password_submit, methods=["POST"]),
     Route("/adviseur", console_page, methods=["GET"]),
     Route(
         "/adviseur/{form:str}",
