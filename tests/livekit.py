@@ -331,3 +331,223 @@ class Peer:
     async def close(self) -> None:
         await self.connection.close()
         await self._reader
+
+
+async def fire(
+    peer: Peer, action: str, data: dict[str, Any] | None = None
+) -> asyncio.Future[dict[str, Any]]:
+    """Put a command on the wire without waiting for its reply; the future holds the reply.
+
+    Fire several commands (on one or many peers) and then await the futures to have them
+    reach the server at the same instant."""
+    command_id = f"t{next(Peer._ids)}"
+    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    peer._waiting[command_id] = future
+    await peer.connection.send(json.dumps({"id": command_id, "action": action, "data": data or {}}))
+    return future
+
+
+STATE_PARTS = {"me.state": "me", "console.state": "console", "overview.state": "overview"}
+
+
+class ReconnectingPeer:
+    """A protocol client that keeps itself connected and in order the way
+    ``static/js/live.js`` does.
+
+    It reconnects by itself after the connection drops (the server restarts, is killed, or
+    closes it), waiting a random time between 0 and a cap that doubles from ``first`` up to
+    ``cap`` seconds (full jitter). On every (re)connect it takes ``session.welcome`` and
+    ``session.state`` as its whole state. After that it applies pushes in order: a state
+    (``me``, ``console``, ``overview``) with a lower ``rev`` than the one it holds is
+    ignored; a ``hall.delta`` it already has is ignored; one that skips a version means it
+    missed something, so it asks for ``session.sync`` and replaces its state (``gaps``).
+
+    ``pushes`` keeps every push with the local time it arrived, for tests of timers.
+    """
+
+    def __init__(
+        self,
+        visitor: Browserless,
+        *,
+        first: float = 0.5,
+        cap: float = 30.0,
+        rng: Any = None,
+    ) -> None:
+        import random
+
+        self.visitor = visitor
+        self.first = first
+        self.cap = cap
+        self.rng = rng or random.Random()
+        self.state: dict[str, Any] = {}
+        self.welcome: dict[str, Any] = {}
+        self.pushes: list[tuple[float, str, Any]] = []
+        self.connects = 0
+        self.gaps = 0
+        self.connected = asyncio.Event()
+        self.closing = False
+        self._connection: ClientConnection | None = None
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
+        self._resyncs: set[asyncio.Task[None]] = set()
+
+    async def start(self, timeout: float = 10) -> ReconnectingPeer:
+        self._task = asyncio.create_task(self._run())
+        await self.wait_connected(timeout)
+        return self
+
+    async def wait_connected(self, timeout: float = 10) -> None:
+        await asyncio.wait_for(self.connected.wait(), timeout)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self.closing:
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pass
+            self.connected.clear()
+            self._connection = None
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("connection lost"))
+            self._waiting.clear()
+            if self.closing:
+                return
+            if self.welcome:
+                attempt = 0
+                self.welcome = {}
+            limit = min(self.cap, self.first * 2**attempt)
+            attempt += 1
+            await asyncio.sleep(self.rng.random() * limit)
+
+    async def _session(self) -> None:
+        headers = {}
+        cookie = self.visitor.cookie_header()
+        if cookie:
+            headers["Cookie"] = cookie
+        server = self.visitor.server
+        async with connect(
+            server.ws_url,
+            origin=server.url,  # type: ignore[arg-type]
+            additional_headers=headers,
+            compression=None,
+            open_timeout=5,
+        ) as connection:
+            self._connection = connection
+            async for raw in connection:
+                frame = json.loads(raw)
+                if "event" in frame:
+                    await self._push(frame["event"], frame.get("data"))
+                else:
+                    future = self._waiting.pop(str(frame.get("id")), None)
+                    if future is not None and not future.done():
+                        future.set_result(frame)
+
+    async def _push(self, name: str, data: Any) -> None:
+        self.pushes.append((time.time(), name, data))
+        if name == "session.welcome":
+            self.welcome = data
+            self.connects += 1
+        elif name == "session.state":
+            self.state = data
+            self.connected.set()
+        elif name == "hall.delta" and "hall" in self.state:
+            hall = self.state["hall"]
+            if data["v"] <= hall["v"]:
+                return
+            if data["v"] > hall["v"] + 1:
+                self.gaps += 1
+                task = asyncio.create_task(self.resync())
+                self._resyncs.add(task)
+                task.add_done_callback(self._resyncs.discard)
+                return
+            booths = {b["id"]: b for b in hall["booths"]}
+            for booth in data["booths"]:
+                booths[booth["id"]] = booth
+            for gone in data["removed"]:
+                booths.pop(gone, None)
+            order = [b["id"] for b in hall["booths"]] + [
+                b["id"] for b in data["booths"] if b["id"] not in {x["id"] for x in hall["booths"]}
+            ]
+            hall["booths"] = [booths[i] for i in order if i in booths]
+            hall["v"] = data["v"]
+        elif name in STATE_PARTS:
+            part = STATE_PARTS[name]
+            held = self.state.get(part)
+            if held is None or data.get("rev", 0) >= held.get("rev", 0):
+                self.state[part] = data
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def resync(self) -> None:
+        with contextlib.suppress(Exception):
+            reply = await self.send("session.sync")
+            if reply.get("ok"):
+                self.state = reply["data"]
+
+    async def send(
+        self, action: str, data: dict[str, Any] | None = None, timeout: float = 10
+    ) -> dict[str, Any]:
+        """Send a command on the current connection and return its reply; ConnectionError
+        when there is no connection or it drops before the reply."""
+        connection = self._connection
+        if connection is None or not self.connected.is_set():
+            raise ConnectionError("not connected")
+        command_id = f"r{next(Peer._ids)}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[command_id] = future
+        try:
+            await connection.send(
+                json.dumps({"id": command_id, "action": action, "data": data or {}})
+            )
+        except Exception as error:
+            self._waiting.pop(command_id, None)
+            raise ConnectionError("connection lost") from error
+        return await asyncio.wait_for(future, timeout)
+
+    def pushed(self, name: str, where: Any = None) -> list[tuple[float, Any]]:
+        """Every push with this name (and matching ``where(data)``), with its arrival time."""
+        return [
+            (at, data)
+            for at, event, data in self.pushes
+            if event == name and (where is None or where(data))
+        ]
+
+    async def in_sync(self) -> bool:
+        """Whether what this client holds equals a fresh ``session.sync`` of the server
+        (see ``comparable``)."""
+        reply = await self.send("session.sync")
+        return bool(reply["ok"]) and comparable(self.state) == comparable(reply["data"])
+
+    async def close(self) -> None:
+        self.closing = True
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+def comparable(state: dict[str, Any]) -> Any:
+    """A state without what follows the clock rather than the stored state: ``rev`` (the
+    revision a view was read at), and a candidate's own estimated wait, which is computed
+    afresh on every read."""
+
+    def clean(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v, k) for k, v in value.items() if k != "rev"}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    state = clean(state)
+    request = (state.get("me") or {}).get("request")
+    if request is not None:
+        request.pop("wait_minutes", None)
+    return state
