@@ -59,6 +59,8 @@ async def sign_in(
 
 async def get_candidate(db: Database | Transaction, candidate_id: int) -> Candidate | None:
     row = await db.fetchone(
-        "SELECT id, name, email, phone FROM candidates WHERE id = ?", (candidate_id,)
+        # An erased candidate (app/privacy.py) is nobody: an old session of theirs is void.
+        "SELECT id, name, email, phone FROM candidates WHERE id = ? AND erased_at IS NULL",
+        (candidate_id,),
     )
     return None if row is None else Candidate(**dict(row))

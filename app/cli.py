@@ -1,4 +1,4 @@
-"""The ``inzoomen`` command: serve, migrate, create-user, backup."""
+"""The ``inzoomen`` command: serve, migrate, create-user, backup, retention."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,43 @@ def backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def retention(args: argparse.Namespace) -> int:
+    from app import privacy
+
+    settings = _settings(args)
+    days = settings.retention_days if args.days is None else args.days
+    if not 0 <= days <= 3650:
+        print("error: --days must be between 0 and 3650", file=sys.stderr)
+        return 2
+
+    async def run() -> privacy.RetentionResult:
+        db = await Database.open(settings.database_path)
+        try:
+            return await privacy.run_retention(
+                db,
+                now=time.time(),
+                days=days,
+                wrap_up_seconds=settings.wrap_up_seconds,
+                dry_run=args.dry_run,
+            )
+        finally:
+            await db.close()
+
+    result = asyncio.run(run())
+    verb = "would anonymise" if result.dry_run else "anonymised"
+    ends = (
+        "no event days"
+        if result.event_ends_at is None
+        else datetime.fromtimestamp(result.event_ends_at).astimezone().isoformat(timespec="minutes")
+    )
+    print(
+        f"retention ({days} days after the event; event ends {ends}): {verb} "
+        f"{result.candidates} candidates, {result.requests} requests, "
+        f"{result.conversations} conversations"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="inzoomen", description="The Inzoomen live event hall")
     commands = top.add_subparsers(dest="command", required=True)
@@ -197,6 +235,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--personal-link", help="the advisor's own meeting link")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.set_defaults(run=create_user)
+
+    p = commands.add_parser(
+        "retention", help="anonymise candidates' personal data past its retention time"
+    )
+    p.add_argument("--db")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be anonymised")
+    p.add_argument(
+        "--days", type=int, help="days after the event (default: $INZOOMEN_RETENTION_DAYS)"
+    )
+    p.set_defaults(run=retention)
 
     p = commands.add_parser("backup", help="consistent copy of the live database")
     p.add_argument("--db")

@@ -64,6 +64,8 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     await conn.execute("PRAGMA journal_mode = WAL")
     await conn.execute("PRAGMA synchronous = FULL")
     await conn.execute("PRAGMA foreign_keys = ON")
+    # Erased personal data is overwritten with zeros, not left in free space of the file.
+    await conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 

@@ -28,6 +28,7 @@ from app.metrics import routes as metrics_routes
 from app.middleware import Language, SecurityHeaders
 from app.pages import routes as web_routes
 from app.presence import Presence
+from app.privacy import RetentionJob
 from app.resources import Resources
 from app.templating import make_templates
 from app.ws import hall_socket
@@ -83,11 +84,20 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             settings, db, hub, live, deadlines, clock, metrics, presence
         )
         app.state.templates = make_templates(settings.templates_dir, event.timezone)
+        app.state.templates.env.globals["retention_days"] = settings.retention_days
+        retention = RetentionJob(
+            db,
+            live,
+            clock,
+            days=settings.retention_days,
+            wrap_up_seconds=settings.wrap_up_seconds,
+        )
         tasks = [
             asyncio.create_task(deadlines.run(), name="deadlines"),
             asyncio.create_task(live.run(), name="live"),
             asyncio.create_task(feed.run(), name="hall-feed"),
             asyncio.create_task(presence.run(), name="presence"),
+            asyncio.create_task(retention.run(), name="retention"),
         ]
         log.info("hall ready: %s", event.name)
         try:

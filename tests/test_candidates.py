@@ -67,6 +67,7 @@ async def test_valid_sign_in_is_stored(db):
         "phone": "+31 (0)6-12345678",
         "consent_at": 1000.0,
         "created_at": 1000.0,
+        "erased_at": None,
     }
     assert await candidates.get_candidate(db, candidate.id) == candidate
 
