@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from app.pages import candidate, conversation, hall, info, staff
+from app.pages import candidate, conversation, hall, info, privacy, staff
 
 routes: list[BaseRoute] = [
     *hall.routes,
@@ -15,4 +15,5 @@ routes: list[BaseRoute] = [
     *staff.routes,
     *conversation.routes,
     *info.routes,
+    *privacy.routes,
 ]
