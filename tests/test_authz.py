@@ -685,3 +685,34 @@ async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
     assert any(secrets["c3"]["question"] in t for t in frames["other_advisor"])
     assert any(secrets["c2"]["name"] in t for t in frames["moderator"])
     assert any(secrets["c1"]["email"] in t for t in pages["candidate"])
+
+
+async def test_redirects_after_sign_in_stay_on_this_site(hall: Hall) -> None:
+    """``next`` is followed only to a local path: never to another site, however written."""
+    tricks = [
+        "//evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "/%2F%2Fevil.example",
+    ]
+    anonymous = hall.staff["anonymous"]
+    problems = []
+    for trick in tricks:
+        responses = [await anonymous.http.get("/taal/nl", params={"next": trick})]
+        visitor = hall.client()
+        token = await visitor.csrf("/aanmelden")
+        responses.append(
+            await visitor.http.post(
+                "/aanmelden",
+                data={"csrf": token, "name": "R", "email": "r@example.nl", "consent": "yes"}
+                | {"next": trick},
+            )
+        )
+        for response in responses:
+            location = response.headers.get("location", "")
+            target = httpx.URL(hall.server.url).join(location.replace("\\", "/"))
+            if response.status_code != 303 or target.host != "127.0.0.1":
+                problems.append(f"next={trick!r}: {response.status_code} to {location!r}")
+    assert not problems, "\n".join(problems)
