@@ -39,6 +39,8 @@ RETENTION_LEASE = "retention"
 CHECK_EVERY_SECONDS = 60 * 60.0
 RUN_EVERY_SECONDS = 24 * 60 * 60.0
 LEASE_TTL_SECONDS = 120.0
+# Candidates anonymised per transaction by the retention job.
+RETENTION_BATCH = 100
 
 # Free-text fields that may hold personal data about the candidate: emptied on erasure.
 _FREE_TEXT = {
@@ -63,13 +65,23 @@ async def _columns(db: Database | Transaction, table: str) -> list[str]:
     return [r["name"] for r in rows]
 
 
-async def _tables_with(db: Database | Transaction, column: str) -> list[str]:
-    """Every table of the database that has ``column``, in name order."""
+@dataclass(frozen=True)
+class Schema:
+    """The columns of every table, read once: what is keyed to a candidate is found by its
+    columns, so a table another part of the hall adds later is covered too."""
+
+    columns: dict[str, list[str]]
+
+    def tables_with(self, column: str) -> list[str]:
+        return [t for t, cols in self.columns.items() if column in cols]
+
+
+async def read_schema(db: Database | Transaction) -> Schema:
     tables = await db.fetchall(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
         "ORDER BY name"
     )
-    return [t["name"] for t in tables if column in await _columns(db, t["name"])]
+    return Schema({t["name"]: await _columns(db, t["name"]) for t in tables})
 
 
 async def export(db: Database, candidate_id: int, now: float) -> dict[str, Any] | None:
@@ -101,10 +113,11 @@ async def export(db: Database, candidate_id: int, now: float) -> dict[str, Any] 
         (candidate_id,),
     )
     other: dict[str, list[dict[str, Any]]] = {}
-    for table in await _tables_with(db, "candidate_id"):
+    schema = await read_schema(db)
+    for table in schema.tables_with("candidate_id"):
         if table in ("requests", "conversations"):
             continue
-        columns = [c for c in await _columns(db, table) if not _NOT_EXPORTED.search(c)]
+        columns = [c for c in schema.columns[table] if not _NOT_EXPORTED.search(c)]
         if not columns:
             continue
         selected = ", ".join(f'"{c}"' for c in columns)
@@ -196,12 +209,17 @@ def _needles(values: Iterable[str]) -> re.Pattern[str] | None:
 
 
 async def _scrub_rows(
-    tx: Transaction, table: str, where: str, params: tuple[Any, ...], needles: re.Pattern[str]
+    tx: Transaction,
+    schema: Schema,
+    table: str,
+    where: str,
+    params: tuple[Any, ...],
+    needles: re.Pattern[str],
 ) -> None:
     """Take every remaining mention of the candidate's name, e-mail or phone out of the text
     columns of their rows in ``table``: a field another part of the hall may add later is
     covered too. A change the table's rules refuse leaves that row as it was."""
-    columns = [c for c in await _columns(tx, table) if c != "id"]
+    columns = [c for c in schema.columns[table] if c != "id"]
     if not columns:
         return
     selected = ", ".join(f'"{c}"' for c in columns)
@@ -239,6 +257,7 @@ async def _anonymise(
     ``closed_status``, a running conversation ends (its advisor starts wrapping up), free
     text about them is emptied and their name, e-mail and phone are removed."""
     done = Anonymised(candidates=list(candidate_ids))
+    schema = await read_schema(tx)
     for candidate_id in candidate_ids:
         person = await tx.fetchone(
             "SELECT name, email, phone FROM candidates WHERE id = ? AND erased_at IS NULL",
@@ -277,19 +296,18 @@ async def _anonymise(
         done.requests += counts["requests"]
         done.conversations += counts["conversations"]
         for table, fields in _FREE_TEXT.items():
-            present = [f for f in fields if f in await _columns(tx, table)]
+            present = [f for f in fields if f in schema.columns.get(table, [])]
             if present:
                 assignments = ", ".join(f"\"{f}\" = ''" for f in present)
                 await tx.execute(
                     f'UPDATE "{table}" SET {assignments} WHERE candidate_id = ?', (candidate_id,)
                 )
         # Every sign-in of theirs ends: an old cookie stands for nobody.
-        for table in await _tables_with(tx, "candidate_id"):
-            if table == "sessions":
-                await tx.execute("DELETE FROM sessions WHERE candidate_id = ?", (candidate_id,))
+        if "candidate_id" in schema.columns.get("sessions", []):
+            await tx.execute("DELETE FROM sessions WHERE candidate_id = ?", (candidate_id,))
         needles = _needles((person["name"], person["email"], person["phone"]))
         if needles is not None:
-            await _scrub_related(tx, candidate_id, needles)
+            await _scrub_related(tx, schema, candidate_id, needles)
         await tx.execute(
             "UPDATE candidates SET name = '', email = '', phone = '', erased_at = ? WHERE id = ?",
             (now, candidate_id),
@@ -297,17 +315,20 @@ async def _anonymise(
     return done
 
 
-async def _scrub_related(tx: Transaction, candidate_id: int, needles: re.Pattern[str]) -> None:
+async def _scrub_related(
+    tx: Transaction, schema: Schema, candidate_id: int, needles: re.Pattern[str]
+) -> None:
     """Every row keyed to the candidate, or to one of their requests or conversations."""
-    for table in await _tables_with(tx, "candidate_id"):
+    for table in schema.tables_with("candidate_id"):
         if table != "candidates":
-            await _scrub_rows(tx, table, "WHERE candidate_id = ?", (candidate_id,), needles)
+            await _scrub_rows(tx, schema, table, "WHERE candidate_id = ?", (candidate_id,), needles)
     for column, owner in (("request_id", "requests"), ("conversation_id", "conversations")):
-        for table in await _tables_with(tx, column):
+        for table in schema.tables_with(column):
             if table in ("requests", "conversations"):
                 continue
             await _scrub_rows(
                 tx,
+                schema,
                 table,
                 f'WHERE "{column}" IN (SELECT id FROM {owner} WHERE candidate_id = ?)',
                 (candidate_id,),
@@ -363,7 +384,13 @@ def _due_clause() -> str:
 
 
 async def run_retention(
-    db: Database, *, now: float, days: int, wrap_up_seconds: int, dry_run: bool = False
+    db: Database,
+    *,
+    now: float,
+    days: int,
+    wrap_up_seconds: int,
+    dry_run: bool = False,
+    batch: int = RETENTION_BATCH,
 ) -> RetentionResult:
     """Anonymise every candidate whose data is past its retention time, and record the run
     in ``retention_runs`` (counts only). With ``dry_run`` nothing changes and nothing is
@@ -384,32 +411,45 @@ async def run_retention(
         return RetentionResult(
             now, days, ends_at, row["candidates"], row["requests"], row["conversations"], True
         )
+    # In batches, one transaction each, so the writer is never held long while the hall
+    # may be live; the run is recorded once at the end.
+    total = Anonymised()
+    while True:
+        async with db.transaction() as tx:
+            due = await tx.fetchall(
+                f"SELECT id FROM candidates WHERE {_due_clause()} ORDER BY id LIMIT ?",
+                (ends_at, cutoff, batch),
+            )
+            done = await _anonymise(
+                tx,
+                [r["id"] for r in due],
+                now=now,
+                wrap_up_seconds=wrap_up_seconds,
+                closed_status="expired",
+            )
+        total.candidates += done.candidates
+        total.requests += done.requests
+        total.conversations += done.conversations
+        total.booth_ids |= done.booth_ids
+        total.touched_candidates |= done.touched_candidates
+        if len(due) < batch:
+            break
     async with db.transaction() as tx:
-        due = await tx.fetchall(
-            f"SELECT id FROM candidates WHERE {_due_clause()} ORDER BY id", (ends_at, cutoff)
-        )
-        done = await _anonymise(
-            tx,
-            [r["id"] for r in due],
-            now=now,
-            wrap_up_seconds=wrap_up_seconds,
-            closed_status="expired",
-        )
         await tx.execute(
             "INSERT INTO retention_runs (ran_at, retention_days, event_ends_at, candidates, "
             "requests, conversations) VALUES (?, ?, ?, ?, ?, ?)",
-            (now, days, ends_at, len(done.candidates), done.requests, done.conversations),
+            (now, days, ends_at, len(total.candidates), total.requests, total.conversations),
         )
     return RetentionResult(
         now,
         days,
         ends_at,
-        len(done.candidates),
-        done.requests,
-        done.conversations,
+        len(total.candidates),
+        total.requests,
+        total.conversations,
         False,
-        frozenset(done.booth_ids),
-        frozenset(done.touched_candidates),
+        frozenset(total.booth_ids),
+        frozenset(total.touched_candidates),
     )
 
 

@@ -681,3 +681,19 @@ async def test_the_server_runs_retention_by_itself(tmp_path: Path) -> None:
         live.stop()
     assert log_hits(live.log()) == 0
     assert re.search(r"retention: anonymised 1 candidates", live.log())
+
+
+async def test_retention_works_in_batches_and_records_one_run(db, event) -> None:
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    await _event_days(db, today - timedelta(days=3), today - timedelta(days=2))
+    people = [
+        await _person(db, f"Persoon {i} Proef", f"p{i}@example.nl", "", days_ago=3)
+        for i in range(5)
+    ]
+    needles = tuple(f"p{i}@example.nl" for i in range(5))
+    assert len(table_hits(db.path, needles)) == 5
+    result = await privacy.run_retention(db, now=time.time(), days=1, wrap_up_seconds=0, batch=2)
+    assert result.candidates == len(people) == 5
+    assert table_hits(db.path, needles) == []
+    runs = await privacy.retention_runs(db)
+    assert [r["candidates"] for r in runs] == [5]
