@@ -364,3 +364,91 @@ def test_the_page_check_sees_an_injection() -> None:
         escaped.feed(f'<p title="x">{html.escape(payload)}</p>')
         assert raw.found, payload
         assert not escaped.found, payload
+
+
+async def test_typed_input_sent_back_in_a_form_stays_text(
+    server: LiveServer, world: World, new_visitor: Any
+) -> None:
+    """What a form shows again after refusing it (the typed name, e-mail, question, notes,
+    the page to go back to) and what a page takes from its address (filters, ``next``,
+    the chosen advisor): payloads there come back escaped, never as markup."""
+    candidate_: Browserless = new_visitor()
+    await candidate_.sign_in_candidate("Kandidaat", "k@example.nl")
+    advisor: Browserless = new_visitor()
+    await advisor.log_in("a1@test.example")
+    anonymous: Browserless = new_visitor()
+    await post(candidate_, f"/inzoomen/{world.booth_a}", {"question": "Hoi", "client_key": "k"})
+    request_id = _value(server_db(server), "SELECT MAX(id) FROM requests")
+    await post(advisor, "/adviseur/accepteren", {"request_id": request_id})
+    conversation = _value(server_db(server), "SELECT MAX(id) FROM conversations")
+
+    responses: list[tuple[str, str, Any]] = []
+    long = "x" * 5001
+    for payload in PAYLOADS:
+        token = csrf_from((await anonymous.http.get("/aanmelden")).text)
+        sign_in = {"name": payload, "email": payload, "phone": payload, "next": "/" + payload}
+        responses.append(
+            (
+                payload,
+                "sign-in form",
+                await anonymous.http.post("/aanmelden", data={"csrf": token, **sign_in}),
+            )
+        )
+        token = csrf_from((await anonymous.http.get("/inloggen")).text)
+        login = {"csrf": token, "email": payload, "password": payload}
+        responses.append(
+            (payload, "log-in form", await anonymous.http.post("/inloggen", data=login))
+        )
+        token = csrf_from((await candidate_.http.get("/inloggen")).text)
+        zoom = {"csrf": token, "question": payload + long, "client_key": payload[:64]}
+        responses.append(
+            (
+                payload,
+                "zoom-in form",
+                await candidate_.http.post(f"/inzoomen/{world.booth_b}", data=zoom),
+            )
+        )
+        token = csrf_from((await advisor.http.get("/inloggen")).text)
+        notes = {"csrf": token, "notes": payload + long}
+        responses.append(
+            (
+                payload,
+                "notes form",
+                await advisor.http.post(f"/gesprekken/{conversation}/notities", data=notes),
+            )
+        )
+        decline = {"csrf": token, "request_id": payload, "message": payload + long}
+        responses.append(
+            (payload, "decline form", await advisor.http.post("/adviseur/afwijzen", data=decline))
+        )
+        query = {k: payload for k in ("sector", "offer", "open", "adviseur", "wachtwoord", "q")} | {
+            "next": "/" + payload
+        }
+        for path in gets():
+            path = path.format(booth=world.booth_a, conversation=conversation)
+            for who in (anonymous, candidate_, advisor):
+                responses.append((payload, path, await who.http.get(path, params=query)))
+
+    shown = 0
+    problems = []
+    for payload, where, response in responses:
+        if not response.headers.get("content-type", "").startswith("text/html"):
+            continue
+        parser = Injected()
+        parser.feed(response.text)
+        problems += [f"{where} with {payload!r}: {what}" for what in parser.found]
+        if MARKUP & set(payload) and payload in response.text:
+            problems.append(f"{where} with {payload!r}: raw in the source")
+        if "form" in where and payload in html.unescape(response.text):
+            shown += 1
+    print(
+        f"\nXSS reflected: {len(PAYLOADS)} payloads, {len(responses)} responses "
+        f"(5 refused forms and {len(gets())} pages with payloads in the address); "
+        f"forms showing the payload again as text: {shown}; unescaped or injected: {len(problems)}"
+    )
+    assert not problems, "\n".join(problems[:40])
+    assert shown >= 3 * len(PAYLOADS), shown  # sign-in, log-in and zoom-in show it again
+
+
+def server_db(server: LiveServer) -> Path:
+    return server.db_path
