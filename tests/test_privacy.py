@@ -178,11 +178,10 @@ async def test_erase_leaves_no_trace_and_keeps_the_numbers(db, event, tmp_path: 
             "INSERT INTO followups (conversation_id, mode, remark) VALUES (?, 'phone', ?)",
             (done.id, f"Bel {NAME.upper()} terug op {PHONE}"),
         )
-        columns = [r["name"] for r in await tx.fetchall("PRAGMA table_info(conversations)")]
-        if "notes" in columns:
-            await tx.execute(
-                "UPDATE conversations SET notes = ? WHERE id = ?", (f"{NAME} wil BBL", done.id)
-            )
+        # The booth's notes on the conversation name them too.
+        await tx.execute(
+            "UPDATE conversations SET notes = ? WHERE id = ?", (f"{NAME} wil BBL", done.id)
+        )
     path = db.path
     assert table_hits(path), "the scan finds them before the erasure"
     assert file_hits(path)[0] > 0
@@ -210,6 +209,7 @@ async def test_erase_leaves_no_trace_and_keeps_the_numbers(db, event, tmp_path: 
     assert row is not None and row["ended_at"] == now + 5
     assert await db.fetchvalue("SELECT status FROM staff WHERE id = ?", (a2,)) == "wrapping_up"
     assert await db.fetchvalue("SELECT mode FROM followups") == "phone"
+    assert await db.fetchvalue("SELECT notes FROM conversations WHERE id = ?", (done.id,)) == ""
     # The other candidate is untouched.
     assert await candidates.get_candidate(db, other) is not None
     # Nobody signs in as the erased candidate, and the database refuses new requests for them.
@@ -442,6 +442,14 @@ async def test_download_and_erase_over_http_leave_no_trace(
         "conversation.end", {"conversation_id": accepted["data"]["conversation_id"]}
     )
     assert ended["ok"], ended
+    noted = await console1.send(
+        "conversation.note",
+        {
+            "conversation_id": accepted["data"]["conversation_id"],
+            "notes": f"{NAME} terugbellen op {PHONE}",
+        },
+    )
+    assert noted["ok"], noted
     await _zoom_in(me, world.booth_a, "Tweede vraag", "k2")
     second = await console2.next_event(
         "console.state", where=lambda d: [q["request_id"] for q in d["queue"]] not in ([], [first])
@@ -484,6 +492,7 @@ async def test_download_and_erase_over_http_leave_no_trace(
     assert [c["advisor"] for c in data["conversations"]] == ["Adviseur A1"]
     for foreign in ("Ander Persoon", "ander@example.nl", "a1@test.example", "password"):
         assert foreign not in download.text
+    assert "terugbellen" not in download.text, "the booth's own notes are not in the export"
 
     # Other people get nothing of theirs.
     assert (await new_visitor().http.get("/mijn-gegevens/download")).status_code == 303
