@@ -533,7 +533,7 @@ async def test_forms_without_csrf_change_nothing(hall: Hall) -> None:
 
 async def test_action_matrix(hall: Hall) -> None:
     failures: list[str] = []
-    tried = 0
+    tried = junk_tried = 0
     for name, rule in ACTION_RULES.items():
         for principal, expected in zip(PRINCIPALS, rule.expect, strict=True):
             tried += 1
@@ -548,9 +548,18 @@ async def test_action_matrix(hall: Hall) -> None:
                     failures.append(f"{name} as {principal}: expected {expected}, got {got}")
                 if expected != WS_OK and fingerprint(hall.db_path) != before:
                     failures.append(f"{name} as {principal} was refused but changed the database")
+                if expected in WS_TOKENS.values():
+                    # The role is checked before the payload: any payload, the same answer.
+                    junk_tried += 1
+                    for junk in ({}, {"unknown": 1}, {k: "x" * 6000 for k in rule.data}):
+                        reply = await peer.send(name, junk)
+                        got = WS_OK if reply["ok"] else reply["error"]["code"]
+                        if got != expected:
+                            failures.append(f"{name} as {principal} with {list(junk)}: {got}")
             finally:
                 await peer.close()
     print(f"\naction matrix: {len(ACTION_RULES)} actions x {len(PRINCIPALS)} principals = {tried}")
+    print(f"refused for their role, again with 3 malformed payloads each: {junk_tried}")
     print(f"action matrix failures: {len(failures)}")
     assert not failures, "\n".join(failures)
 
@@ -563,16 +572,21 @@ MAY_SEE = {
     "candidate": {"c1"},
     "other_candidate": set(),
     "advisor": {"c1", "c2"},
-    "other_advisor": {"c3"},
-    "moderator": {"c1", "c2", "c3"},
+    "other_advisor": {"c3", "c4"},
+    "moderator": {"c1", "c2", "c3", "c4"},
+    "talking_candidate": {"c2"},
 }
+# Data with an audience of its own: advisor notes are never shown to the candidate.
+ONLY = {("c2", "notes"): {"advisor", "moderator"}}
 
 
 async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
-    """Three candidates with personal data (c1 waiting at booth A, c2 talking to the other
-    advisor of booth A, c3 waiting at booth B): their name, e-mail, phone, question and
-    video link never reach a principal that may not see them: not in the snapshot, not in
-    any pushed message, not on any page it can open."""
+    """Four candidates with personal data (c1 waiting at booth A, c2 talking to the other
+    advisor of booth A, with notes, c3 waiting at booth B, c4 declined at booth B with a
+    message): their name, e-mail, phone, question, video link, notes and decline message
+    never reach a principal that may not see them: not in the snapshot, not in any pushed
+    message, not on any page it can open. The candidate in the conversation (c2) watches
+    too, and never sees the notes about them."""
     world = hall.world
     secrets = {
         f"c{i}": {
@@ -581,7 +595,7 @@ async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
             "phone": f"06 5550 100{i}",
             "question": f"Vraaggeheim{i}x",
         }
-        for i in (1, 2, 3)
+        for i in (1, 2, 3, 4)
     }
     people: dict[str, Browserless] = {
         "anonymous": hall.staff["anonymous"],
@@ -600,6 +614,7 @@ async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
         )
         assert signed.status_code == 303, signed.text
     people["candidate"] = subjects["c1"]
+    people["talking_candidate"] = subjects["c2"]
     people["other_candidate"] = other = hall.client()
     await other.sign_in_candidate("Iemand Anders", "anders@example.nl")
 
@@ -612,6 +627,7 @@ async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
             ("c1", world.booth_a, ""),
             ("c2", world.booth_a, str(world.advisor_a2)),
             ("c3", world.booth_b, ""),
+            ("c4", world.booth_b, ""),
         ):
             made = await hall.post(
                 subjects[key],
@@ -633,6 +649,24 @@ async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
             .fetchone()
         )
         secrets["c2"]["video"] = video
+        secrets["c2"]["notes"] = "Notitiegeheim2x"
+        noted = await hall.post(
+            a2, f"/gesprekken/{conversation}/notities", {"notes": secrets["c2"]["notes"]}
+        )
+        assert noted.status_code == 303, noted.text
+        secrets["c4"]["decline"] = "Afwijsgeheim4x"
+        c4_request = db_value(
+            hall.db_path,
+            "SELECT r.id FROM requests r JOIN candidates c ON c.id = r.candidate_id "
+            "WHERE c.email = ? AND r.status = 'waiting'",
+            (secrets["c4"]["email"],),
+        )
+        declined = await hall.post(
+            hall.staff["other_advisor"],
+            "/adviseur/afwijzen",
+            {"request_id": c4_request, "message": secrets["c4"]["decline"]},
+        )
+        assert declined.status_code == 303, declined.text
         # Every audience has heard the changes (hall pushes are coalesced) when the moderator
         # has; then each asks for a full state as well.
         await peers["moderator"].next_event(
@@ -667,9 +701,10 @@ async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
     checked = 0
     for key in people:
         for subject, data in secrets.items():
-            if subject in MAY_SEE[key]:
-                continue
             for what, secret in data.items():
+                audience = ONLY.get((subject, what))
+                if key in audience if audience is not None else subject in MAY_SEE[key]:
+                    continue
                 for text in frames[key] + pages[key]:
                     checked += 1
                     if secret in text:
@@ -685,6 +720,9 @@ async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
     assert any(secrets["c3"]["question"] in t for t in frames["other_advisor"])
     assert any(secrets["c2"]["name"] in t for t in frames["moderator"])
     assert any(secrets["c1"]["email"] in t for t in pages["candidate"])
+    assert any(secrets["c2"]["video"] in t for t in frames["talking_candidate"])
+    assert any(secrets["c2"]["notes"] in t for t in pages["advisor"])
+    assert any(secrets["c4"]["name"] in t for t in frames["other_advisor"])
 
 
 async def test_redirects_after_sign_in_stay_on_this_site(hall: Hall) -> None:
