@@ -68,7 +68,9 @@ class Probe:
     target: str
     expect: tuple[str, ...]
     form: dict[str, str] = field(default_factory=dict)
-    scene: str = "request"  # "fresh" (no request yet), "request" or "conversation"
+    # "fresh" (no request yet), "request", "addressed" (a request for the advisor's
+    # colleague at the same booth) or "conversation"
+    scene: str = "request"
     renews: bool = False  # signs the principal in or out: they sign in again afterwards
 
     @property
@@ -120,6 +122,8 @@ HTTP_RULES: list[Probe] = [
     http("POST /adviseur/status",                 "S F F 303:/adviseur 303:/adviseur F", status="paused"),
     http("POST /adviseur/accepteren",             "S F F 303:/adviseur 404:request.not_found F", **REQ),
     http("POST /adviseur/afwijzen",               "S F F 303:/adviseur 404:request.not_found F", message="Sorry", **REQ),
+    http("POST /adviseur/accepteren",             "S F F 409:request.not_waiting 404:request.not_found F", "addressed", **REQ),
+    http("POST /adviseur/afwijzen",               "S F F 409:request.not_waiting 404:request.not_found F", "addressed", message="Sorry", **REQ),
     http("POST /adviseur/beeindigen",             "S F F 303:/adviseur 404:conversation.not_found F", CONVERSATION, **CONV),
     http("POST /adviseur/notities",               "S F F 303:/adviseur 404:conversation.not_found F", CONVERSATION, notes="N", **CONV),
     http("POST /adviseur/bestaat-niet",           f"{UNKNOWN} " * 6),
@@ -342,6 +346,8 @@ class Hall:
     async def start(self) -> None:
         for principal in ("anonymous", *self.STAFF):
             await self.renew(principal)
+        self.colleague = self.client()  # the advisor's colleague at booth A, present
+        await self.colleague.log_in("a2@test.example")
 
     async def renew(self, principal: str) -> None:
         """A new browser for this principal (staff log in again); candidates are new in
@@ -377,12 +383,11 @@ class Hall:
         await candidate.sign_in_candidate(f"Kandidaat {n}", f"kandidaat{n}@example.nl")
         await other.sign_in_candidate(f"Ander {n}", f"ander{n}@example.nl")
         values = {"booth": str(self.world.booth_a), "key": f"key-{n}"}
-        if kind in ("request", "conversation"):
-            made = await self.post(
-                candidate,
-                f"/inzoomen/{self.world.booth_a}",
-                {"question": f"Vraag {n}", "client_key": f"scene-{n}"},
-            )
+        if kind in ("request", "addressed", "conversation"):
+            form = {"question": f"Vraag {n}", "client_key": f"scene-{n}"}
+            if kind == "addressed":
+                form["advisor_id"] = str(self.world.advisor_a2)
+            made = await self.post(candidate, f"/inzoomen/{self.world.booth_a}", form)
             assert made.status_code == 303, made.text
             values["request"] = str(
                 db_value(
@@ -504,7 +509,11 @@ async def test_http_matrix(hall: Hall) -> None:
             checked = probe.method == "GET" or is_refusal(expected)
             if checked and fingerprint(hall.db_path) != before:
                 failures.append(f"{probe.target} as {principal} changed the database")
-    print(f"\nHTTP matrix: {len(HTTP_RULES)} routes x {len(PRINCIPALS)} principals = {tried}")
+    routes = len(app_routes())
+    print(
+        f"\nHTTP matrix: {routes} routes (method x path, static and /ws included) in "
+        f"{len(HTTP_RULES)} probes x {len(PRINCIPALS)} principals = {tried}"
+    )
     print(f"HTTP matrix failures: {len(failures)}")
     assert not failures, "\n".join(failures)
 
