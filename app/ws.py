@@ -94,7 +94,12 @@ def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
     if allowed:
         return origin in allowed
     host = websocket.headers.get("host", "")
-    return urlsplit(origin).netloc == host and urlsplit(origin).scheme in ("http", "https")
+    # The page's own origin: same host and port, and the scheme the socket came in with
+    # (https for wss, also behind a proxy that says so), so http://host cannot pass for
+    # https://host.
+    scheme = "https" if websocket.scope.get("scheme") in ("wss", "https") else "http"
+    parts = urlsplit(origin)
+    return parts.netloc == host and parts.scheme == scheme
 
 
 def _person(principal: Principal) -> tuple[str, int | None]:

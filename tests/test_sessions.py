@@ -4,6 +4,7 @@ tests on a real SQLite file; behaviour against real server processes on loopback
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import expect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -18,6 +20,8 @@ from app import accounts, sessions
 from app.auth import identify, sign_in_staff, sign_out
 from app.db import Database
 from app.errors import ValidationError
+from tests.a11ykit import CheckedBrowser
+from tests.browserkit import log_in
 from tests.livekit import PASSWORD, Browserless, LiveServer, Peer, World, csrf_from
 from tests.rediskit import RedisServer
 from tests.servicekit import make_booth
@@ -312,3 +316,44 @@ async def test_logout_on_one_worker_closes_sockets_on_the_other(
     stale = await socket_with(b, cookie)
     assert stale.welcome["role"] == "anonymous"
     await stale.close()
+
+
+@pytest.mark.browser
+async def test_a_page_whose_session_ends_goes_to_sign_in_instead_of_reconnecting(
+    server: LiveServer, world: World, checked_browser: CheckedBrowser
+) -> None:
+    """Two tabs of one advisor; logging out in one sends the other to the login page. Then
+    the password page, used with the keyboard, ends the session of another browser too."""
+    context = await checked_browser.new_context()
+    console = await context.new_page()
+    await log_in(console, server, "a1@test.example")
+    await expect(console).to_have_url(re.compile("/adviseur$"))
+    await expect(console.get_by_test_id("live-status")).to_have_attribute("data-state", "connected")
+    other_tab = await context.new_page()
+    await other_tab.goto(f"{server.url}/adviseur")
+    await other_tab.get_by_test_id("logout").click()
+    await expect(other_tab).to_have_url(f"{server.url}/")
+    await expect(console).to_have_url(re.compile("/inloggen$"))
+
+    laptop = await (await checked_browser.new_context()).new_page()
+    phone = await (await checked_browser.new_context()).new_page()
+    for page in (laptop, phone):
+        await log_in(page, server, "mod@test.example")
+        await expect(page).to_have_url(re.compile("/moderator$"))
+    await expect(phone.get_by_test_id("live-status")).to_have_attribute("data-state", "connected")
+    await laptop.get_by_test_id("nav-password").click()
+    await expect(laptop).to_have_url(re.compile("/wachtwoord$"))
+    await laptop.get_by_label("Huidig wachtwoord").fill("fout-wachtwoord")
+    await laptop.get_by_label("Nieuw wachtwoord", exact=True).fill(NEW_PASSWORD)
+    await laptop.get_by_label("Nieuw wachtwoord nog een keer").fill(NEW_PASSWORD)
+    await laptop.get_by_label("Nieuw wachtwoord nog een keer").press("Enter")
+    await expect(laptop.get_by_test_id("error-summary")).to_be_visible()
+    await expect(laptop.get_by_test_id("field-error-current")).to_be_visible()
+    await laptop.get_by_label("Huidig wachtwoord").fill(PASSWORD)
+    await laptop.get_by_label("Nieuw wachtwoord", exact=True).fill(NEW_PASSWORD)
+    await laptop.get_by_label("Nieuw wachtwoord nog een keer").fill(NEW_PASSWORD)
+    await laptop.get_by_test_id("password-submit").click()
+    await expect(laptop.get_by_test_id("password-changed")).to_be_visible()
+    await expect(phone).to_have_url(re.compile("/inloggen$"))
+    await log_in(phone, server, "mod@test.example", NEW_PASSWORD)
+    await expect(phone).to_have_url(re.compile("/moderator$"))

@@ -14,6 +14,8 @@ const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const REPLY_TIMEOUT_MS = 15_000;
 const CLOCK_SAMPLES = 3;
+// Close code of a socket whose session ended (docs/protocol.md): do not reconnect.
+const SESSION_ENDED = 4001;
 
 function readTexts(id) {
   const element = document.getElementById(id);
@@ -82,6 +84,7 @@ let welcomed = false;
 let attempt = 0;
 let retryTimer = null;
 let leaving = false;
+let submitting = false;
 let nextId = 0;
 let handlers = { onEvent: () => {}, onStatus: () => {} };
 const pending = new Map();
@@ -209,12 +212,21 @@ function open() {
   const ws = new WebSocket(`${scheme}://${window.location.host}/ws`);
   socket = ws;
   ws.addEventListener("message", (message) => receive(message.data));
-  ws.addEventListener("close", () => {
+  ws.addEventListener("close", (event) => {
     if (socket !== ws) return;
     socket = null;
     welcomed = false;
     failPending();
     if (leaving) return;
+    if (event.code === SESSION_ENDED) {
+      // Signed out (here or in another tab) or the password changed: sign in again, unless
+      // this page is already on its way somewhere (the sign-out form itself).
+      leaving = true;
+      if (submitting) return;
+      const role = document.body.dataset.role;
+      window.location.assign(role === "candidate" ? "/aanmelden" : "/inloggen");
+      return;
+    }
     setStatus("reconnecting");
     scheduleRetry();
   });
@@ -229,12 +241,17 @@ function reconnectNow() {
 
 export function connect({ onEvent = () => {}, onStatus = () => {} } = {}) {
   handlers = { onEvent, onStatus };
+  document.addEventListener("submit", (event) => {
+    // A form the page does not handle itself: the browser is leaving for its answer.
+    if (!event.defaultPrevented) submitting = true;
+  });
   window.addEventListener("online", reconnectNow);
   window.addEventListener("pagehide", () => {
     leaving = true;
   });
   window.addEventListener("pageshow", (event) => {
     leaving = false;
+    submitting = false;
     if (event.persisted) reconnectNow();
   });
   document.addEventListener("visibilitychange", () => {
