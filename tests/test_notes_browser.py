@@ -42,6 +42,11 @@ async def test_notes_survive_live_updates_and_are_saved(
     await expect(candidate.get_by_test_id("video-link")).to_be_visible()
     assert "Belt volgende week terug" not in await candidate.content()
 
+    # Ending still works from a panel the console built live (both forms carry the id).
+    await advisor.get_by_test_id("end-conversation").click()
+    await expect(advisor.get_by_test_id("no-conversation")).to_be_visible()
+    await expect(candidate.locator("#my-request")).to_contain_text("afgelopen")
+
     # The conversation's page, from the booth's list, holds them.
     await advisor.reload()
     await advisor.get_by_test_id("conversation-link").first.click()

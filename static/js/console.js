@@ -69,7 +69,9 @@ function renderConversation(conversation) {
   field(panel, "question-row").hidden = !conversation.question;
   setText(field(panel, "question"), conversation.question);
   panel.querySelector('[data-testid="video-link"]').href = safeUrl(conversation.video_url);
-  panel.querySelector('input[name="conversation_id"]').value = conversation.id;
+  for (const input of panel.querySelectorAll('input[name="conversation_id"]')) {
+    input.value = conversation.id;
+  }
   const timer = panel.querySelector('[data-testid="countdown"]');
   timer.dataset.endsAt = conversation.ends_at;
   timer.dataset.warningSeconds = conversation.warning_seconds;
