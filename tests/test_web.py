@@ -49,6 +49,36 @@ async def test_sign_in_refuses_bad_input_and_keeps_nothing(new_visitor) -> None:
     assert me.status_code == 303  # still not signed in
 
 
+async def test_signing_in_again_keeps_the_candidate_and_their_place(
+    new_visitor, world: World
+) -> None:
+    advisor = new_visitor()
+    await advisor.log_in("a1@test.example")
+    visitor: Browserless = new_visitor()
+    await visitor.sign_in_candidate("Kees")
+    me = await visitor.socket()
+    created = await me.send("request.create", {"booth_id": world.booth_a, "client_key": "k"})
+    assert created["ok"], created
+    # A second tab still showing the sign-in form posts it again.
+    token = csrf_from((await visitor.http.get("/")).text)
+    again = await visitor.http.post(
+        "/aanmelden",
+        data={
+            "csrf": token,
+            "name": "Kees",
+            "email": "k@example.nl",
+            "consent": "yes",
+            "next": "/mijn-verzoek",
+        },
+    )
+    assert again.status_code == 303 and again.headers["location"] == "/mijn-verzoek"
+    synced = await me.send("session.sync", {})
+    assert synced["data"]["me"]["request"]["id"] == created["data"]["request_id"]
+    page = await visitor.http.get("/mijn-verzoek")
+    assert page.status_code == 200 and "Zorggroep A" in page.text
+    await me.close()
+
+
 async def test_form_without_csrf_is_refused(new_visitor) -> None:
     visitor: Browserless = new_visitor()
     await visitor.http.get("/aanmelden")

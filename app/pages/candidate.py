@@ -61,6 +61,10 @@ async def sign_in_submit(request: Request) -> Response:
         return await csrf_failed(request, principal)
     values = {k: str(form.get(k, "")) for k in ("name", "email", "phone")}
     next_url = safe_next(form.get("next"))
+    if principal.role == "candidate":
+        # Already signed in (a second tab, the back button): a new candidate would orphan
+        # the place in the queue, so they simply go on as who they are.
+        return RedirectResponse(next_url, status_code=303)
     try:
         candidate = await candidates.sign_in(
             r.db,
