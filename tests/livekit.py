@@ -391,6 +391,9 @@ class ReconnectingPeer:
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
         self._resyncs: set[asyncio.Task[None]] = set()
+        # The close code of each connection that ended (None: cut without a close frame).
+        self.close_codes: list[int | None] = []
+        self._hold_until = 0.0
 
     async def start(self, timeout: float = 10) -> ReconnectingPeer:
         self._task = asyncio.create_task(self._run())
@@ -420,6 +423,11 @@ class ReconnectingPeer:
             if self.welcome:
                 attempt = 0
                 self.welcome = {}
+            hold = self._hold_until - time.monotonic()
+            if hold > 0:
+                # The network is away; when it is back, try at once (as live.js does).
+                await asyncio.sleep(hold)
+                continue
             limit = min(self.cap, self.first * 2**attempt)
             attempt += 1
             await asyncio.sleep(self.rng.random() * limit)
@@ -438,14 +446,25 @@ class ReconnectingPeer:
             open_timeout=5,
         ) as connection:
             self._connection = connection
-            async for raw in connection:
-                frame = json.loads(raw)
-                if "event" in frame:
-                    await self._push(frame["event"], frame.get("data"))
-                else:
-                    future = self._waiting.pop(str(frame.get("id")), None)
-                    if future is not None and not future.done():
-                        future.set_result(frame)
+            try:
+                async for raw in connection:
+                    frame = json.loads(raw)
+                    if "event" in frame:
+                        await self._push(frame["event"], frame.get("data"))
+                    else:
+                        future = self._waiting.pop(str(frame.get("id")), None)
+                        if future is not None and not future.done():
+                            future.set_result(frame)
+            finally:
+                self.close_codes.append(connection.close_code)
+
+    def drop(self, seconds: float) -> None:
+        """The network goes away for ``seconds``: the connection is cut without a close
+        handshake, and no reconnect is tried until the time is over."""
+        self._hold_until = time.monotonic() + seconds
+        connection = self._connection
+        if connection is not None:
+            connection.transport.abort()
 
     async def _push(self, name: str, data: Any) -> None:
         self.pushes.append((time.time(), name, data))
