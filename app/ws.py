@@ -205,6 +205,10 @@ class Connection:
             await self.send(reply_ok(command.id, result, now()))
 
 
+async def session_lives(resources: Resources, websocket: WebSocket) -> bool:
+    return (await identify(resources.db, websocket.session, resources.now())).session is not None
+
+
 def reply_limited(text: str, retry_after: float, now: float) -> str:
     """The refusal of a command over the rate: ``rate.limited`` with ``retry_after``
     seconds; the command is not performed."""
@@ -265,6 +269,9 @@ async def _serve(
     metrics = resources.metrics
     metrics.connection_opened(principal.role)
     with resources.hub.local.attached(principal.topics, sink):
+        if identity.session is not None and not await session_lives(resources, websocket):
+            # Ended between the look-up and listening for its end: close at once.
+            connection.end_session("logout")
         state = await actions.personal_state(resources, principal)
         welcome = {
             "role": principal.role,
