@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from app import presence, queue
 from app.config import ConfigError, load_settings
@@ -22,7 +24,9 @@ from app.deadlines import Deadlines
 from app.hub import MemoryHub
 from app.live import Live
 from app.presence import Presence
+from tests.browserkit import chromium, sign_in
 from tests.livekit import Browserless, LiveServer, World, csrf_from, seed_world
+from tests.rediskit import RedisServer
 from tests.servicekit import (
     make_advisor,
     make_booth,
@@ -399,3 +403,75 @@ async def test_live_restart_starts_the_grace_period_of_those_not_back(
         for person in people:
             await person.aclose()
         server.stop()
+
+
+@pytest.mark.browser
+async def test_without_javascript_the_page_refreshes_itself_and_keeps_the_place(
+    grace_hall: LiveServer, world: World
+) -> None:
+    async with chromium() as browser:
+        context = await browser.new_context(java_script_enabled=False)
+        page = await context.new_page()
+        await sign_in(page, grace_hall, "Noor", "noor@example.nl", f"/inzoomen/{world.booth_a}")
+        await page.get_by_role("button", name="Inzoomen").click()
+        await expect(page).to_have_url(re.compile("/mijn-verzoek$"))
+        loads: list[float] = []
+        page.on("load", lambda _page: loads.append(time.monotonic()))
+        # Three grace periods with the page open: it reloads by itself and keeps the place.
+        await asyncio.sleep(3 * LIVE_GRACE)
+        assert len(loads) >= 3, loads
+        await expect(page.get_by_test_id("position")).to_contain_text("nummer 1")
+        # The tab is closed: after the grace period the place lapses.
+        await page.close()
+        await asyncio.sleep(LIVE_GRACE + 1.5)
+        page = await context.new_page()
+        await page.goto(f"{grace_hall.url}/mijn-verzoek")
+        await expect(page.get_by_test_id("state-lapsed")).to_be_visible()
+        await context.close()
+
+
+async def test_live_two_workers_a_candidate_connected_to_either_keeps_the_place(
+    world_db: tuple[Path, World], tmp_path: Path, redis_server: RedisServer, redis_prefix: str
+) -> None:
+    """Two worker processes on one file: a candidate's socket to one of them closes while
+    another to the second stays open; their place is kept, however long. When the second
+    goes too, the grace period runs and the place lapses."""
+    env = {
+        "INZOOMEN_GRACE_SECONDS": str(int(LIVE_GRACE)),
+        "INZOOMEN_REDIS_URL": redis_server.url,
+        "INZOOMEN_REDIS_PREFIX": redis_prefix,
+    }
+    a = LiveServer(world_db[0], tmp_path / "a.log", env=env)
+    b = LiveServer(world_db[0], tmp_path / "b.log", env=env)
+    a.start()
+    b.start()
+    on_a, on_b = Browserless(a), Browserless(b)
+    try:
+        await on_a.sign_in_candidate("Sanne", "sanne@example.nl")
+        on_b.http.cookies = on_a.http.cookies  # the same person, in a second tab
+        peer_a = await on_a.socket()
+        peer_b = await on_b.socket()
+        reply = await peer_a.send(
+            "request.create", {"booth_id": world_db[1].booth_a, "client_key": "w"}
+        )
+        assert reply["ok"], reply
+        request_id = reply["data"]["request_id"]
+        await peer_a.close()
+        await asyncio.sleep(3 * LIVE_GRACE)
+        me = (await peer_b.send("session.sync"))["data"]["me"]["request"]
+        assert (me["id"], me["status"]) == (request_id, "waiting")
+        await peer_b.close()
+        await asyncio.sleep(LIVE_GRACE + 2)
+        db = await open_db(world_db[0])
+        try:
+            row = await db.fetchone(
+                "SELECT status, closed_reason FROM requests WHERE id = ?", (request_id,)
+            )
+        finally:
+            await db.close()
+        assert row is not None and (row["status"], row["closed_reason"]) == ("expired", "away")
+    finally:
+        await on_a.aclose()
+        await on_b.aclose()
+        a.stop()
+        b.stop()
