@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from app import accounts, booths
 from app.db import Database
 from app.event import Event, add_day, save_event
@@ -171,6 +173,9 @@ class People:
 
     async def _visitor(self, sign: Callable[[Browserless], Awaitable[None]]) -> Browserless:
         visitor = Browserless(self.server)
+        # Staff logins verify an argon2 hash each (about 0.15 s of CPU); on a busy machine a
+        # hundred of them queue up for longer than the usual 10 s.
+        visitor.http.timeout = httpx.Timeout(60)
         self.visitors.append(visitor)
         async with self.limit:
             await sign(visitor)
