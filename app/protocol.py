@@ -20,6 +20,7 @@ See docs/protocol.md for every action and event.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ from app.errors import DomainError, ValidationError
 
 ID_MAX = 64
 ACTION_MAX = 64
+# A \uD800-\uDFFF escape: JSON lets a frame carry half of a surrogate pair, which is no
+# character at all and cannot be stored or sent back.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ def parse_command(text: str) -> Command:
         frame = json.loads(text)
     except (ValueError, RecursionError):
         raise EnvelopeError("protocol.bad_json") from None
+    if _SURROGATE_ESCAPE.search(text) and not _is_text(frame):
+        raise EnvelopeError("protocol.bad_json")
     if not isinstance(frame, dict):
         raise EnvelopeError("protocol.bad_envelope")
     command_id = frame.get("id")
@@ -61,6 +67,15 @@ def parse_command(text: str) -> Command:
     if not isinstance(data, dict) or set(frame) - {"id", "action", "data"}:
         raise EnvelopeError("protocol.bad_envelope", command_id)
     return Command(command_id, action, data)
+
+
+def _is_text(value: Any) -> bool:
+    """Whether every string in a parsed frame is real text (no lone surrogate)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except (UnicodeEncodeError, RecursionError, ValueError):
+        return False
+    return True
 
 
 def reply_ok(command_id: str, data: Any, server_time: float) -> str:

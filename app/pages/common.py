@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -17,6 +18,16 @@ from app.event import load_event
 from app.i18n import current_language
 from app.i18n import gettext as _
 from app.resources import Resources
+
+
+class _IdConvertor(IntegerConvertor):
+    """Ids in page paths: digits that fit a database integer. Longer ones match no page."""
+
+    regex = "[0-9]{1,15}"
+
+
+# Registered before any page module builds its routes (they all import this module first).
+register_url_convertor("int", _IdConvertor())
 
 
 def client_texts() -> dict[str, str]:
@@ -141,7 +152,7 @@ def form_int(form: FormData, name: str) -> int | str | None:
     value = form.get(name)
     if not isinstance(value, str) or value == "":
         return None
-    return int(value) if value.isdigit() and len(value) < 16 else value
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 16 else value
 
 
 async def csrf_failed(request: Request, principal: Principal) -> Response:
