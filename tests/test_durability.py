@@ -34,8 +34,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from app import accounts, booths
+from app import accounts, booths, conversations
 from app.db import Database
+from app.deadlines import moments_passed
 from app.event import Event, add_day, save_event
 from tests.livekit import (
     PASSWORD,
@@ -45,6 +46,7 @@ from tests.livekit import (
     ReconnectingPeer,
     comparable,
 )
+from tests.servicekit import make_advisor, make_booth, make_candidate, make_event, make_request
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 # Test clients reconnect like live.js, with a shorter first wait and cap, so a restart is
@@ -374,7 +376,7 @@ async def test_sigkill_with_100_conversations_and_500_waiting_loses_nothing(
             assert {r["status"]: r["n"] for r in statuses} == {"in_conversation": 100}
 
             # Every timer fired within 1 s of its end time (or of the restart), at both ends.
-            drifts, missing = [], 0
+            drifts, missing, while_down = [], 0, []
             outages = [(killed, ready)]
             for conversation_id, (t, a) in conversations.items():
                 ends_at = ends_before[conversation_id]
@@ -386,12 +388,16 @@ async def test_sigkill_with_100_conversations_and_500_waiting_loses_nothing(
                         missing += 1
                         continue
                     drifts.append(time_up_drift(arrived[0][0], ends_at, outages))
+                    if killed <= ends_at <= ready:
+                        while_down.append(drifts[-1])
             during = sum(1 for e in ends_before.values() if killed <= e <= ready)
             print(
                 f"\nSIGKILL with {len(conversations)} conversations and "
                 f"{len(acked_requests) - 100 + len(background)} waiting: records lost {lost}, "
                 f"timers moved {len(moved)}, time-up pushes missing {missing}, "
-                f"ended while down {during}, worst timer drift {max(drifts):.3f} s, "
+                f"ended while down {during}, worst timer drift {max(drifts):.3f} s "
+                f"(of those that ended while down: after the restart, "
+                f"{max(while_down, default=0):.3f} s), "
                 f"resync (kill to every one of {len(everyone)} clients in sync) {resync:.2f} s, "
                 f"down for {ready - killed:.2f} s, test took {time.monotonic() - started:.0f} s"
             )
@@ -926,3 +932,33 @@ async def test_backup_of_a_live_database_holds_every_acknowledged_row_and_restor
             assert reply["ok"], reply
     finally:
         restored.stop()
+
+
+async def test_a_participant_who_connects_hears_the_moment_already_passed(tmp_path: Path) -> None:
+    """Time up was told while the candidate was away (or before a restart): connecting
+    again, they hear it once more right after the snapshot; the advisor too."""
+    db = await Database.open(tmp_path / "hall.db")
+    try:
+        event = await make_event(db, conversation_seconds=60, warning_seconds=10)
+        booth = await make_booth(db, "zorg")
+        advisor = await make_advisor(db, booth, "a@zorg.nl")
+        candidate = await make_candidate(db)
+        request = await make_request(db, event, candidate, booth)
+        t = time.time()
+        talk, _ = await conversations.accept(
+            db, event, advisor_id=advisor, request_id=request.id, now=t
+        )
+        assert await moments_passed(db, "candidate", candidate) == []
+        await conversations.warn_due(db, event, t + 50)
+        told = {"id": talk.id, "ends_at": talk.ends_at}
+        assert await moments_passed(db, "candidate", candidate) == [("conversation.warning", told)]
+        await conversations.time_up_due(db, t + 60)
+        for role, person in (("candidate", candidate), ("advisor", advisor)):
+            assert await moments_passed(db, role, person) == [("conversation.time_up", told)]
+        assert await moments_passed(db, "moderator", advisor) == []
+        await conversations.end(
+            db, advisor_id=advisor, conversation_id=talk.id, now=t + 70, wrap_up_seconds=0
+        )
+        assert await moments_passed(db, "candidate", candidate) == []
+    finally:
+        await db.close()
