@@ -110,6 +110,10 @@ async def create_request(
         )
         if row is not None:
             return request_from_row(row), False
+        # Erased (or never there) while this command was on its way: nobody to ask for.
+        there = "SELECT 1 FROM candidates WHERE id = ? AND erased_at IS NULL"
+        if await tx.fetchone(there, (candidate_id,)) is None:
+            raise DomainError("auth.sign_in_required")
         if await tx.fetchone("SELECT 1 FROM booths WHERE id = ?", (booth_id,)) is None:
             raise DomainError("booth.not_found", field="booth_id")
         if advisor_id is not None:
