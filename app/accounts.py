@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -85,17 +86,26 @@ async def staff_of_booths(db: Database) -> list[Staff]:
     return [_staff(r) for r in rows]
 
 
+async def _verified(stored: str, password: str) -> bool:
+    """Check a password off the event loop: argon2 takes a noticeable fraction of a second
+    by design, and every live connection of this process would wait for it."""
+
+    def verify() -> bool:
+        try:
+            return _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
+
+
 async def authenticate(db: Database, email: str, password: str) -> Staff:
     row = await db.fetchone(
         f"SELECT {_COLUMNS}, password_hash FROM staff WHERE email = ? AND active = 1",
         (email.strip(),),
     )
     stored = _DUMMY_HASH if row is None else row["password_hash"]
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        raise DomainError("auth.bad_login") from None
-    if row is None:
+    if not await _verified(stored, password) or row is None:
         raise DomainError("auth.bad_login")
     data = dict(row)
     data.pop("password_hash")
@@ -112,11 +122,7 @@ async def change_password(
         "SELECT password_hash FROM staff WHERE id = ? AND active = 1", (staff_id,)
     )
     stored = _DUMMY_HASH if row is None else row["password_hash"]
-    try:
-        _hasher.verify(stored, current)
-        if row is None:
-            raise VerificationError
-    except (VerificationError, InvalidHashError):
+    if not await _verified(stored, current) or row is None:
         errors["current"] = DomainError("auth.wrong_password", field="current")
     if len(new) < MIN_PASSWORD_LENGTH:
         errors["new"] = DomainError("input.password_short", field="new", min=MIN_PASSWORD_LENGTH)
@@ -124,7 +130,7 @@ async def change_password(
         errors["repeat"] = DomainError("input.password_mismatch", field="repeat")
     if errors:
         raise ValidationError(errors)
-    new_hash = hash_password(new)
+    new_hash = await asyncio.to_thread(hash_password, new)
     async with db.transaction() as tx:
         changed = await tx.execute(
             "UPDATE staff SET password_hash = ? WHERE id = ? AND password_hash = ?",
