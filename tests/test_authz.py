@@ -763,3 +763,12 @@ async def test_redirects_after_sign_in_stay_on_this_site(hall: Hall) -> None:
             if response.status_code != 303 or target.host != "127.0.0.1":
                 problems.append(f"next={trick!r}: {response.status_code} to {location!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_next_is_a_plain_local_path_or_the_hall() -> None:
+    from app.pages.common import safe_next
+
+    for trick in ("//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/x", "/ /x"):
+        assert safe_next(trick) == "/", trick
+    for local in ("/", "/mijn-verzoek", "/inzoomen/3?adviseur=2", "/%2F%2Fevil.example"):
+        assert safe_next(local) == local

@@ -173,7 +173,15 @@ def candidate_sign_in(back: str) -> str:
 
 
 def safe_next(value: object) -> str:
-    """Only local paths are followed after sign-in."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+    """Only local paths are followed after sign-in: no other host, however written (``//``,
+    a backslash some browsers read as a slash, or control characters they drop)."""
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and value.isprintable()
+        and " " not in value
+    ):
         return value
     return "/"
