@@ -25,6 +25,7 @@ from typing import Any
 # collection during that import can trip CPython 3.11's AST depth check (a SystemError).
 import hypothesis  # noqa: F401
 import pytest
+import pytest_asyncio
 from websockets.exceptions import ConnectionClosed
 
 from app import accounts
@@ -39,6 +40,8 @@ from tests.livekit import (
     fire,
     seed_world,
 )
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ADVISORS = 10
 # Limits on message rates and request counts would refuse a test that sends this fast on
@@ -57,6 +60,7 @@ REQ = "$request"  # the request the round is about
 CONV = "$conversation"  # the running conversation the round is about
 KEY = "$key"  # a client key of this round
 KEY2 = "$key2"  # another client key of this round
+REQ2 = "$request2"  # a second request waiting in the same line
 BOOTH = "$booth"  # the booth of the ten advisors
 OTHER_BOOTH = "$other_booth"
 
@@ -76,7 +80,9 @@ class Race:
 
     name: str
     rounds: int
-    start: str  # "idle", "waiting", "running" or "due" (waiting, past its expiry time)
+    # "idle", "waiting", "running", "due" (waiting, past its expiry time), "away" (waiting,
+    # its candidate away past the grace period) or "two" (two candidates waiting)
+    start: str
     moves: tuple[Move, ...]
     refusals: frozenset[str]
     ok: frozenset[int] = frozenset({1})
@@ -122,6 +128,7 @@ def status(actor: str, value: str) -> Move:
 
 TAKEN = {"request.not_waiting"}
 TEN = [accept(f"adv{i}") for i in range(ADVISORS)]
+NEXT = [Move(f"adv{i}", "request.accept", {"request_id": None}) for i in range(ADVISORS)]
 # One line per pair of transitions that can meet: name, rounds, start, moves, refusals, oks.
 RACES = [
     race("10 advisors accept", 1000, "waiting", TEN, TAKEN),
@@ -154,6 +161,15 @@ RACES = [
         {"advisor.busy"},
         {1, 2},
     ),
+    race(
+        "grace lapse vs accept",
+        200,
+        "away",
+        [accept("adv0"), create("waker", OTHER_BOOTH)],
+        TAKEN,
+        {1, 2},
+    ),
+    race("10 advisors take the next of two", 200, "two", NEXT, {"request.queue_empty"}, {2}),
     race(
         "expiry vs accept",
         200,
@@ -216,8 +232,10 @@ async def add_advisors(path: Path, booth_id: int, count: int) -> list[int]:
         await db.close()
 
 
-@pytest.fixture
-async def hall(tmp_path: Path) -> AsyncIterator[Hall]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def hall(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hall]:
+    """One hall for every race of this module: each round starts from a tidy hall."""
+    tmp_path = tmp_path_factory.mktemp("races")
     path = tmp_path / "races.db"
     world = await seed_world(path)
     extra = await add_advisors(path, world.booth_a, ADVISORS - 2)
@@ -311,6 +329,20 @@ async def prepare(hall: Hall, start: str) -> dict[str, Any]:
             hall.peers["adv0"], "request.accept", {"request_id": made["request_id"]}
         )
         values[CONV] = started["conversation_id"]
+    elif start == "away":
+        # Seen last an hour ago: past any grace period; the deadline task lapses it when it
+        # next looks, which the waker's new request makes it do at the same instant.
+        hall.write(
+            "UPDATE requests SET away_since = ? WHERE id = ?",
+            (time.time() - 3600, made["request_id"]),
+        )
+    elif start == "two":
+        other = await must(
+            hall.peers["waker"],
+            "request.create",
+            {"booth_id": hall.world.booth_a, "client_key": f"setup-{n}-w"},
+        )
+        values[REQ2] = other["request_id"]
     elif start == "due":
         # The request's time is up; the deadline task expires it when it next looks, which
         # the waker's new request makes it do at the same instant as the accept.
@@ -390,7 +422,19 @@ def effects(
         ]
         assert wrap in ("wrapping_up", "available"), wrap
         return len(winners), "ended"
-    request = hall.read("SELECT status, closed_by FROM requests WHERE id = ?", (values[REQ],))[0]
+    if spec.start == "two":  # each of the two requests is taken once, by one who said ok
+        taken = hall.read(
+            "SELECT r.status, c.advisor_id FROM requests r JOIN conversations c "
+            "ON c.request_id = r.id WHERE r.id IN (?, ?)",
+            (values[REQ], values[REQ2]),
+        )
+        winners_ids = sorted(hall.advisor_ids[m.actor] for m in winners)
+        assert sorted(t["advisor_id"] for t in taken) == winners_ids, [dict(t) for t in taken]
+        assert {t["status"] for t in taken} == {"accepted"}
+        return len(taken) - 1, f"{len(taken)} taken"
+    request = hall.read(
+        "SELECT status, closed_by, closed_reason FROM requests WHERE id = ?", (values[REQ],)
+    )[0]
     conversations = hall.read(
         "SELECT advisor_id FROM conversations WHERE request_id = ?", (values[REQ],)
     )
@@ -410,8 +454,9 @@ def effects(
             assert request["closed_by"] == hall.advisor_ids[move.actor]
         return len(conversations) if move.action == "request.accept" else 1, request["status"]
     # Nobody changed the request by a command: only the deadline task may have, once.
-    assert spec.start == "due", (spec.name, replies)
+    assert spec.start in ("due", "away"), (spec.name, replies)
     assert request["status"] == "expired", dict(request)
+    assert request["closed_reason"] == ("away" if spec.start == "away" else ""), dict(request)
     assert not conversations
     return 1, "expired"
 
