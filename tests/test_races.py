@@ -81,7 +81,8 @@ class Race:
     name: str
     rounds: int
     # "idle", "waiting", "running", "due" (waiting, past its expiry time), "away" (waiting,
-    # its candidate away past the grace period) or "two" (two candidates waiting)
+    # its candidate away past the grace period), "two" (two candidates waiting) or
+    # "running+next" (a conversation runs and another candidate waits)
     start: str
     moves: tuple[Move, ...]
     refusals: frozenset[str]
@@ -167,6 +168,16 @@ RACES = [
         "away",
         [accept("adv0"), create("waker", OTHER_BOOTH)],
         TAKEN,
+        {1, 2},
+    ),
+    race("decline vs decline", 200, "waiting", [decline("adv0"), decline("adv1")], TAKEN),
+    race("decline vs cancel", 200, "waiting", [decline("adv0"), cancel("cand")], TAKEN),
+    race(
+        "end vs accept the next (two tabs)",
+        200,
+        "running+next",
+        [end("adv0"), Move("adv0_tab", "request.accept", {"request_id": REQ2})],
+        {"advisor.busy"},
         {1, 2},
     ),
     race("10 advisors take the next of two", 200, "two", NEXT, {"request.queue_empty"}, {2}),
@@ -324,11 +335,18 @@ async def prepare(hall: Hall, start: str) -> dict[str, Any]:
     )
     assert made["created"]
     values[REQ] = made["request_id"]
-    if start == "running":
+    if start in ("running", "running+next"):
         started = await must(
             hall.peers["adv0"], "request.accept", {"request_id": made["request_id"]}
         )
         values[CONV] = started["conversation_id"]
+        if start == "running+next":
+            waiting = await must(
+                hall.peers["waker"],
+                "request.create",
+                {"booth_id": hall.world.booth_a, "client_key": f"setup-{n}-w"},
+            )
+            values[REQ2] = waiting["request_id"]
     elif start == "away":
         # Seen last an hour ago: past any grace period; the deadline task lapses it when it
         # next looks, which the waker's new request makes it do at the same instant.
@@ -414,14 +432,23 @@ def effects(
         assert ids == {row["id"] for row in made}, (ids, [dict(r) for r in made])
         created = sum(1 for r in replies if r["ok"] and r["data"]["created"])
         return max(len(made), created), f"{len(winners)} ok"
-    if spec.start == "running":
+    if spec.start in ("running", "running+next"):
         ended = hall.value("SELECT ended_at FROM conversations WHERE id = ?", (values[CONV],))
         assert ended is not None
-        wrap = hall.read("SELECT status FROM staff WHERE id = ?", (hall.advisor_ids["adv0"],))[0][
-            "status"
-        ]
-        assert wrap in ("wrapping_up", "available"), wrap
-        return len(winners), "ended"
+        status = hall.value("SELECT status FROM staff WHERE id = ?", (hall.advisor_ids["adv0"],))
+        ends = [m for m in winners if m.action == "conversation.end"]
+        if spec.start == "running":
+            assert status in ("wrapping_up", "available"), status
+            return len(ends), "ended"
+        # The next request was taken only if the end came first, and then exactly once.
+        taken = hall.read(
+            "SELECT c.advisor_id FROM conversations c WHERE c.request_id = ?", (values[REQ2],)
+        )
+        accepted = [m for m in winners if m.action == "request.accept"]
+        assert len(taken) == len(accepted), (replies, [dict(t) for t in taken])
+        after_end = ("wrapping_up", "available")  # wrap-up lasts 0 s here
+        assert status in (("in_conversation",) if accepted else after_end), status
+        return len(ends), "ended, next taken" if accepted else "ended, next refused"
     if spec.start == "two":  # each of the two requests is taken once, by one who said ok
         taken = hall.read(
             "SELECT r.status, c.advisor_id FROM requests r JOIN conversations c "
