@@ -250,7 +250,8 @@ async def set_up(
             assert started["ok"], started
             conversation_id = started["data"]["conversation_id"]
             noted = await console.send(
-                "conversation.note", {"conversation_id": conversation_id, "notes": "geheim"}
+                "conversation.note",
+                {"conversation_id": conversation_id, "notes": f"geheim-{booth}"},
             )
             assert noted["ok"], noted
             if end:
@@ -608,6 +609,18 @@ async def oversized(hall: FuzzHall, frame: str | bytes) -> None:
         await visitor.aclose()
 
 
+def secrets_kept_from(hall: FuzzHall, role: str) -> tuple[str, ...]:
+    """What a role may never be told, whatever it sends: other candidates' names and the
+    notes of booths that are not its own (the fuzzer's advisor is at booth A)."""
+    booth_b_notes = f"geheim-{hall.world.booth_b}"
+    booth_a_notes = f"geheim-{hall.world.booth_a}"
+    if role in ("anonymous", "candidate"):
+        return ("Ander 0", "Ander 1", "Ander 2", booth_a_notes, booth_b_notes)
+    if role == "advisor":
+        return ("Ander 0", "Ander 1", booth_b_notes)
+    return ()
+
+
 async def drain(peer: Peer) -> None:
     await asyncio.sleep(0)
     while True:
@@ -644,11 +657,19 @@ async def run_socket_batch(hall: FuzzHall, batch: list[Message], first: int) -> 
         for message, command_id, _ in items:
             reply = await role.peer.orphan_reply(timeout=30)
             check_reply(role.name, message, command_id, reply)
+            if reply["ok"]:
+                told = json.dumps(reply, ensure_ascii=False)
+                for secret in secrets_kept_from(hall, role.name):
+                    assert secret not in told, (role.name, secret, message, told[:2000])
             action = _action_of(message)
             if reply["ok"] and action not in READ_ONLY:
                 outcome.accepted.append(f"{role.name} {action}")
         outcome.sent += len(items)
+        heard = json.dumps(role.peer.events, ensure_ascii=False)
         role.peer.events.clear()
+        for secret in secrets_kept_from(hall, role.name):
+            assert secret not in heard, (role.name, secret, heard[:2000])
+
         # Still answering, promptly and in order.
         synced = await role.peer.send("clock.sync", timeout=10)
         assert synced["ok"], synced
