@@ -25,6 +25,7 @@ import pytest
 from app import candidates, conversations, privacy, queue
 from app.config import ConfigError, load_settings
 from app.db import Database
+from app.errors import DomainError
 from app.event import add_day
 from app.leases import Lease
 from tests.livekit import ROOT, Browserless, LiveServer, World, csrf_from, seed_world
@@ -215,8 +216,17 @@ async def test_erase_leaves_no_trace_and_keeps_the_numbers(db, event, tmp_path: 
     # Nobody signs in as the erased candidate, and the database refuses new requests for them.
     assert await candidates.get_candidate(db, me) is None
     assert await privacy.export(db, me, time.time()) is None
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DomainError) as refused:
         await make_request(db, event, me, booth, client_key="after")
+    assert refused.value.code == "auth.sign_in_required"
+    # Under the rule, the database itself refuses a request row for an erased candidate.
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await tx.insert(
+                "INSERT INTO requests (booth_id, candidate_id, client_key, created_at, "
+                "expires_at) VALUES (?, ?, 'raw', ?, ?)",
+                (booth, me, time.time(), time.time() + 60),
+            )
 
 
 async def test_erase_cancels_a_waiting_request(db, event) -> None:
