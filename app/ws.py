@@ -27,6 +27,7 @@ from app import actions, throttles
 from app.auth import REVOKED_EVENT, Identity, Principal, identify
 from app.deadlines import moments_passed
 from app.errors import DomainError
+from app.hallfeed import TOPIC as HALL_TOPIC
 from app.hub import DEFAULT_BUFFER, Sink, Subscription, encode
 from app.protocol import EnvelopeError, parse_command, reply_error, reply_ok
 from app.ratelimit import MessageLimiter, SocketLimits
@@ -261,14 +262,17 @@ async def _serve(
     sink: Sink
     if connection.pusher is not None:
         connection.pusher.on_drop = resources.metrics.slow_client_dropped
-        held = Held(connection.pusher)
-        sink = Guarded(held, session_id, connection.end_session)
+        sink = held = Held(connection.pusher)
     else:
-        subscription = Subscription()
-        sink = Guarded(subscription, session_id, connection.end_session)
+        sink = subscription = Subscription()
+    # Only a person's own topics can carry the end of their session, so the hall (every
+    # broadcast, to every connection) goes to the sink directly, without the check.
+    own = [topic for topic in principal.topics if topic != HALL_TOPIC]
+    guarded = Guarded(sink, session_id, connection.end_session)
     metrics = resources.metrics
     metrics.connection_opened(principal.role)
-    with resources.hub.local.attached(principal.topics, sink):
+    local = resources.hub.local
+    with local.attached([HALL_TOPIC], sink), local.attached(own, guarded):
         if identity.session is not None and not await session_lives(resources, websocket):
             # Ended between the look-up and listening for its end: close at once.
             connection.end_session("logout")
