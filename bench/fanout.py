@@ -504,8 +504,13 @@ class Options:
 
 
 def server_environment(options: Options, prefix: str) -> dict[str, str]:
-    """What ours is started with: quiet logs, and the push pace and Redis when asked."""
-    env = {"INZOOMEN_LOG_LEVEL": "warning"}
+    """What ours is started with: quiet logs, room for every load client (they all come
+    from one address, which the per-address socket cap would otherwise stop), and the push
+    pace and Redis when asked."""
+    env = {
+        "INZOOMEN_LOG_LEVEL": "warning",
+        "INZOOMEN_WS_CONNECTIONS_PER_IP": str(max(options.clients) + 1000),
+    }
     if options.push_seconds is not None:
         env["INZOOMEN_HALL_PUSH_SECONDS"] = f"{options.push_seconds:g}"
     if options.redis is not None:

@@ -637,6 +637,9 @@ def checks(seen: dict[str, int], stored: dict[str, int], lost: list[str]) -> lis
         if stored[key]:
             faults.append(f"{key.replace('_', ' ')}: {stored[key]}")
     faults += [f"client: {reason}" for reason in lost[:5]]
+    if not seen["conversations"]:
+        # A run where every command was refused measures nothing (a limit, a broken login).
+        faults.append("no conversation was accepted: nothing was measured")
     return faults
 
 
@@ -651,11 +654,25 @@ def warnings(outputs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+# Each simulated person here clicks far faster than a person can, to find the server's
+# limit: the per-person limits (commands per second, new requests per minute) are lifted so
+# they measure the work, not the refusals. The limits themselves are tested in
+# tests/test_ratelimit.py.
+SERVER_ENVIRONMENT = {
+    "INZOOMEN_LOG_LEVEL": "warning",
+    "INZOOMEN_REQUESTS_PER_MINUTE": "100000",
+    "INZOOMEN_WS_RATE": "10000",
+    "INZOOMEN_WS_BURST": "10000",
+    "INZOOMEN_WS_USER_RATE": "10000",
+    "INZOOMEN_WS_USER_BURST": "10000",
+}
+
+
 async def run(options: Options) -> dict[str, Any]:
     db_path = options.workdir / "hall.db"
     print(f"seeding {options.booths} booths ...", flush=True)
     hall = await seed_hall(db_path, options.booths)
-    server = LiveServer(db_path, options.workdir / "server.log", {"INZOOMEN_LOG_LEVEL": "warning"})
+    server = LiveServer(db_path, options.workdir / "server.log", SERVER_ENVIRONMENT)
     workers: Workers | None = None
     try:
         await asyncio.to_thread(server.start)
