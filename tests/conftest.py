@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,28 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def redis_prefix(request: pytest.FixtureRequest) -> str:
     """An ``INZOOMEN_REDIS_PREFIX`` no other test uses, so tests never share channels."""
     return unique_prefix(request.node.name)
+
+
+@pytest.fixture
+def two_workers(
+    tmp_path: Path, redis_server: RedisServer, redis_prefix: str, world_db: tuple[Path, World]
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two server processes on one database file, sharing live updates through Redis."""
+    env = {"INZOOMEN_REDIS_URL": redis_server.url, "INZOOMEN_REDIS_PREFIX": redis_prefix}
+    with ExitStack() as stack:
+        servers = []
+        for name in ("a", "b"):
+            server = LiveServer(world_db[0], tmp_path / f"worker-{name}.log", env=env)
+            server.start()
+            stack.callback(server.stop)
+            servers.append(server)
+        yield servers[0], servers[1]
+
+
+@pytest.fixture
+async def people() -> AsyncIterator[list[Browserless]]:
+    """Visitors of any server a test starts (``Browserless(server)``), closed at the end."""
+    made: list[Browserless] = []
+    yield made
+    for visitor in made:
+        await visitor.aclose()

@@ -12,12 +12,8 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.livekit import Browserless, LiveServer, World, seed_world
 from tests.rediskit import RedisServer
@@ -31,29 +27,6 @@ def paused_at(booth_id: int):  # type: ignore[no-untyped-def]
         )
 
     return check
-
-
-@pytest.fixture
-def two_workers(
-    tmp_path: Path, redis_server: RedisServer, redis_prefix: str, world_db: tuple[Path, World]
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    env = {"INZOOMEN_REDIS_URL": redis_server.url, "INZOOMEN_REDIS_PREFIX": redis_prefix}
-    with ExitStack() as stack:
-        servers = []
-        for name in ("a", "b"):
-            server = LiveServer(world_db[0], tmp_path / f"worker-{name}.log", env=env)
-            server.start()
-            stack.callback(server.stop)
-            servers.append(server)
-        yield servers[0], servers[1]
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[list[Browserless]]:
-    made: list[Browserless] = []
-    yield made
-    for visitor in made:
-        await visitor.aclose()
 
 
 async def test_a_change_through_one_worker_reaches_clients_of_both(

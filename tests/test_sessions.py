@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +20,6 @@ from app.errors import ValidationError
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in
 from tests.livekit import PASSWORD, Browserless, LiveServer, Peer, World, csrf_from
-from tests.rediskit import RedisServer
 from tests.servicekit import make_booth
 
 NEW_PASSWORD = "een-nieuw-wachtwoord-42"
@@ -275,29 +271,6 @@ async def test_password_page_is_for_staff_only(new_visitor, world: World) -> Non
         data={"csrf": token, "current": PASSWORD, "new": NEW_PASSWORD, "repeat": NEW_PASSWORD},
     )
     assert posted.status_code == 403
-
-
-@pytest.fixture
-def two_workers(
-    tmp_path: Path, redis_server: RedisServer, redis_prefix: str, world_db: tuple[Path, World]
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    env = {"INZOOMEN_REDIS_URL": redis_server.url, "INZOOMEN_REDIS_PREFIX": redis_prefix}
-    with ExitStack() as stack:
-        servers = []
-        for name in ("a", "b"):
-            server = LiveServer(world_db[0], tmp_path / f"worker-{name}.log", env=env)
-            server.start()
-            stack.callback(server.stop)
-            servers.append(server)
-        yield servers[0], servers[1]
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[list[Browserless]]:
-    made: list[Browserless] = []
-    yield made
-    for visitor in made:
-        await visitor.aclose()
 
 
 async def test_logout_on_one_worker_closes_sockets_on_the_other(
