@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -34,6 +35,7 @@ from app.pages.common import (
     resources_of,
     status_for,
 )
+from app.resources import Resources
 
 
 async def login_page(request: Request) -> Response:
@@ -42,10 +44,40 @@ async def login_page(request: Request) -> Response:
     return await render(request, "login.html", principal, {"values": {}, "changed": changed})
 
 
-def _throttle_keys(request: Request, email: str) -> tuple[str, str]:
-    secret = resources_of(request).settings.secret_key
+@dataclass(frozen=True)
+class _Attempt:
+    """A password check of an account from an address, under the login throttle."""
+
+    resources: Resources
+    account_key: str
+    ip_key: str
+    allowed: bool
+
+    async def failed(self) -> None:
+        if self.allowed:
+            await throttles.record_login_failure(
+                self.resources.db,
+                account_key=self.account_key,
+                ip_key=self.ip_key,
+                now=self.resources.now(),
+            )
+
+
+async def _attempt(request: Request, email: str) -> _Attempt:
+    r = resources_of(request)
+    secret = r.settings.secret_key
     address = request.client.host if request.client else ""
-    return throttles.key_of(secret, "account", email), throttles.key_of(secret, "ip", address)
+    account_key = throttles.key_of(secret, "account", email)
+    ip_key = throttles.key_of(secret, "ip", address)
+    allowed = await throttles.login_allowed(
+        r.db,
+        account_key=account_key,
+        ip_key=ip_key,
+        now=r.now(),
+        per_account=r.settings.login_failures_per_account,
+        per_ip=r.settings.login_failures_per_ip,
+    )
+    return _Attempt(r, account_key, ip_key, allowed)
 
 
 async def login_submit(request: Request) -> Response:
@@ -55,26 +87,15 @@ async def login_submit(request: Request) -> Response:
     if form is None:
         return await csrf_failed(request, principal)
     email = str(form.get("email", ""))
-    account_key, ip_key = _throttle_keys(request, email)
-    allowed = await throttles.login_allowed(
-        r.db,
-        account_key=account_key,
-        ip_key=ip_key,
-        now=r.now(),
-        per_account=r.settings.login_failures_per_account,
-        per_ip=r.settings.login_failures_per_ip,
-    )
+    attempt = await _attempt(request, email)
     try:
         # Over the throttle even the right password is refused, with the same answer as a
         # wrong one, after the same password check: it tells nothing about the account.
         staff = await authenticate(r.db, email, str(form.get("password", "")))
-        if not allowed:
+        if not attempt.allowed:
             raise DomainError("auth.bad_login")
     except DomainError as error:
-        if allowed:
-            await throttles.record_login_failure(
-                r.db, account_key=account_key, ip_key=ip_key, now=r.now()
-            )
+        await attempt.failed()
         context = {"values": {"email": email}, **error_context(error, {})}
         return await render(request, "login.html", principal, context, 400)
     await sign_in_staff(r.db, request.session, staff.id, r.now())
@@ -138,16 +159,8 @@ async def password_submit(request: Request) -> Response:
         return await refuse(request, principal, "/inloggen")
     staff = await get_staff(r.db, principal.id)
     assert staff is not None
-    account_key, ip_key = _throttle_keys(request, staff.email)
-    allowed = await throttles.login_allowed(
-        r.db,
-        account_key=account_key,
-        ip_key=ip_key,
-        now=r.now(),
-        per_account=r.settings.login_failures_per_account,
-        per_ip=r.settings.login_failures_per_ip,
-    )
-    current = str(form.get("current", "")) if allowed else ""
+    attempt = await _attempt(request, staff.email)
+    current = str(form.get("current", "")) if attempt.allowed else ""
     try:
         await change_password(
             r.db,
@@ -157,11 +170,9 @@ async def password_submit(request: Request) -> Response:
             repeat=str(form.get("repeat", "")),
         )
     except DomainError as error:
-        if allowed and "current" in getattr(error, "errors", {}):
+        if "current" in getattr(error, "errors", {}):
             # A wrong current password counts as a failed login of the account.
-            await throttles.record_login_failure(
-                r.db, account_key=account_key, ip_key=ip_key, now=r.now()
-            )
+            await attempt.failed()
         context = {"min_length": MIN_PASSWORD_LENGTH, **error_context(error, _password_labels())}
         return await render(request, "password.html", principal, context, 400)
     # Every session of the account ended, this one too: its sockets close in every worker.
