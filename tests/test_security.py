@@ -417,3 +417,23 @@ async def test_login_throttle_refuses_alike_for_known_and_unknown_accounts(
             assert not any("@" in a or "127.0.0.1" in i for a, i in rows)
     finally:
         await visitor.aclose()
+
+
+async def test_a_visitor_gone_in_the_middle_of_a_form_is_no_server_error(
+    server: LiveServer, world: World
+) -> None:
+    """Half a form, then the connection closes: no traceback, and the server goes on."""
+    for path in ("/aanmelden", "/inloggen", f"/inzoomen/{world.booth_a}"):
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Content-Length: 4000\r\n\r\ncsrf=abc&name=Sa".encode()
+        )
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+    await asyncio.sleep(0.5)  # let the server notice the closed connections and log
+    assert "Traceback" not in server.log(), server.log()[-3000:]

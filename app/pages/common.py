@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.advisors import STATUSES
@@ -140,8 +141,12 @@ def status_for(error: DomainError) -> int:
 
 
 async def read_form(request: Request) -> FormData | None:
-    """The posted form, or None when its CSRF token is missing or wrong."""
-    form = await request.form()
+    """The posted form, or None when its CSRF token is missing or wrong. A visitor who goes
+    away while sending it gets nothing (they are gone); it is not a server error."""
+    try:
+        form = await request.form()
+    except ClientDisconnect:
+        raise HTTPException(400, "the form was not sent completely") from None
     token = form.get("csrf")
     if not csrf_ok(request.session, token if isinstance(token, str) else None):
         return None
