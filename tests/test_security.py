@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from app import throttles
 from app.config import Settings
@@ -154,18 +154,23 @@ def check_headers(response: httpx.Response, https: bool = False) -> None:
         assert hsts is None, where
 
 
-def get_paths(world: World) -> list[str]:
-    """Every GET route of the hall, with its path parameters filled in."""
-    fill = {"booth_id": str(world.booth_a), "conversation_id": "1", "language": "en"}
+def route_paths(routes: list[BaseRoute], method: str, fill: dict[str, str]) -> list[str]:
+    """Every route answering ``method``, with its path parameters filled in (``fill``, else 1)."""
     paths = []
-    for route in [*page_routes, *metrics_routes]:
-        if not isinstance(route, Route) or "GET" not in (route.methods or ()):
+    for route in routes:
+        if not isinstance(route, Route) or method not in (route.methods or ()):
             continue
         path = route.path
         for name in route.param_convertors:
             path = re.sub(r"\{" + name + r"(:[^}]+)?\}", fill.get(name, "1"), path)
         paths.append(path)
     return paths
+
+
+def get_paths(world: World) -> list[str]:
+    """Every GET route of the hall, with its path parameters filled in."""
+    fill = {"booth_id": str(world.booth_a), "conversation_id": "1", "language": "en"}
+    return route_paths([*page_routes, *metrics_routes], "GET", fill)
 
 
 async def test_every_response_carries_the_security_headers(
@@ -252,15 +257,7 @@ def dump(path: Path) -> list[str]:
 
 def post_paths(world: World) -> list[str]:
     fill = {"booth_id": str(world.booth_a), "conversation_id": "1", "form": "status"}
-    paths = []
-    for route in page_routes:
-        if not isinstance(route, Route) or "POST" not in (route.methods or ()):
-            continue
-        path = route.path
-        for name in route.param_convertors:
-            path = re.sub(r"\{" + name + r"(:[^}]+)?\}", fill.get(name, "1"), path)
-        paths.append(path)
-    return paths
+    return route_paths(page_routes, "POST", fill)
 
 
 FORM = {
