@@ -19,6 +19,11 @@ class Event:
     warning_seconds: int
     video_provider: str
     video_base_url: str
+    # Opened and closed by the moderator, on top of the opening hours.
+    is_open: bool = True
+    # A wait, or a conversation's overtime, past these raises an alert on the dashboard.
+    wait_alert_seconds: int = 600
+    overtime_alert_seconds: int = 180
 
     @property
     def zone(self) -> ZoneInfo:
@@ -42,11 +47,14 @@ class EventMissing(Exception):
 async def load_event(db: Database) -> Event:
     row = await db.fetchone(
         "SELECT name, timezone, conversation_seconds, warning_seconds, video_provider, "
-        "video_base_url FROM event WHERE id = 1"
+        "video_base_url, is_open, wait_alert_seconds, overtime_alert_seconds "
+        "FROM event WHERE id = 1"
     )
     if row is None:
         raise EventMissing("no event is configured in this database")
-    return Event(**dict(row))
+    values = dict(row)
+    values["is_open"] = bool(values["is_open"])
+    return Event(**values)
 
 
 async def has_event(db: Database) -> bool:
@@ -59,11 +67,14 @@ async def save_event(tx: Transaction, event: Event) -> None:
     ZoneInfo(event.timezone)  # raises for an unknown zone
     await tx.execute(
         "INSERT INTO event (id, name, timezone, conversation_seconds, warning_seconds, "
-        "video_provider, video_base_url) VALUES (1, ?, ?, ?, ?, ?, ?) "
+        "video_provider, video_base_url, is_open, wait_alert_seconds, overtime_alert_seconds) "
+        "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, "
         "conversation_seconds = excluded.conversation_seconds, "
         "warning_seconds = excluded.warning_seconds, video_provider = excluded.video_provider, "
-        "video_base_url = excluded.video_base_url",
+        "video_base_url = excluded.video_base_url, is_open = excluded.is_open, "
+        "wait_alert_seconds = excluded.wait_alert_seconds, "
+        "overtime_alert_seconds = excluded.overtime_alert_seconds",
         (
             event.name,
             event.timezone,
@@ -71,6 +82,9 @@ async def save_event(tx: Transaction, event: Event) -> None:
             event.warning_seconds,
             event.video_provider,
             event.video_base_url,
+            int(event.is_open),
+            event.wait_alert_seconds,
+            event.overtime_alert_seconds,
         ),
     )
 

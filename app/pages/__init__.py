@@ -7,7 +7,19 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from app.pages import candidate, conversation, hall, info, privacy, staff
+from app.pages import (
+    admin,
+    announcements,
+    candidate,
+    conversation,
+    dashboard,
+    hall,
+    info,
+    moderator,
+    privacy,
+    reports,
+    staff,
+)
 
 routes: list[BaseRoute] = [
     *hall.routes,
@@ -16,4 +28,9 @@ routes: list[BaseRoute] = [
     *conversation.routes,
     *info.routes,
     *privacy.routes,
+    *dashboard.routes,
+    *moderator.routes,
+    *announcements.routes,
+    *admin.routes,
+    *reports.routes,
 ]
