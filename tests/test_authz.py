@@ -142,6 +142,11 @@ HTTP_RULES: list[Probe] = [
     http("GET /metrics",                          "401 403 403 403 403 200"),
     http("GET /static/js/live.js",                "200 200 200 200 200 200"),
     http("WS /ws",                                "anonymous candidate candidate advisor advisor moderator"),
+    # the moderator's dashboard
+    # the moderator steps in; the audit log
+    # announcements
+    # administration
+    # reports
 ]
 # fmt: on
 
@@ -176,6 +181,10 @@ ACTION_RULES: dict[str, ActionRule] = {
     "conversation.end":   act(f"S F F ok {NOT_CONV} F", CONV, CONVERSATION),
     "conversation.notes": act(f"S F F ok {NOT_CONV} ok", CONV, CONVERSATION),
     "conversation.note":  act(f"S F F ok {NOT_CONV} F", {**CONV, "notes": "N"}, CONVERSATION),
+    # the moderator's dashboard
+    # the moderator steps in
+    # announcements
+    # administration
 }
 # fmt: on
 
