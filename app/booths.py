@@ -49,6 +49,9 @@ class Booth:
     offers: tuple[str, ...]
     description: str
     position: int
+    # Closed by the moderator: takes no requests whatever the schedule says.
+    closed: bool = False
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,19 +76,28 @@ class Opening:
 def _booth(row: object) -> Booth:
     r = dict(row)  # type: ignore[call-overload]
     offers = tuple(o for o in r.pop("offers").split(",") if o)
+    r["closed"] = bool(r["closed"])
     return Booth(offers=offers, **r)
 
 
-_COLUMNS = "id, slug, name, kind, sector, offers, description, position"
+_COLUMNS = "id, slug, name, kind, sector, offers, description, position, closed, link"
 
 
-async def list_booths(db: Database) -> list[Booth]:
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM booths ORDER BY position, name")
+async def list_booths(db: Database | Transaction) -> list[Booth]:
+    """The booths of the hall, in hall order (a removed booth is no longer in it)."""
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM booths WHERE removed_at IS NULL ORDER BY position, name"
+    )
     return [_booth(r) for r in rows]
 
 
-async def get_booth(db: Database | Transaction, booth_id: int) -> Booth | None:
-    row = await db.fetchone(f"SELECT {_COLUMNS} FROM booths WHERE id = ?", (booth_id,))
+async def get_booth(
+    db: Database | Transaction, booth_id: int, *, removed_too: bool = False
+) -> Booth | None:
+    sql = f"SELECT {_COLUMNS} FROM booths WHERE id = ?"
+    if not removed_too:
+        sql += " AND removed_at IS NULL"
+    row = await db.fetchone(sql, (booth_id,))
     return None if row is None else _booth(row)
 
 

@@ -178,6 +178,12 @@ class Live:
         if overview:
             await self.overview_changed()
 
+    async def hall_changed(self) -> None:
+        """Booths were added, removed or reordered, or the event itself changed: every
+        process's hall is read again whole (removed booths leave it), with the overview."""
+        await self.hub.publish(HALL_VIEWS, HALL_VIEWS, await self.read_views(None))
+        await self.overview_changed()
+
     async def overview_changed(self, event: Event | None = None) -> None:
         event = event or await self.event()
         rev = await self.db.revision()

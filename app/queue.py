@@ -114,7 +114,12 @@ async def create_request(
         there = "SELECT 1 FROM candidates WHERE id = ? AND erased_at IS NULL"
         if await tx.fetchone(there, (candidate_id,)) is None:
             raise DomainError("auth.sign_in_required")
-        if await tx.fetchone("SELECT 1 FROM booths WHERE id = ?", (booth_id,)) is None:
+        if (
+            await tx.fetchone(
+                "SELECT 1 FROM booths WHERE id = ? AND removed_at IS NULL", (booth_id,)
+            )
+            is None
+        ):
             raise DomainError("booth.not_found", field="booth_id")
         if advisor_id is not None:
             advisor = await tx.fetchone(
