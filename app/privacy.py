@@ -2,8 +2,9 @@
 retention job that anonymises personal data some days after the event.
 
 Personal data of a candidate: their name, e-mail address and phone number (``candidates``),
-the question of each request and the messages addressed to them (``requests``), and the
-advisors' notes on their conversations. Erasing anonymises: the rows stay, with these fields
+the question of each request and the messages addressed to them (``requests``), the
+advisors' notes on their conversations, the message of each follow-up (``follow_ups``) and
+the comments they gave with a rating (``feedback``). Erasing anonymises: the rows stay, with these fields
 emptied, so the numbers of the event (requests and conversations per booth, waits,
 durations) stay right. An erased candidate can no longer sign in with an old session, and
 the database refuses new requests for them.
@@ -46,7 +47,10 @@ RETENTION_BATCH = 100
 _FREE_TEXT = {
     "requests": ("question", "decline_message"),
     "conversations": ("notes",),
+    "follow_ups": ("message",),
 }
+# The same, in tables keyed to the candidate's conversations: what they wrote about one.
+_FREE_TEXT_BY_CONVERSATION = {"feedback": ("comment",)}
 # Columns never put in an export: the booth's private notes and secrets.
 _NOT_EXPORTED = re.compile(r"(^notes|_hash$|token|secret|password)", re.IGNORECASE)
 
@@ -126,6 +130,12 @@ async def export(db: Database, candidate_id: int, now: float) -> dict[str, Any] 
         )
         if rows:
             other[table] = [dict(r) for r in rows]
+    feedback = await db.fetchall(
+        "SELECT f.conversation_id, f.rating, f.comment, f.created_at FROM feedback f "
+        "JOIN conversations c ON c.id = f.conversation_id WHERE c.candidate_id = ? "
+        "ORDER BY f.created_at, f.id",
+        (candidate_id,),
+    )
     return {
         "exported_at": _when(now, zone),
         "event": event.name,
@@ -164,6 +174,15 @@ async def export(db: Database, candidate_id: int, now: float) -> dict[str, Any] 
                 "ended_at": _when(c["ended_at"], zone),
             }
             for c in conversations
+        ],
+        "feedback": [
+            {
+                "conversation_id": f["conversation_id"],
+                "rating": f["rating"],
+                "comment": f["comment"],
+                "given_at": _when(f["created_at"], zone),
+            }
+            for f in feedback
         ],
         "other": other,
     }
@@ -301,6 +320,15 @@ async def _anonymise(
                 assignments = ", ".join(f"\"{f}\" = ''" for f in present)
                 await tx.execute(
                     f'UPDATE "{table}" SET {assignments} WHERE candidate_id = ?', (candidate_id,)
+                )
+        for table, fields in _FREE_TEXT_BY_CONVERSATION.items():
+            present = [f for f in fields if f in schema.columns.get(table, [])]
+            if present:
+                assignments = ", ".join(f"\"{f}\" = ''" for f in present)
+                await tx.execute(
+                    f'UPDATE "{table}" SET {assignments} WHERE conversation_id IN '
+                    "(SELECT id FROM conversations WHERE candidate_id = ?)",
+                    (candidate_id,),
                 )
         # Every sign-in of theirs ends: an old cookie stands for nobody.
         if "candidate_id" in schema.columns.get("sessions", []):

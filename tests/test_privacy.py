@@ -229,6 +229,56 @@ async def test_erase_leaves_no_trace_and_keeps_the_numbers(db, event, tmp_path: 
             )
 
 
+async def test_follow_ups_and_feedback_are_theirs_to_download_and_to_erase(db, event) -> None:
+    booth = await make_booth(db, "zorg")
+    advisor = await make_advisor(db, booth, "anna@zorg.test")
+    me = await _person(db)
+    now = time.time()
+    request = await make_request(db, event, me, booth)
+    talk, _ = await conversations.accept(
+        db, event, advisor_id=advisor, request_id=request.id, now=now
+    )
+    await conversations.end(
+        db, advisor_id=advisor, conversation_id=talk.id, now=now + 60, wrap_up_seconds=0
+    )
+    async with db.transaction() as tx:
+        await tx.insert(
+            "INSERT INTO follow_ups (conversation_id, booth_id, advisor_id, candidate_id, "
+            "starts_at, minutes, mode, location, message, created_at) "
+            "VALUES (?, ?, ?, ?, ?, 30, 'on_site', 'Zorgplein 1', ?, ?)",
+            (talk.id, booth, advisor, me, now + 86400, "Neem je cv mee, Sanne", now),
+        )
+        await tx.insert(
+            "INSERT INTO feedback (conversation_id, rating, comment, created_at) "
+            "VALUES (?, 4, 'Fijn gesprek, ik heb nu zin in de zorg', ?)",
+            (talk.id, now + 90),
+        )
+
+    data = await privacy.export(db, me, now)
+    assert data is not None
+    assert [f["message"] for f in data["other"]["follow_ups"]] == ["Neem je cv mee, Sanne"]
+    assert data["feedback"] == [
+        {
+            "conversation_id": talk.id,
+            "rating": 4,
+            "comment": "Fijn gesprek, ik heb nu zin in de zorg",
+            "given_at": data["feedback"][0]["given_at"],
+        }
+    ]
+
+    await privacy.erase(db, me, now=now + 100, wrap_up_seconds=0)
+
+    follow_up = await db.fetchone("SELECT message, location, minutes FROM follow_ups")
+    assert follow_up is not None
+    assert (follow_up["message"], follow_up["location"], follow_up["minutes"]) == (
+        "",
+        "Zorgplein 1",
+        30,
+    ), "what they were told goes; where and how long stays for the numbers"
+    rating = await db.fetchone("SELECT rating, comment FROM feedback")
+    assert rating is not None and (rating["rating"], rating["comment"]) == (4, "")
+
+
 async def test_erase_cancels_a_waiting_request(db, event) -> None:
     booth = await make_booth(db, "bouw")
     me = await _person(db)
