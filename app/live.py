@@ -9,6 +9,11 @@ once. What everybody sees (the hall) and the moderators' overview are coalesced:
 booths are marked, and on average at most once per ``push_seconds`` their views are read
 again and published, so a burst of changes costs one read and one push (latest state wins).
 
+The moderators' dashboard also moves with time alone (waits grow, conversations run into
+overtime, alerts come up): every ``OVERVIEW_SECONDS`` each process reads it again and hands
+it to the moderators connected to that process only (not through the shared hub, so several
+workers do not multiply it), and only while one is connected.
+
 Every state carries ``rev``, the database revision read before it: a client (and the hall
 feed) ignores a state older than one it already has, whatever order they arrive in.
 """
@@ -26,7 +31,7 @@ from app import snapshots
 from app.db import Database
 from app.event import Event, load_event
 from app.hallfeed import HallFeed
-from app.hub import Hub
+from app.hub import Hub, encode
 
 log = logging.getLogger("inzoomen.live")
 
@@ -35,6 +40,8 @@ DEADLINES_WAKE = "deadlines.wake"
 # Booth views depend on the time too (open now, estimated waits): read them all again this
 # often even when nothing was changed.
 REFRESH_SECONDS = 30.0
+# The dashboard is pushed to this process's moderators this often even when nothing changed.
+OVERVIEW_SECONDS = 5.0
 # Pushes that may follow each other closer than ``push_seconds`` before the pace applies.
 PUSH_BURST = 2
 
@@ -190,10 +197,42 @@ class Live:
         state = await snapshots.overview(self.db, event, self.clock())
         await self.hub.publish("moderators", "overview.state", {**state, "rev": rev})
 
+    async def overview_tick(self) -> bool:
+        """The dashboard read again for the moderators connected to this process (none
+        connected: nothing is read). True when it was pushed."""
+        if self.hub.local.count("moderators") == 0:
+            return False
+        event = await self.event()
+        rev = await self.db.revision()
+        state = await snapshots.overview(self.db, event, self.clock())
+        self.hub.local.deliver("moderators", encode("overview.state", {**state, "rev": rev}))
+        return True
+
+    async def run_overview_ticks(self) -> None:
+        """Push the dashboard to this process's moderators every ``OVERVIEW_SECONDS``."""
+        while True:
+            await asyncio.sleep(OVERVIEW_SECONDS)
+            try:
+                await self.overview_tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pushing the dashboard failed")
+
     async def run(self) -> None:
         """Publish marked changes, on average at most once per ``push_seconds`` (a bucket of
         ``PUSH_BURST`` pushes, so a change that comes a little early after the previous
-        one is not held back); read the whole hall again every ``REFRESH_SECONDS``."""
+        one is not held back); read the whole hall again every ``REFRESH_SECONDS``; push
+        the dashboard to this process's moderators every ``OVERVIEW_SECONDS``."""
+        ticks = asyncio.create_task(self.run_overview_ticks(), name="overview-ticks")
+        try:
+            await self._run_pushes()
+        finally:
+            ticks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticks
+
+    async def _run_pushes(self) -> None:
         tokens = float(PUSH_BURST)
         filled_at = time.monotonic()
         next_refresh = filled_at + REFRESH_SECONDS

@@ -20,6 +20,14 @@ start their grace period; connections that come back clear it. A page view count
 seen (``seen``), so a candidate without JavaScript, whose page refreshes itself, keeps their
 place too.
 
+The moderators' count of candidates online reads ``candidates.online_until``: a process sets
+it to a little beyond its next refresh (``ONLINE_REFRESHES`` refreshes ahead) when a
+candidate's first connection to it opens and every time it marks its candidates present
+again, and clears it when their last connection to it closes. Online means
+``online_until > now``: a process that stops without closing its connections stops moving it
+on, so its candidates drop out within a few refreshes; a candidate still connected to another
+process after one closed counts again from that process's next refresh.
+
 This module knows nothing about HTTP or WebSockets: adapters tell it who arrived and left.
 """
 
@@ -37,6 +45,8 @@ log = logging.getLogger("inzoomen.presence")
 AWAY = "away"
 # Mark connected candidates present again at most this far apart.
 REFRESH_MAX_SECONDS = 10.0
+# A connected candidate counts as online for this many refreshes ahead.
+ONLINE_REFRESHES = 3
 # SQLite allows many more host parameters; this keeps each statement small.
 CHUNK = 500
 
@@ -63,6 +73,35 @@ async def mark_present(db: Database, candidate_ids: Iterable[int]) -> int:
                 f"UPDATE requests SET away_since = NULL WHERE {where}", chunk
             )
     return changed
+
+
+async def mark_online(db: Database, candidate_ids: Iterable[int], until: float) -> None:
+    """These candidates are connected: they count as online until ``until``."""
+    ids = sorted(set(candidate_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        async with db.transaction() as tx:
+            await tx.execute(
+                f"UPDATE candidates SET online_until = ? WHERE id IN ({marks})", (until, *chunk)
+            )
+
+
+async def mark_offline(db: Database, candidate_id: int) -> None:
+    """The candidate's last connection to this process closed."""
+    where = "id = ? AND online_until IS NOT NULL"
+    if await db.fetchone(f"SELECT 1 FROM candidates WHERE {where}", (candidate_id,)) is None:
+        return
+    async with db.transaction() as tx:
+        await tx.execute(
+            f"UPDATE candidates SET online_until = NULL WHERE {where}", (candidate_id,)
+        )
+
+
+async def online_count(db: Database, now: float) -> int:
+    return int(
+        await db.fetchvalue("SELECT COUNT(*) FROM candidates WHERE online_until > ?", (now,)) or 0
+    )
 
 
 async def mark_away(db: Database, candidate_id: int, now: float) -> bool:
@@ -137,6 +176,9 @@ class Presence:
         self.on_away = on_away
         self._connections: dict[int, int] = {}
 
+    def _online_until(self) -> float:
+        return self.clock() + ONLINE_REFRESHES * self.refresh_seconds
+
     def connected(self, candidate_id: int) -> bool:
         return candidate_id in self._connections
 
@@ -157,6 +199,7 @@ class Presence:
         if count == 0:
             try:
                 await mark_present(self.db, [person_id])
+                await mark_online(self.db, [person_id], self._online_until())
             except Exception:
                 log.exception("marking a candidate present failed")
 
@@ -170,6 +213,10 @@ class Presence:
             return
         self._connections.pop(person_id, None)
         try:
+            await mark_offline(self.db, person_id)
+            if self.connected(person_id):
+                # A connection came back while the mark was written.
+                await mark_online(self.db, [person_id], self._online_until())
             await self._away(person_id)
         except Exception:
             # The next start-up (or the connection coming back) puts it right.
@@ -193,6 +240,7 @@ class Presence:
             try:
                 if self._connections:
                     await mark_present(self.db, list(self._connections))
+                    await mark_online(self.db, list(self._connections), self._online_until())
             except asyncio.CancelledError:
                 raise
             except Exception:

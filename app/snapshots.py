@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from app import booths, conversations, queue
+from app import booths, conversations, dashboard, queue
 from app.advisors import PRESENT
 from app.db import Database
 from app.event import Event
@@ -285,29 +285,5 @@ async def console_state(db: Database, event: Event, advisor_id: int, now: float)
 
 
 async def overview(db: Database, event: Event, now: float) -> dict[str, Any]:
-    """The moderator's first overview of the whole hall."""
-    views = await booth_views(db, event, now)
-    rows = await db.fetchall(
-        "SELECT c.id, c.booth_id, c.started_at, c.ends_at, b.name AS booth_name, "
-        "s.name AS advisor_name, k.name AS candidate_name FROM conversations c "
-        "JOIN booths b ON b.id = c.booth_id JOIN staff s ON s.id = c.advisor_id "
-        "JOIN candidates k ON k.id = c.candidate_id WHERE c.ended_at IS NULL ORDER BY c.ends_at"
-    )
-    longest = await db.fetchvalue("SELECT MIN(created_at) FROM requests WHERE status = 'waiting'")
-    done_today = await db.fetchvalue(
-        "SELECT COUNT(*) FROM conversations WHERE ended_at IS NOT NULL AND started_at >= ?",
-        (event.local(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp(),),
-    )
-    return {
-        "booths": views,
-        "conversations": [dict(r) for r in rows],
-        "totals": {
-            "waiting": sum(v["queue_length"] for v in views),
-            "running": len(rows),
-            "advisors_present": sum(
-                1 for v in views for a in v["advisors"] if a["status"] in PRESENT
-            ),
-            "longest_wait_since": longest,
-            "conversations_done_today": done_today or 0,
-        },
-    }
+    """The moderator's dashboard state (see ``app.dashboard``)."""
+    return await dashboard.state(db, event, now)

@@ -234,16 +234,6 @@ async def console_submit(request: Request) -> Response:
     return RedirectResponse("/adviseur", status_code=303)
 
 
-async def overview_page(request: Request) -> Response:
-    r = resources_of(request)
-    principal = await principal_of_request(request)
-    if principal.role != "moderator":
-        return await refuse(request, principal, "/inloggen")
-    event = await load_event(r.db)
-    overview = await snapshots.overview(r.db, event, r.now())
-    return await render(request, "overview.html", principal, {"overview": overview, "event": event})
-
-
 routes = [
     Route("/inloggen", login_page, methods=["GET"]),
     Route("/inloggen", login_submit, methods=["POST"]),
@@ -256,5 +246,4 @@ routes = [
         console_submit,
         methods=["POST"],
     ),
-    Route("/moderator", overview_page, methods=["GET"]),
 ]

@@ -1,0 +1,240 @@
+// The moderator's dashboard, redrawn from each overview.state push (the server pushes it
+// after every change and every few seconds, so waits and durations move by themselves).
+// New alerts are announced politely. The live view can be paused (WCAG 2.2.2): while
+// paused nothing on the page changes; on resume the latest state is shown at once.
+
+import { announce, connect } from "./live.js";
+import { clock, setText, statusLabel } from "./format.js";
+
+const root = document.getElementById("overview");
+const timeZone = root.dataset.timezone;
+const texts = JSON.parse(document.getElementById("dashboard-texts").textContent);
+// Charts look back over the whole day: fetched again this often while not paused.
+const CHARTS_EVERY_MS = 60_000;
+
+function fill(text, params) {
+  return text.replace(/%\((\w+)\)s/g, (whole, name) =>
+    name in params ? String(params[name]) : whole,
+  );
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  return fill(texts.minutes, { n: Math.floor(seconds / 60) });
+}
+
+function cell(tag, text, attributes = {}) {
+  const element = document.createElement(tag);
+  element.textContent = text;
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  return element;
+}
+
+// Column names, shown beside each value when a narrow screen stacks the table.
+function labelsOf(tableId) {
+  return [...document.querySelectorAll(`#${tableId} thead th`)].map((th) => th.textContent.trim());
+}
+
+const boothLabels = labelsOf("booths-table");
+const conversationLabels = labelsOf("conversations-table");
+
+function stepInLink(boothId, text, hiddenText = "") {
+  const link = document.createElement("a");
+  link.href = `/moderator/ingrijpen#stand-${Number(boothId)}`;
+  link.textContent = text;
+  if (hiddenText) link.append(cell("span", ` (${hiddenText})`, { class: "visually-hidden" }));
+  return link;
+}
+
+function advisorList(advisors) {
+  const list = document.createElement("ul");
+  list.className = "plain-list";
+  if (advisors.length === 0) list.append(cell("li", "–"));
+  for (const advisor of advisors) {
+    const item = document.createElement("li");
+    const badge = cell("span", statusLabel(advisor.status), {
+      class: `status status-${advisor.status}`,
+      "data-status": advisor.status,
+      "data-advisor-id": advisor.id,
+      "data-testid": `advisor-status-${advisor.id}`,
+    });
+    const since = cell(
+      "span",
+      fill(texts.since, { n: Math.floor(advisor.status_seconds / 60) }),
+      { class: "since", "data-testid": `advisor-since-${advisor.id}` },
+    );
+    item.append(`${advisor.name} `, badge, " ", since);
+    list.append(item);
+  }
+  return list;
+}
+
+function boothRow(view) {
+  const row = document.createElement("tr");
+  row.dataset.boothId = view.id;
+  row.dataset.testid = `overview-booth-${view.id}`;
+  const name = cell("th", "", { scope: "row" });
+  name.append(stepInLink(view.id, view.name));
+  if (view.closed) {
+    name.append(
+      " ",
+      cell("span", texts.closed_by_moderator, {
+        class: "tag tag-closed",
+        "data-testid": "booth-closed",
+      }),
+    );
+  }
+  const advisors = cell("td", "", { "data-label": boothLabels[1] });
+  advisors.append(advisorList(view.advisors));
+  const number = (field, value, i) =>
+    cell("td", String(value), { class: "num", "data-field": field, "data-label": boothLabels[i] });
+  row.append(
+    name,
+    advisors,
+    number("online", view.advisors_online, 2),
+    number("free", view.free, 3),
+    number("in_conversation", view.in_conversation, 4),
+    number("queue", view.queue_length, 5),
+    cell("td", duration(view.longest_wait_seconds), {
+      "data-field": "longest_wait",
+      "data-label": boothLabels[6],
+    }),
+    number("done", view.conversations_done, 7),
+  );
+  return row;
+}
+
+function conversationRow(conversation) {
+  const row = document.createElement("tr");
+  row.dataset.conversationId = conversation.id;
+  row.dataset.testid = "conversation-row";
+  const values = [
+    conversation.booth_name,
+    conversation.advisor_name,
+    conversation.candidate_name,
+    clock(conversation.ends_at, timeZone),
+    conversation.overtime_seconds ? duration(conversation.overtime_seconds) : "–",
+  ];
+  row.append(...values.map((text, i) => cell("td", text, { "data-label": conversationLabels[i] })));
+  // The candidate's name leads to the conversation's page with the advisor's notes.
+  const link = document.createElement("a");
+  link.href = `/gesprekken/${Number(conversation.id)}`;
+  link.textContent = conversation.candidate_name;
+  row.children[2].replaceChildren(link);
+  return row;
+}
+
+function alertText(alert) {
+  const text = texts.alerts[alert.kind];
+  return text ? fill(text, alert.params) : alert.text;
+}
+
+function alertItem(alert) {
+  const item = cell("li", `${alertText(alert)} `, {
+    class: `alert-item alert-${alert.kind}`,
+    "data-key": alert.key,
+    "data-kind": alert.kind,
+    "data-testid": `alert-${alert.kind}`,
+  });
+  if (alert.booth_id !== null) {
+    item.dataset.boothId = alert.booth_id;
+    item.append(stepInLink(alert.booth_id, texts.intervene, alert.booth_name));
+  }
+  return item;
+}
+
+// Alerts already shown (by key): only new ones are announced.
+let shownAlerts = new Set(
+  [...document.querySelectorAll("#alerts [data-key]")].map((li) => li.dataset.key),
+);
+
+function renderAlerts(alerts) {
+  document.getElementById("alerts").replaceChildren(...alerts.map(alertItem));
+  document.getElementById("no-alerts").hidden = alerts.length > 0;
+  const fresh = alerts.filter((alert) => !shownAlerts.has(alert.key));
+  shownAlerts = new Set(alerts.map((alert) => alert.key));
+  if (fresh.length > 0) {
+    announce(fresh.map((alert) => fill(texts.new_alert, { text: alertText(alert) })).join(" "));
+  }
+}
+
+function render(overview) {
+  root.dataset.rev = overview.rev;
+  const totals = overview.totals;
+  for (const dd of root.querySelectorAll(".totals [data-field]")) {
+    const value = totals[dd.dataset.field];
+    setText(dd, dd.hasAttribute("data-duration") ? duration(value) : String(value ?? "–"));
+  }
+  root.querySelector('[data-field="event-closed"]').hidden = overview.event.is_open;
+  renderAlerts(overview.alerts);
+  document.getElementById("overview-booths").replaceChildren(...overview.booths.map(boothRow));
+  document
+    .getElementById("overview-conversations")
+    .replaceChildren(...overview.conversations.map(conversationRow));
+  document.getElementById("conversations-table").hidden = overview.conversations.length === 0;
+  document.getElementById("no-conversations").hidden = overview.conversations.length > 0;
+}
+
+// -- the charts: a server-rendered fragment, fetched now and then -----------------------
+
+async function refreshCharts() {
+  try {
+    const response = await fetch("/moderator/grafieken", { credentials: "same-origin" });
+    if (!response.ok || paused) return;
+    const html = await response.text();
+    const fragment = new DOMParser().parseFromString(html, "text/html");
+    if (paused) return;
+    // Keep a table the moderator opened open.
+    const open = new Set(
+      [...document.querySelectorAll("#charts details[open]")].map((d) => d.closest("figure")?.id),
+    );
+    const figures = [...fragment.body.querySelectorAll("figure")];
+    for (const figure of figures) {
+      if (open.has(figure.id)) figure.querySelector("details")?.setAttribute("open", "");
+    }
+    document
+      .getElementById("charts")
+      .replaceChildren(...figures.map((f) => document.importNode(f, true)));
+  } catch {
+    // The next round tries again.
+  }
+}
+
+// -- pause and resume --------------------------------------------------------------------
+
+let paused = false;
+let latest = null;
+const pause = document.getElementById("pause");
+const pausedNote = document.getElementById("paused-note");
+
+function setPaused(value) {
+  paused = value;
+  pause.setAttribute("aria-pressed", String(paused));
+  pause.textContent = paused ? texts.resume : texts.pause;
+  pausedNote.hidden = !paused;
+  root.dataset.paused = String(paused);
+  if (!paused) {
+    if (latest) render(latest);
+    refreshCharts();
+  }
+}
+
+pause.hidden = false;
+pause.addEventListener("click", () => setPaused(!paused));
+
+function show(overview) {
+  if (!overview) return;
+  latest = overview;
+  if (!paused) render(overview);
+}
+
+function onEvent(name, data) {
+  if (name === "session.state") show(data.overview);
+  else if (name === "overview.state") show(data);
+}
+
+window.setInterval(() => {
+  if (!paused && !document.hidden) refreshCharts();
+}, CHARTS_EVERY_MS);
+
+connect({ onEvent });
