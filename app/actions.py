@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app import advisors, conversations, notes, queue, snapshots
+from app import advisors, announcements, conversations, notes, queue, snapshots
 from app.auth import Principal
 from app.errors import DomainError
 from app.event import load_event
@@ -66,6 +66,7 @@ def _id(principal: Principal) -> int:
 async def personal_state(resources: Resources, principal: Principal) -> dict[str, Any]:
     """Everything this principal sees, as one snapshot: the hall and their own part."""
     state: dict[str, Any] = {"hall": resources.live.feed.snapshot()}
+    state["announcements"] = await resources.live.announcements_for(principal.role)
     if principal.role == "anonymous":
         return state
     db = resources.db
@@ -219,3 +220,30 @@ async def conversation_note(r: Resources, p: Principal, data: dict[str, Any]) ->
         now=r.now(),
     )
     return {"conversation_id": saved.conversation_id, "notes_at": saved.notes_at}
+
+
+# -- announcements (the moderator speaks to the hall or to the advisors) ---------------------
+
+
+@action(
+    "announcement.create",
+    ("moderator",),
+    Field("text", str, max_length=announcements.TEXT_MAX * 2),
+    Field("audience", str, choices=announcements.AUDIENCES),
+)
+async def announcement_create(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    announcement, created = await announcements.create(
+        r.db, staff_id=_id(p), audience=data["audience"], text=data["text"], now=r.now()
+    )
+    if created:
+        await r.live.announcements_changed()
+    return {"announcement_id": announcement.id, "created": created}
+
+
+@action("announcement.end", ("moderator",), Field("announcement_id", int))
+async def announcement_end(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    announcement = await announcements.end(
+        r.db, staff_id=_id(p), announcement_id=data["announcement_id"], now=r.now()
+    )
+    await r.live.announcements_changed()
+    return {"announcement_id": announcement.id}

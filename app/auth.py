@@ -38,9 +38,9 @@ class Principal:
         if self.role == "candidate":
             topics.append(f"candidate:{self.id}")
         elif self.role == "advisor":
-            topics += [f"staff:{self.id}", f"booth:{self.booth_id}"]
+            topics += [f"staff:{self.id}", f"booth:{self.booth_id}", "advisors"]
         elif self.role == "moderator":
-            topics += [f"staff:{self.id}", "moderators"]
+            topics += [f"staff:{self.id}", "moderators", "advisors"]
         return topics
 
 

@@ -71,3 +71,10 @@ class ValidationError(DomainError):
 
     def field_messages(self) -> dict[str, str]:
         return {name: err.message() for name, err in self.errors.items()}
+    # announcements
+    "announcement.not_found": N_("Deze mededeling bestaat niet."),
+    "announcement.ended": N_("Deze mededeling is al beëindigd."),
+    "announcement.too_many": N_(
+        "Er staan al %(max)s mededelingen live. Beëindig er eerst een voordat je een nieuwe "
+        "plaatst."
+    ),

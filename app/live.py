@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from app import snapshots
+from app import announcements, snapshots
 from app.db import Database
 from app.event import Event, load_event
 from app.hallfeed import HallFeed
@@ -44,6 +44,12 @@ REFRESH_SECONDS = 30.0
 OVERVIEW_SECONDS = 5.0
 # Pushes that may follow each other closer than ``push_seconds`` before the pace applies.
 PUSH_BURST = 2
+# Announcements: the internal topic that carries every live one to each process, the topic
+# of advisors and moderators, and how long a process answers from what it holds before it
+# reads them again (should a change have been missed).
+ANNOUNCEMENTS = "announcements.changed"
+ADVISORS_TOPIC = "advisors"
+ANNOUNCEMENTS_HELD_SECONDS = 5.0
 
 
 class Live:
@@ -65,6 +71,9 @@ class Live:
         self._dirty_since: float | None = None
         self._marked = asyncio.Event()
         hub.listen(HALL_VIEWS, self._views_arrived)
+        # The live announcements as last read or heard: (held since, monotonic; the state).
+        self._announcements: tuple[float, dict[str, Any]] | None = None
+        hub.listen(ANNOUNCEMENTS, self._announcements_arrived)
 
     async def event(self) -> Event:
         return await load_event(self.db)
@@ -265,3 +274,47 @@ class Live:
                 raise
             except Exception:
                 log.exception("publishing hall changes failed")
+
+    # -- announcements: every process holds the live ones, and tells its own clients ---------
+
+    async def _read_announcements(self) -> dict[str, Any]:
+        rev = await self.db.revision()
+        live = await announcements.live_announcements(self.db)
+        return {"rev": rev, "announcements": [announcements.view(a) for a in live]}
+
+    def _hold_announcements(self, data: dict[str, Any]) -> bool:
+        """Keep these live announcements unless newer ones are held; True when kept."""
+        held = self._announcements
+        if held is not None and held[1]["rev"] > data["rev"]:
+            self._announcements = (time.monotonic(), held[1])
+            return False
+        self._announcements = (time.monotonic(), data)
+        return True
+
+    def _announcements_arrived(self, _event: str, data: Any) -> None:
+        """Announcements changed (in any process): hold them and tell this process's clients,
+        the hall those for everyone, advisors and moderators those for the advisors."""
+        if not self._hold_announcements(data):
+            return
+        for topic, audience in (("hall", "all"), (ADVISORS_TOPIC, "advisors")):
+            items = [a for a in data["announcements"] if a["audience"] == audience]
+            message = {"audience": audience, "announcements": items, "rev": data["rev"]}
+            self.hub.local.deliver(topic, encode("announcements.state", message))
+
+    async def announcements_changed(self) -> None:
+        """An announcement was made or ended: every process holds the new list and pushes
+        it to its own clients."""
+        await self.hub.publish(ANNOUNCEMENTS, ANNOUNCEMENTS, await self._read_announcements())
+
+    async def announcements_for(self, role: str) -> dict[str, Any]:
+        """The live announcements this role may see, newest first, with their revision."""
+        held = self._announcements
+        if held is None or time.monotonic() - held[0] > ANNOUNCEMENTS_HELD_SECONDS:
+            self._hold_announcements(await self._read_announcements())
+            held = self._announcements
+        assert held is not None
+        audiences = announcements.audiences_for(role)
+        return {
+            "rev": held[1]["rev"],
+            "announcements": [a for a in held[1]["announcements"] if a["audience"] in audiences],
+        }

@@ -158,6 +158,9 @@ class ActionRule:
     scene: str = "request"
 
 
+    http("GET /moderator/mededelingen",           "LI F F F F 200"),
+    http("POST /moderator/mededelingen",          "S F F F F 303:/moderator/mededelingen?gedaan=", text="Hallo allemaal", audience="all"),
+    http("POST /moderator/mededelingen/999999/beeindigen", "S F F F F 404:announcement.not_found"),
 def act(expect: str, data: dict[str, Any] | None = None, scene: str = "request") -> ActionRule:
     tokens = expect.split()
     assert len(tokens) == len(PRINCIPALS), expect
@@ -210,6 +213,8 @@ def app_routes() -> list[tuple[str, BaseRoute]]:
     found: list[tuple[str, BaseRoute]] = []
     for route in create_app(Settings()).routes:
         if isinstance(route, WebSocketRoute):
+    "announcement.create": act("S F F F F ok", {"text": "Hallo allemaal", "audience": "all"}),
+    "announcement.end":   act("S F F F F announcement.not_found", {"announcement_id": 999}),
             found.append(("WS", route))
         elif isinstance(route, Mount):
             found.append(("GET", route))
@@ -465,10 +470,10 @@ async def probe_socket(hall: Hall, who: Browserless, expected_role: str) -> list
         if peer.welcome["role"] != expected_role:
             problems.append(f"/ws: welcome role {peer.welcome['role']!r}, not {expected_role!r}")
         keys = {
-            "anonymous": {"hall"},
-            "candidate": {"hall", "me"},
-            "advisor": {"hall", "console"},
-            "moderator": {"hall", "overview"},
+            "anonymous": {"hall", "announcements"},
+            "candidate": {"hall", "announcements", "me"},
+            "advisor": {"hall", "announcements", "console"},
+            "moderator": {"hall", "announcements", "overview"},
         }[expected_role]
         if set(peer.state) != keys:
             problems.append(f"/ws as {expected_role}: state has {sorted(peer.state)}")

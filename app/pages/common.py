@@ -101,6 +101,9 @@ async def render(
         "errors": {},
         "error_summary": [],
     }
+    # The moderator's live announcements, at the top of every page from the first paint.
+    live = await resources_of(request).live.announcements_for(principal.role)
+    base["live_announcements"] = live["announcements"]
     base.update(context)
     if "event" not in base:
         base["event"] = await load_event(resources_of(request).db)

@@ -88,6 +88,30 @@ let submitting = false;
 let nextId = 0;
 let handlers = { onEvent: () => {}, onStatus: () => {} };
 const pending = new Map();
+// Parts of every page (the announcements banner) that hear every event besides the page's
+// own handler, and whether a page script opened the connection.
+const listeners = [];
+let started = false;
+
+// Hear every event (in order, like the page's own handler), whatever the page script does.
+export function listen(listener) {
+  listeners.push(listener);
+}
+
+// True once connect() was called on this page.
+export function isStarted() {
+  return started;
+}
+
+function tell(name, data) {
+  for (const listener of listeners) {
+    try {
+      listener(name, data);
+    } catch (error) {
+      console.error(`handling ${name} failed`, error);
+    }
+  }
+}
 
 // True when commands can be sent and will be answered.
 export function isConnected() {
@@ -143,6 +167,7 @@ async function resync() {
     const state = await send("session.sync");
     rememberState(state);
     handlers.onEvent("session.state", state);
+    tell("session.state", state);
   } catch {
     // The connection is gone; the reconnect brings a full state anyway.
   }
@@ -196,6 +221,7 @@ function receive(text) {
     } catch (error) {
       console.error(`handling ${frame.event} failed`, error);
     }
+    tell(frame.event, frame.data);
     return;
   }
   const waiter = pending.get(frame.id);
@@ -241,6 +267,7 @@ function reconnectNow() {
 
 export function connect({ onEvent = () => {}, onStatus = () => {} } = {}) {
   handlers = { onEvent, onStatus };
+  started = true;
   document.addEventListener("submit", (event) => {
     // A form the page does not handle itself: the browser is leaving for its answer.
     if (!event.defaultPrevented) submitting = true;

@@ -1,0 +1,132 @@
+// The moderator's announcements at the top of every page (templates/_announcements.html).
+//
+// The server renders the live ones on the first paint; this keeps them live: the full list
+// comes with every session.state (so a reconnect or a page opened later is in sync), and
+// announcements.state pushes replace the list of one audience ("all" on the hall topic,
+// "advisors" for advisors and moderators), newer revisions only. A person can close one for
+// themselves: its id is remembered in this browser (localStorage), a new one shows again.
+// Texts are set with textContent only.
+
+import { connect, isStarted, listen } from "./live.js";
+
+const region = document.getElementById("announcements");
+const template = document.getElementById("announcement-template");
+const STORE_KEY = "inzoomen.announcements.closed";
+// Remember this many closed ids at most (the newest), so the list never grows without end.
+const STORE_MAX = 50;
+// Pages without a live script of their own still hear announcements when someone is
+// signed in; anonymous visitors hear them in the hall.
+const CONNECT_ROLES = new Set(["candidate", "advisor", "moderator"]);
+
+function closedIds() {
+  try {
+    const ids = JSON.parse(window.localStorage.getItem(STORE_KEY) ?? "[]");
+    return Array.isArray(ids) ? ids.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+function rememberClosed(id) {
+  const ids = closedIds().filter((known) => known !== id);
+  ids.push(id);
+  try {
+    window.localStorage.setItem(STORE_KEY, JSON.stringify(ids.slice(-STORE_MAX)));
+  } catch {
+    // Storage may be off (private mode): it stays closed on this page only.
+  }
+}
+
+// The live announcements per audience, with the revision they were read at.
+const audiences = { all: { rev: -1, items: null }, advisors: { rev: -1, items: null } };
+const closedHere = new Set();
+
+function build(item) {
+  const element = template.content.firstElementChild.cloneNode(true);
+  element.dataset.announcementId = String(item.id);
+  element.dataset.audience = item.audience;
+  element.classList.remove("announcement-all");
+  element.classList.add(`announcement-${item.audience}`);
+  const label = element.querySelector('[data-field="label"]');
+  label.textContent =
+    item.audience === "advisors" ? template.dataset.labelAdvisors : template.dataset.labelAll;
+  element.querySelector('[data-field="text"]').textContent = item.text;
+  element.querySelector('[data-field="close"]').hidden = false;
+  return element;
+}
+
+function isHidden(id) {
+  return closedHere.has(id) || closedIds().includes(id);
+}
+
+// Move the focus out of an element that goes away, to the next close button or the page.
+function remove(element) {
+  if (element.contains(document.activeElement)) {
+    const buttons = [...region.querySelectorAll('[data-field="close"]')];
+    const next = buttons.find((button) => !element.contains(button));
+    if (next) next.focus();
+    else document.getElementById("main")?.focus();
+  }
+  element.remove();
+}
+
+function render() {
+  if (audiences.all.items === null) return; // nothing heard yet: keep the first paint
+  const wanted = [...audiences.all.items, ...(audiences.advisors.items ?? [])]
+    .filter((item) => !isHidden(String(item.id)))
+    .sort((a, b) => b.created_at - a.created_at || b.id - a.id);
+  const wantedIds = new Set(wanted.map((item) => String(item.id)));
+  for (const element of [...region.querySelectorAll("[data-announcement-id]")]) {
+    if (!wantedIds.has(element.dataset.announcementId)) remove(element);
+  }
+  let previous = null;
+  for (const item of wanted) {
+    const id = String(item.id);
+    let element = [...region.children].find((child) => child.dataset.announcementId === id);
+    if (!element) element = build(item);
+    const place = previous ? previous.nextElementSibling : region.firstElementChild;
+    // Only new or moved ones are inserted: an unchanged banner is not read out again.
+    if (place !== element) region.insertBefore(element, place);
+    previous = element;
+  }
+}
+
+function take(audience, rev, items) {
+  const held = audiences[audience];
+  if (!held || typeof rev !== "number" || rev < held.rev) return false;
+  held.rev = rev;
+  held.items = items.filter((item) => item.audience === audience);
+  return true;
+}
+
+listen((name, data) => {
+  if (name === "session.state" && data?.announcements) {
+    const { rev, announcements } = data.announcements;
+    // A whole state: what this role may see, every audience at once.
+    audiences.all.rev = -1;
+    audiences.advisors.rev = -1;
+    take("all", rev, announcements);
+    take("advisors", rev, announcements);
+    render();
+  } else if (name === "announcements.state" && data) {
+    if (take(data.audience, data.rev, data.announcements ?? [])) render();
+  }
+});
+
+region?.addEventListener("click", (event) => {
+  const button = event.target.closest('[data-field="close"]');
+  if (!button) return;
+  const element = button.closest("[data-announcement-id]");
+  const id = element.dataset.announcementId;
+  closedHere.add(id);
+  rememberClosed(id);
+  remove(element);
+});
+
+// The first paint: the close buttons work now, and what this browser closed stays closed.
+for (const element of [...(region?.querySelectorAll("[data-announcement-id]") ?? [])]) {
+  if (isHidden(element.dataset.announcementId)) element.remove();
+  else element.querySelector('[data-field="close"]').hidden = false;
+}
+
+if (region && !isStarted() && CONNECT_ROLES.has(document.body.dataset.role)) connect();
