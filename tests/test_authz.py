@@ -147,6 +147,11 @@ HTTP_RULES: list[Probe] = [
     # announcements
     # administration
     # reports
+    http("GET /rapport",                          "LI F F F F 200"),
+    http("GET /rapport/aanvragen.csv",            "LI F F F F 200"),
+    http("GET /rapport/gesprekken.csv",           "LI F F F F 200"),
+    http("GET /rapport/vervolgafspraken.csv",     "LI F F F F 200"),
+    http("GET /rapport/feedback.csv",             "LI F F F F 200"),
 ]
 # fmt: on
 
