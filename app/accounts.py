@@ -19,6 +19,9 @@ MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+# Stored for an account made by invitation until its person sets a password: no argon2 hash,
+# so no password matches it (it is never handed to argon2; the dummy hash is checked instead).
+NO_PASSWORD = "!invited"
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,13 @@ async def _verified(stored: str, password: str) -> bool:
     by design, and every live connection of this process would wait for it."""
 
     def verify() -> bool:
+        if not stored.startswith("$argon2"):
+            # No password set (an open invitation): as slow as a wrong password, never true.
+            try:
+                _hasher.verify(_DUMMY_HASH, password)
+            except (VerificationError, InvalidHashError):
+                pass
+            return False
         try:
             return _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):

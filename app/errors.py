@@ -26,6 +26,50 @@ MESSAGES: dict[str, str] = {
     "auth.wrong_password": N_("Je huidige wachtwoord klopt niet."),
     "input.password_short": N_("Kies een wachtwoord van minstens %(min)s tekens."),
     "input.password_mismatch": N_("De twee nieuwe wachtwoorden zijn niet gelijk."),
+    # administration
+    "input.number_range": N_("Vul een heel getal in van %(min)s tot en met %(max)s."),
+    "input.clock": N_("Vul een tijd in als UU:MM, bijvoorbeeld 09:30."),
+    "input.date": N_("Vul een datum in als JJJJ-MM-DD, bijvoorbeeld 2026-03-12."),
+    "input.time_order": N_("De eindtijd moet later zijn dan de begintijd."),
+    "input.timezone": N_("Deze tijdzone kennen we niet. Gebruik bijvoorbeeld Europe/Amsterdam."),
+    "input.https_url": N_("Vul een volledig webadres in dat begint met https://."),
+    "input.slug": N_("Gebruik alleen kleine letters, cijfers en streepjes, zoals zorggroep-noord."),
+    "input.warning_too_long": N_("De waarschuwing moet korter zijn dan het gesprek."),
+    "booth.slug_taken": N_("Deze korte naam is al in gebruik bij een andere stand."),
+    "booth.busy": N_(
+        "Deze stand heeft nog wachtende kandidaten of een lopend gesprek. Sluit de stand eerst "
+        "en verwijder hem als de wachtrij leeg is."
+    ),
+    "csv.unreadable": N_(
+        "Dit bestand kunnen we niet lezen. Kies een CSV-bestand (UTF-8) met een kopregel."
+    ),
+    "csv.row": N_("Regel %(row)s, kolom ‘%(column)s’: %(problem)s"),
+    "csv.missing_column": N_("De kopregel mist de kolom ‘%(column)s’."),
+    "csv.unknown_column": N_("De kolom ‘%(column)s’ kennen we niet."),
+    "csv.empty": N_("Dit bestand bevat geen stands."),
+    "csv.too_large": N_("Dit bestand is te groot: maximaal %(max)s stands."),
+    "csv.duplicate": N_("Deze korte naam staat ook op regel %(other)s."),
+    "staff.not_found": N_("Deze medewerker bestaat niet."),
+    "staff.email_taken": N_("Er is al een medewerker met dit e-mailadres."),
+    "staff.in_conversation": N_(
+        "Deze adviseur is nu in gesprek. Probeer het opnieuw als het gesprek is afgelopen."
+    ),
+    "staff.self": N_("Je eigen account kun je hier niet uitzetten."),
+    "staff.not_advisor": N_("Alleen adviseurs horen bij een stand."),
+    "invitation.not_found": N_(
+        "Deze uitnodiging bestaat niet (meer). Vraag de organisatie om een nieuwe link."
+    ),
+    "invitation.used": N_("Deze uitnodiging is al gebruikt. Log in met je wachtwoord."),
+    "invitation.expired": N_(
+        "Deze uitnodiging is verlopen. Vraag de organisatie om een nieuwe link."
+    ),
+    "day.not_found": N_("Deze dag hoort niet bij het evenement."),
+    "day.slots_outside": N_(
+        "Er staan roosterblokken buiten deze tijden (%(count)s). Pas het rooster eerst aan."
+    ),
+    "slot.not_found": N_("Dit roosterblok bestaat niet (meer)."),
+    "slot.outside_day": N_("Dit blok valt buiten de openingstijden van die dag (%(opens)s–%(closes)s)."),
+    "slot.overlap": N_("Deze adviseur staat dan al ingeroosterd (%(starts)s–%(ends)s)."),
     "rate.limited": N_(
         "Je doet dit te vaak achter elkaar. Wacht %(seconds)s seconden en probeer het opnieuw."
     ),
