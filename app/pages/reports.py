@@ -62,7 +62,7 @@ def minutes_label(seconds: float | None) -> str:
 def bucket_label(bucket: reports.Bucket) -> str:
     lower = bucket.lower // 60
     if bucket.upper is None:
-        return _("%(n)s min. of langer", n=lower)
+        return _("%(n)s+ min.", n=lower)
     return _("%(a)s–%(b)s min.", a=lower, b=bucket.upper // 60)
 
 
