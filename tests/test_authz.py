@@ -143,6 +143,7 @@ HTTP_RULES: list[Probe] = [
     http("GET /static/js/live.js",                "200 200 200 200 200 200"),
     http("WS /ws",                                "anonymous candidate candidate advisor advisor moderator"),
     # the moderator's dashboard
+    http("GET /moderator/grafieken",              "LI F F F F 200"),
     # the moderator steps in; the audit log
     # announcements
     # administration

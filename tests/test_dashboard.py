@@ -501,12 +501,20 @@ async def test_the_charts_carry_their_numbers_as_a_table(
     db: Database, scripted: tuple[Event, Scripted]
 ) -> None:
     event, _s = scripted
-    day, waits = await charts(db, event, T)
-    assert day["labels"][-1] == "14:00"
-    assert [s["values"][-1] for s in day["series"]] == [3, 2]
-    assert len(day["series"][0]["points"].split()) == 21
-    assert [b["value"] for b in waits["bars"]] == [5, 2, 1, 1, 1]
-    heights = [b["height"] for b in waits["bars"]]
+    (day_key, day), (waits_key, waits) = await charts(db, event, T)
+    assert (day_key, waits_key) == ("chart-day", "chart-waits")
+    assert day.columns == ("Wachtenden", "Lopende gesprekken")
+    assert len(day.rows) == 21
+    assert day.rows[-1] == ("14:00", (3, 2))
+    assert [len(s.markers) for s in day.series] == [21, 21]
+    assert waits.rows == (
+        ("0–2 min.", (5,)),
+        ("2–5 min.", (2,)),
+        ("5–10 min.", (1,)),
+        ("10–20 min.", (1,)),
+        ("20+ min.", (1,)),
+    )
+    heights = [b.height for b in waits.bars]
     assert heights[0] > heights[1] > heights[2] == heights[3] == heights[4] > 0
 
 
@@ -590,8 +598,9 @@ async def test_a_real_server_pushes_the_dashboard_with_no_change(
     assert second["rev"] == first["rev"]  # nothing changed, the time moved on
     page = await moderator.http.get("/moderator")
     assert page.status_code == 200
-    assert 'data-testid="alerts"' in page.text and "chart-day-table" in page.text
+    assert 'data-testid="alerts"' in page.text and 'data-testid="chart-day"' in page.text
     fragment = await moderator.http.get("/moderator/grafieken")
     assert fragment.status_code == 200
     assert fragment.text.count("<figure") == 2 and "<html" not in fragment.text
+    assert 'data-testid="chart-waits"' in fragment.text
     await socket.close()

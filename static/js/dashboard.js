@@ -186,15 +186,17 @@ async function refreshCharts() {
     if (paused) return;
     // Keep a table the moderator opened open.
     const open = new Set(
-      [...document.querySelectorAll("#charts details[open]")].map((d) => d.closest("figure")?.id),
+      [...document.querySelectorAll("#charts details[open]")].map(
+        (d) => d.closest(".dashboard-chart")?.id,
+      ),
     );
-    const figures = [...fragment.body.querySelectorAll("figure")];
-    for (const figure of figures) {
-      if (open.has(figure.id)) figure.querySelector("details")?.setAttribute("open", "");
+    const charts = [...fragment.body.querySelectorAll(".dashboard-chart")];
+    for (const chart of charts) {
+      if (open.has(chart.id)) chart.querySelector("details")?.setAttribute("open", "");
     }
     document
       .getElementById("charts")
-      .replaceChildren(...figures.map((f) => document.importNode(f, true)));
+      .replaceChildren(...charts.map((c) => document.importNode(c, true)));
   } catch {
     // The next round tries again.
   }
