@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app import advisors, announcements, conversations, notes, queue, snapshots
-from app.auth import Principal
+from app import advisors, announcements, conversations, moderation, notes, queue, snapshots
+from app.auth import Principal, announce_revoked
 from app.errors import DomainError
 from app.event import load_event
 from app.protocol import Field, clean_payload
@@ -220,6 +220,106 @@ async def conversation_note(r: Resources, p: Principal, data: dict[str, Any]) ->
         now=r.now(),
     )
     return {"conversation_id": saved.conversation_id, "notes_at": saved.notes_at}
+
+
+# -- the moderator steps in: open and close, move, end, block ------------------------------
+
+
+async def _tell_outcome(r: Resources, outcome: moderation.Outcome) -> dict[str, Any]:
+    """After a moderator's step committed: everyone concerned hears it at once."""
+    if outcome.deadlines:
+        await r.live.deadlines_moved()
+    if outcome.hall:
+        await r.live.hall_changed()
+    if outcome.booth_ids:
+        await r.live.booths_changed(outcome.booth_ids)
+    for candidate_id in sorted(outcome.candidate_ids):
+        await r.live.candidate_changed(candidate_id)
+    for candidate_id in sorted(outcome.revoked_candidate_ids):
+        await announce_revoked(r.hub, f"candidate:{candidate_id}", None, "blocked")
+    return {
+        "requests_ended": outcome.requests_ended,
+        "conversations_ended": outcome.conversations_ended,
+    }
+
+
+@action("event.open", ("moderator",))
+async def event_open(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    outcome = await moderation.set_event_open(r.db, staff_id=_id(p), is_open=True, now=r.now())
+    return await _tell_outcome(r, outcome)
+
+
+@action("event.close", ("moderator",))
+async def event_close(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    outcome = await moderation.set_event_open(r.db, staff_id=_id(p), is_open=False, now=r.now())
+    return await _tell_outcome(r, outcome)
+
+
+@action("booth.open", ("moderator",), Field("booth_id", int))
+async def booth_open(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    outcome = await moderation.set_booth_closed(
+        r.db, staff_id=_id(p), booth_id=data["booth_id"], closed=False, now=r.now()
+    )
+    return await _tell_outcome(r, outcome)
+
+
+@action("booth.close", ("moderator",), Field("booth_id", int))
+async def booth_close(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    outcome = await moderation.set_booth_closed(
+        r.db, staff_id=_id(p), booth_id=data["booth_id"], closed=True, now=r.now()
+    )
+    return await _tell_outcome(r, outcome)
+
+
+@action(
+    "request.move",
+    ("moderator",),
+    Field("request_id", int),
+    Field("booth_id", int),
+    Field("advisor_id", int, required=False),
+)
+async def request_move(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    outcome = await moderation.move_request(
+        r.db,
+        staff_id=_id(p),
+        request_id=data["request_id"],
+        booth_id=data["booth_id"],
+        advisor_id=data["advisor_id"],
+        now=r.now(),
+    )
+    return await _tell_outcome(r, outcome)
+
+
+@action("conversation.stop", ("moderator",), Field("conversation_id", int))
+async def conversation_stop(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    outcome = await moderation.stop_conversation(
+        r.db,
+        staff_id=_id(p),
+        conversation_id=data["conversation_id"],
+        now=r.now(),
+        wrap_up_seconds=r.settings.wrap_up_seconds,
+    )
+    return await _tell_outcome(r, outcome)
+
+
+@action("candidate.block", ("moderator",), Field("candidate_id", int))
+async def candidate_block(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    outcome = await moderation.block_candidate(
+        r.db,
+        staff_id=_id(p),
+        candidate_id=data["candidate_id"],
+        now=r.now(),
+        wrap_up_seconds=r.settings.wrap_up_seconds,
+    )
+    return await _tell_outcome(r, outcome)
+
+
+@action("candidate.unblock", ("moderator",), Field("candidate_id", int))
+async def candidate_unblock(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    outcome = await moderation.unblock_candidate(
+        r.db, staff_id=_id(p), candidate_id=data["candidate_id"], now=r.now()
+    )
+    return await _tell_outcome(r, outcome)
 
 
 # -- announcements (the moderator speaks to the hall or to the advisors) ---------------------

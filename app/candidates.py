@@ -49,6 +49,8 @@ async def sign_in(
 ) -> Candidate:
     name, email, phone = check_sign_in(name, email, phone, consent)
     async with db.transaction() as tx:
+        if await email_blocked(tx, email):
+            raise ValidationError({"email": DomainError("candidate.blocked_email", field="email")})
         candidate_id = await tx.insert(
             "INSERT INTO candidates (name, email, phone, consent_at, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -64,3 +66,14 @@ async def get_candidate(db: Database | Transaction, candidate_id: int) -> Candid
         (candidate_id,),
     )
     return None if row is None else Candidate(**dict(row))
+
+
+async def email_blocked(db: Database | Transaction, email: str) -> bool:
+    """Whether a candidate with this e-mail address (in any case) was blocked by the
+    moderator: then nobody signs in with it again until they are unblocked."""
+    found = await db.fetchone(
+        "SELECT 1 FROM candidates WHERE lower(email) = lower(?) AND email != '' "
+        "AND blocked_at IS NOT NULL AND erased_at IS NULL",
+        (email.strip(),),
+    )
+    return found is not None

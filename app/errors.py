@@ -87,7 +87,31 @@ MESSAGES: dict[str, str] = {
     "request.queue_empty": N_("Er wacht nu niemand."),
     "conversation.not_found": N_("Dit gesprek bestaat niet."),
     "conversation.ended": N_("Dit gesprek is al afgelopen."),
+    # announcements
+    "announcement.not_found": N_("Deze mededeling bestaat niet."),
+    "announcement.ended": N_("Deze mededeling is al beëindigd."),
+    "announcement.too_many": N_(
+        "Er staan al %(max)s mededelingen live. Beëindig er eerst een voordat je een nieuwe "
+        "plaatst."
+    ),
     "server.error": N_("Er ging iets mis aan onze kant. Probeer het zo nog een keer."),
+    # the moderator steps in
+    "event.closed": N_("Het evenement is nu gesloten. Je kunt nu geen gesprek aanvragen."),
+    "booth.closed_by_moderator": N_(
+        "Deze stand is gesloten door de organisatie. Kies een andere stand in de hal."
+    ),
+    "candidate.blocked": N_(
+        "Je kunt geen gesprekken meer aanvragen. Heb je een vraag? Neem contact op met de "
+        "organisatie."
+    ),
+    "candidate.blocked_email": N_(
+        "Met dit e-mailadres kun je je niet aanmelden. Heb je een vraag? Neem contact op met "
+        "de organisatie."
+    ),
+    "candidate.not_found": N_("Deze kandidaat bestaat niet (meer)."),
+    "advisor.not_present": N_("Deze adviseur is nu niet aanwezig. Kies iemand anders."),
+    "moderation.no_change": N_("Dat was al zo: er is niets veranderd."),
+    "input.confirm": N_("Vink aan dat je het zeker weet."),
 }
 
 
@@ -115,10 +139,3 @@ class ValidationError(DomainError):
 
     def field_messages(self) -> dict[str, str]:
         return {name: err.message() for name, err in self.errors.items()}
-    # announcements
-    "announcement.not_found": N_("Deze mededeling bestaat niet."),
-    "announcement.ended": N_("Deze mededeling is al beëindigd."),
-    "announcement.too_many": N_(
-        "Er staan al %(max)s mededelingen live. Beëindig er eerst een voordat je een nieuwe "
-        "plaatst."
-    ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sqlite3
 from dataclasses import dataclass
 
 from app import booths
@@ -36,8 +37,11 @@ class Request:
     decline_message: str
     # When the candidate was last seen, while they are away (app.presence); else None.
     away_since: float | None = None
-    # Why a request closed when that is not told by its status alone: 'away' (app.presence).
+    # Why a request closed when that is not told by its status alone: 'away' (app.presence),
+    # 'booth_closed', 'event_closed' or 'blocked' (app.moderation).
     closed_reason: str = ""
+    # When the moderator last moved it to another booth or advisor (app.moderation).
+    moved_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class QueueEntry:
 
 REQUEST_COLUMNS = (
     "id, booth_id, advisor_id, candidate_id, question, status, created_at, expires_at, "
-    "closed_at, decline_message, away_since, closed_reason"
+    "closed_at, decline_message, away_since, closed_reason, moved_at"
 )
 _ORDER = "created_at, id"
 
@@ -71,7 +75,10 @@ def check_question(question: str) -> str:
 
 async def booth_is_accepting(tx: Transaction, event: Event, booth_id: int, now: float) -> bool:
     """A booth takes requests when it is open by schedule or an advisor is there (a paused
-    advisor outside the schedule does not keep it open)."""
+    advisor outside the schedule does not keep it open), unless the moderator closed it or
+    the whole event."""
+    if await closed_by_moderator(tx, booth_id) is not None:
+        return False
     present = await tx.fetchone(
         "SELECT 1 FROM staff WHERE booth_id = ? AND active = 1 "
         f"AND status IN ({', '.join(repr(s) for s in PRESENT)})",
@@ -82,6 +89,22 @@ async def booth_is_accepting(tx: Transaction, event: Event, booth_id: int, now: 
     local_now = event.local(now)
     slots = await booths.slots_from(tx, local_now.date(), booth_id)
     return booths.opening(slots, local_now).open_now
+
+
+async def closed_by_moderator(tx: Transaction, booth_id: int) -> str | None:
+    """The error code when the moderator closed the event ('event.closed') or this booth
+    ('booth.closed_by_moderator'); None when neither. Read inside the caller's transaction,
+    so a request never slips in after the close committed."""
+    row = await tx.fetchone(
+        "SELECT (SELECT is_open FROM event WHERE id = 1) AS event_open, "
+        "(SELECT closed FROM booths WHERE id = ?) AS booth_closed",
+        (booth_id,),
+    )
+    if row is not None and row["event_open"] == 0:
+        return "event.closed"
+    if row is not None and row["booth_closed"]:
+        return "booth.closed_by_moderator"
+    return None
 
 
 async def create_request(
@@ -114,6 +137,10 @@ async def create_request(
         there = "SELECT 1 FROM candidates WHERE id = ? AND erased_at IS NULL"
         if await tx.fetchone(there, (candidate_id,)) is None:
             raise DomainError("auth.sign_in_required")
+        if await tx.fetchone(
+            "SELECT 1 FROM candidates WHERE id = ? AND blocked_at IS NOT NULL", (candidate_id,)
+        ):
+            raise DomainError("candidate.blocked")
         if (
             await tx.fetchone(
                 "SELECT 1 FROM booths WHERE id = ? AND removed_at IS NULL", (booth_id,)
@@ -121,6 +148,9 @@ async def create_request(
             is None
         ):
             raise DomainError("booth.not_found", field="booth_id")
+        closed = await closed_by_moderator(tx, booth_id)
+        if closed is not None:
+            raise DomainError(closed)
         if advisor_id is not None:
             advisor = await tx.fetchone(
                 "SELECT status FROM staff WHERE id = ? AND booth_id = ? AND role = 'advisor' "
@@ -143,11 +173,17 @@ async def create_request(
             (candidate_id,),
         ):
             raise DomainError("request.already_open")
-        request_id = await tx.insert(
-            "INSERT INTO requests (booth_id, advisor_id, candidate_id, question, client_key, "
-            "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (booth_id, advisor_id, candidate_id, question, client_key, now, now + ttl_seconds),
-        )
+        try:
+            request_id = await tx.insert(
+                "INSERT INTO requests (booth_id, advisor_id, candidate_id, question, client_key, "
+                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (booth_id, advisor_id, candidate_id, question, client_key, now, now + ttl_seconds),
+            )
+        except sqlite3.IntegrityError as error:
+            # The database's own backstop: no request for a blocked candidate.
+            if "candidate blocked" in str(error):
+                raise DomainError("candidate.blocked") from None
+            raise
         created = await tx.fetchone(
             f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?", (request_id,)
         )

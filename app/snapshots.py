@@ -105,7 +105,11 @@ async def booth_views(
                 "sector": booth.sector,
                 "offers": list(booth.offers),
                 "description": booth.description,
-                "open_now": opening.open_now,
+                # Closed by the moderator (the booth, or the whole event): not open now,
+                # whatever the schedule says.
+                "open_now": opening.open_now and not booth.closed and event.is_open,
+                "closed": booth.closed,
+                "event_closed": not event.is_open,
                 "closes": opening.closes,
                 "opens_day": opening.next_day.isoformat() if opening.next_day else None,
                 "opens_time": opening.next_time,
@@ -202,9 +206,31 @@ def _request_view(
         "closed_at": request.closed_at,
         "decline_message": request.decline_message,
         "closed_reason": request.closed_reason,
+        "moved_at": request.moved_at,
         "position": position,
         "wait_minutes": wait_minutes,
     }
+
+
+async def suggestions_for(
+    db: Database, event: Event, booth_id: int, now: float, limit: int = 3
+) -> list[dict[str, Any]]:
+    """Other booths that take requests now, for a candidate whose booth was closed: those of
+    the same kind or sector first."""
+    if not event.is_open:
+        return []
+    closed = await booths.get_booth(db, booth_id, removed_too=True)
+    open_views = [
+        v
+        for v in await booth_views(db, event, now)
+        if v["id"] != booth_id and not v["closed"] and (v["open_now"] or v["present"])
+    ]
+    if closed is not None:
+        open_views.sort(key=lambda v: v["kind"] != closed.kind and v["sector"] != closed.sector)
+    return [
+        {"id": v["id"], "name": v["name"], "wait_minutes": v["wait_minutes"]}
+        for v in open_views[:limit]
+    ]
 
 
 async def candidate_state(
@@ -228,6 +254,8 @@ async def candidate_state(
             booth_name=names["booth_name"],
             advisor_name=names.get("advisor_name", ""),
         )
+        if latest.closed_reason == "booth_closed":
+            request_view["suggestions"] = await suggestions_for(db, event, latest.booth_id, now)
     if conversation is None and latest is not None and latest.status == "accepted":
         row = await db.fetchone("SELECT id FROM conversations WHERE request_id = ?", (latest.id,))
         if row is not None:

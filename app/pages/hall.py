@@ -32,6 +32,8 @@ def _matches(view: dict[str, Any], filters: dict[str, Any]) -> bool:
         return False
     if filters["offer"] and filters["offer"] not in view["offers"]:
         return False
+    if filters["open"] and (view.get("closed") or view.get("event_closed")):
+        return False
     return not (filters["open"] and not (view["open_now"] or view["present"]))
 
 

@@ -77,6 +77,8 @@ function renderBooth(card, view) {
   card.dataset.offers = view.offers.join(",");
   card.dataset.open = view.open_now ? "1" : "0";
   card.dataset.present = view.present ? "1" : "0";
+  // Closed by the moderator (the booth or the whole event): no zooming in, whatever else.
+  card.dataset.closed = view.closed || view.event_closed ? "1" : "0";
   card.setAttribute("aria-labelledby", `booth-${view.id}-name`);
 
   const name = field(card, "name");
@@ -88,7 +90,10 @@ function renderBooth(card, view) {
   const opening = field(card, "opening");
   opening.classList.toggle("is-open", view.open_now);
   opening.dataset.testid = `opening-${view.id}`;
-  setText(opening, openingText(view, today(timeZone)));
+  let openingLine = openingText(view, today(timeZone));
+  if (view.event_closed) openingLine = t("event_closed");
+  else if (view.closed) openingLine = t("closed_by_moderator");
+  setText(opening, openingLine);
   renderOffers(field(card, "offers"), view.offers);
   renderAdvisors(field(card, "advisors"), view);
 
@@ -129,6 +134,7 @@ function currentFilters() {
 function matches(card, filters) {
   if (filters.sector && card.dataset.sector !== filters.sector) return false;
   if (filters.offer && !card.dataset.offers.split(",").includes(filters.offer)) return false;
+  if (filters.open && card.dataset.closed === "1") return false;
   return !(filters.open && card.dataset.open !== "1" && card.dataset.present !== "1");
 }
 

@@ -58,6 +58,14 @@ function fillWaiting(panel, request) {
     announce(positionText(request.position));
   }
   setText(field(panel, "wait"), waitText(request.wait_minutes, { own: true }));
+  // Moved by the moderator: said once, with the new booth and place.
+  const moved = field(panel, "moved");
+  const movedBefore = moved.dataset.movedAt;
+  moved.dataset.movedAt = request.moved_at ?? "";
+  moved.hidden = !request.moved_at;
+  if (panel.isConnected && request.moved_at && movedBefore !== String(request.moved_at)) {
+    announce(`${moved.textContent.trim()} ${request.booth_name}: ${positionText(request.position)}`);
+  }
   setText(field(panel, "booth_name"), request.booth_name);
   setText(field(panel, "advisor_name"), request.advisor_name || t("first_free"));
   field(panel, "question-row").hidden = !request.question;
@@ -73,6 +81,44 @@ function fillConversation(panel, conversation) {
   timer.dataset.endsAt = conversation.ends_at;
   timer.dataset.warningSeconds = conversation.warning_seconds;
   setText(field(panel, "ends-at"), t("ends_at", { time: clock(conversation.ends_at, timeZone) }));
+}
+
+// Cancelled: by the candidate, or because the moderator closed the booth (with other open
+// booths to try) or the whole event.
+function fillCancelled(panel, request) {
+  const reason = request.closed_reason || "";
+  const known = ["booth_closed", "event_closed"].includes(reason);
+  panel.dataset.reason = reason;
+  field(panel, "title-cancelled").hidden = known;
+  field(panel, "title-booth_closed").hidden = reason !== "booth_closed";
+  field(panel, "title-event_closed").hidden = reason !== "event_closed";
+  field(panel, "booth-closed").hidden = reason !== "booth_closed";
+  field(panel, "event-closed").hidden = reason !== "event_closed";
+  field(panel, "again").hidden = reason === "event_closed";
+  const suggestions = request.suggestions || [];
+  field(panel, "suggestions-row").hidden = suggestions.length === 0;
+  field(panel, "suggestions").replaceChildren(
+    ...suggestions.map((booth) => {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = `/inzoomen/${Number(booth.id)}`;
+      link.dataset.suggestionId = booth.id;
+      link.textContent = booth.name;
+      item.append(link);
+      return item;
+    }),
+  );
+  if (reason === "booth_closed") {
+    const text = field(panel, "booth-closed").querySelector("p");
+    text.textContent = t("booth_closed_by_moderator", { booth: request.booth_name });
+  }
+}
+
+// The heading's visible part (its other parts are hidden alternatives).
+function visibleHeading(panel) {
+  const heading = panel.querySelector("h2");
+  const parts = [...heading.querySelectorAll("[data-field]")].filter((part) => !part.hidden);
+  return parts.length ? parts.map((part) => part.textContent).join(" ") : heading.textContent;
 }
 
 function fillDeclined(panel, request) {
@@ -116,6 +162,7 @@ function render(me) {
   if (state === "waiting") fillWaiting(panel, request);
   if (state === "conversation") fillConversation(panel, conversation);
   if (state === "declined") fillDeclined(panel, request);
+  if (state === "cancelled") fillCancelled(panel, request);
 
   if (changed) {
     // Focus inside the old panel would fall back to the top of the page: keep it here.
@@ -130,6 +177,8 @@ function render(me) {
       flagTitle();
     } else if (state === "waiting") {
       announce(positionText(request.position));
+    } else if (state === "cancelled") {
+      announce(visibleHeading(panel));
     } else if (STATE_TEXTS[state]) {
       announce(t(STATE_TEXTS[state]));
     } else if (state === "lapsed") {

@@ -1,0 +1,332 @@
+"""The moderator steps in, against a real server on loopback: the forms of the step-in page
+(without scripts), the actions over the WebSocket, and what the candidate, the advisor and
+the hall hear at once; the audit log page."""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from app.errors import MESSAGES
+from tests.livekit import Browserless, Peer, World
+
+STEP_IN = "/moderator/ingrijpen"
+
+
+def db_value(path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = connection.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+    finally:
+        connection.close()
+
+
+def page_text(response: Any) -> str:
+    return html.unescape(response.text)
+
+
+async def moderator(new_visitor: Any) -> Browserless:
+    mod = new_visitor()
+    await mod.log_in("mod@test.example")
+    return mod
+
+
+async def step(mod: Browserless, form: str, **fields: Any) -> Any:
+    token = await mod.csrf(STEP_IN)
+    return await mod.http.post(f"{STEP_IN}/{form}", data={"csrf": token, **fields})
+
+
+async def waiting_candidate(
+    new_visitor: Any, booth_id: int, name: str, email: str, key: str
+) -> tuple[Browserless, Peer, int]:
+    visitor = new_visitor()
+    await visitor.sign_in_candidate(name, email)
+    peer = await visitor.socket()
+    made = await peer.send("request.create", {"booth_id": booth_id, "client_key": key})
+    assert made["ok"], made
+    return visitor, peer, made["data"]["request_id"]
+
+
+def booth_in(delta: dict[str, Any], booth_id: int) -> dict[str, Any] | None:
+    return next((b for b in delta["booths"] if b["id"] == booth_id), None)
+
+
+async def test_closing_a_booth_by_form_tells_its_candidate_and_the_hall_at_once(
+    new_visitor: Any, world: World, world_db: tuple[Path, World]
+) -> None:
+    mod = await moderator(new_visitor)
+    hall = await new_visitor().socket()
+    _, me, request_id = await waiting_candidate(
+        new_visitor, world.booth_a, "Sanne de Vries", "sanne@example.nl", "k1"
+    )
+
+    page = await mod.http.get(STEP_IN)
+    assert page.status_code == 200
+    section = re.search(
+        rf'<section[^>]*id="stand-{world.booth_a}".*?</section>', page.text, re.DOTALL
+    )
+    assert section, "the booth has its own section to link to"
+    assert f'data-testid="waiting-request-{request_id}"' in section.group(0)
+    assert "Sanne" in section.group(0)
+    assert "Vries" not in page.text and "sanne@example.nl" not in page.text  # first name only
+
+    done = await step(mod, "stand-sluiten", booth_id=world.booth_a)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{STEP_IN}?gedaan=stand-sluiten#stand-{world.booth_a}"
+
+    told = await me.next_event(
+        "me.state", where=lambda d: d["request"] and d["request"]["status"] == "cancelled"
+    )
+    assert told["request"]["closed_reason"] == "booth_closed"
+    assert [s["id"] for s in told["request"]["suggestions"]] == [world.booth_b]
+    delta = await hall.next_event(
+        "hall.delta", where=lambda d: (b := booth_in(d, world.booth_a)) and b["closed"]
+    )
+    closed = booth_in(delta, world.booth_a)
+    assert closed is not None and closed["open_now"] is False and closed["queue_length"] == 0
+
+    # Another candidate sees it closed in the hall and is refused there, clearly.
+    await new_candidate_sees_booth_a_closed(new_visitor, "Piet Bakker", world)
+    after = await mod.http.get(f"{STEP_IN}?gedaan=stand-sluiten")
+    assert "De stand is gesloten." in page_text(after)
+    assert f'data-testid="booth-closed-{world.booth_a}"' in after.text
+
+    again = await me.send("request.create", {"booth_id": world.booth_a, "client_key": "k2"})
+    assert again["error"]["code"] == "booth.closed_by_moderator"
+    assert await step(mod, "stand-openen", booth_id=world.booth_a) is not None
+    reopened = await hall.next_event(
+        "hall.delta", where=lambda d: (b := booth_in(d, world.booth_a)) and not b["closed"]
+    )
+    assert booth_in(reopened, world.booth_a)["open_now"] is True  # type: ignore[index]
+    for peer in (me, hall):
+        await peer.close()
+
+
+async def new_candidate_sees_booth_a_closed(new_visitor: Any, name: str, world: World) -> None:
+    """A new candidate opens the hall: the closed booth reads closed, without its button."""
+    visitor = new_visitor()
+    await visitor.sign_in_candidate(name, f"{name.split()[0].lower()}@example.nl")
+    hall = await visitor.http.get("/")
+    card = re.search(rf'<article[^>]*id="booth-{world.booth_a}".*?</article>', hall.text, re.DOTALL)
+    assert card is not None
+    assert 'data-closed="1"' in card.group(0)
+    assert "Gesloten door de organisatie" in html.unescape(card.group(0))
+    zoom = await visitor.http.post(
+        f"/inzoomen/{world.booth_a}",
+        data={"csrf": await visitor.csrf(f"/inzoomen/{world.booth_a}"), "client_key": "z1"},
+    )
+    assert zoom.status_code == 409
+    assert MESSAGES["booth.closed_by_moderator"] in html.unescape(zoom.text)
+
+
+async def test_a_moved_request_keeps_its_place_and_the_candidate_sees_the_new_booth(
+    new_visitor: Any, world: World
+) -> None:
+    mod = await moderator(new_visitor)
+    b1 = new_visitor()
+    await b1.log_in("b1@test.example")
+    console_b = await b1.socket()
+    visitor, early, early_id = await waiting_candidate(
+        new_visitor, world.booth_a, "Eva Eerst", "eva@example.nl", "e1"
+    )
+    _, late, late_id = await waiting_candidate(
+        new_visitor, world.booth_b, "Lars Laat", "lars@example.nl", "l1"
+    )
+    control = await mod.socket()
+
+    moved = await control.send(
+        "request.move", {"request_id": early_id, "booth_id": world.booth_b, "advisor_id": None}
+    )
+    assert moved["ok"], moved
+
+    told = await early.next_event(
+        "me.state", where=lambda d: d["request"] and d["request"]["booth_id"] == world.booth_b
+    )
+    assert told["request"]["position"] == 1 and told["request"]["moved_at"] is not None
+    assert told["request"]["booth_name"] == "Bouwbedrijf B"
+    pushed_back = await late.next_event(
+        "me.state", where=lambda d: d["request"] and d["request"]["position"] == 2
+    )
+    assert pushed_back["request"]["id"] == late_id
+    queue = await console_b.next_event("console.state", where=lambda d: len(d["queue"]) == 2)
+    assert [q["request_id"] for q in queue["queue"]] == [early_id, late_id]
+    page = page_text(await visitor.http.get("/mijn-verzoek"))
+    assert "De organisatie heeft je verzoek verplaatst." in page and "Bouwbedrijf B" in page
+
+    # To an advisor of the other booth: refused, nothing moved.
+    wrong = await control.send(
+        "request.move",
+        {"request_id": early_id, "booth_id": world.booth_a, "advisor_id": world.advisor_b1},
+    )
+    assert wrong["error"]["code"] == "advisor.not_found"
+    # By the form, to one advisor of booth B.
+    done = await step(
+        mod, "verplaatsen", request_id=early_id, booth_id=world.booth_b, advisor_id=world.advisor_b1
+    )
+    assert done.status_code == 303
+    with_b1 = await early.next_event(
+        "me.state", where=lambda d: d["request"] and d["request"]["advisor_id"] == world.advisor_b1
+    )
+    assert with_b1["request"]["advisor_name"] == "Adviseur B1"
+    for peer in (early, late, control, console_b):
+        await peer.close()
+
+
+async def test_ending_a_stuck_conversation_asks_to_confirm_then_tells_both(
+    new_visitor: Any, world: World, world_db: tuple[Path, World]
+) -> None:
+    mod = await moderator(new_visitor)
+    a1 = new_visitor()
+    await a1.log_in("a1@test.example")
+    console = await a1.socket()
+    _, me, request_id = await waiting_candidate(
+        new_visitor, world.booth_a, "Sanne Stuck", "stuck@example.nl", "s1"
+    )
+    started = await console.send("request.accept", {"request_id": request_id})
+    conversation_id = started["data"]["conversation_id"]
+    page = await mod.http.get(STEP_IN)
+    assert f'data-testid="running-conversation-{conversation_id}"' in page.text
+
+    unconfirmed = await step(mod, "gesprek-beeindigen", conversation_id=conversation_id)
+    assert unconfirmed.status_code == 400
+    assert MESSAGES["input.confirm"] in page_text(unconfirmed)
+    running = "SELECT ended_at FROM conversations WHERE id = ?"
+    assert db_value(world_db[0], running, (conversation_id,)) is None
+
+    done = await step(mod, "gesprek-beeindigen", conversation_id=conversation_id, confirm="yes")
+    assert done.status_code == 303
+    ended = await me.next_event(
+        "me.state", where=lambda d: d["conversation"] and d["conversation"]["ended_at"]
+    )
+    assert ended["conversation"]["id"] == conversation_id
+    freed = await console.next_event(
+        "console.state", where=lambda d: d["advisor"]["status"] == "wrapping_up"
+    )
+    assert freed["conversation"] is None
+    again = await step(mod, "gesprek-beeindigen", conversation_id=conversation_id, confirm="yes")
+    assert again.status_code == 409 and MESSAGES["conversation.ended"] in page_text(again)
+    for peer in (me, console):
+        await peer.close()
+
+
+async def test_a_blocked_candidate_is_signed_out_and_cannot_come_back_until_unblocked(
+    new_visitor: Any, world: World, world_db: tuple[Path, World]
+) -> None:
+    mod = await moderator(new_visitor)
+    visitor, me, request_id = await waiting_candidate(
+        new_visitor, world.booth_a, "Bram Boos", "bram@example.nl", "b1"
+    )
+    candidate_id = db_value(
+        world_db[0], "SELECT candidate_id FROM requests WHERE id = ?", (request_id,)
+    )
+    a1 = new_visitor()
+    await a1.log_in("a1@test.example")
+    console = await a1.socket()
+
+    unconfirmed = await step(mod, "blokkeren", candidate_id=candidate_id)
+    assert unconfirmed.status_code == 400
+    assert (
+        db_value(world_db[0], "SELECT blocked_at FROM candidates WHERE id = ?", (candidate_id,))
+        is None
+    )
+
+    done = await step(mod, "blokkeren", candidate_id=candidate_id, confirm="yes")
+    assert done.status_code == 303
+    closed = await me.wait_closed()
+    assert closed is not None  # the socket of the blocked candidate closed
+    await console.next_event("console.state", where=lambda d: not d["queue"])
+    assert (
+        db_value(world_db[0], "SELECT closed_reason FROM requests WHERE id = ?", (request_id,))
+        == "blocked"
+    )
+    # The old cookie stands for nobody now.
+    assert (await visitor.http.get("/mijn-verzoek")).status_code == 303
+    # Signing in again with that e-mail address is refused, clearly.
+    fresh = new_visitor()
+    token = await fresh.csrf("/aanmelden")
+    refused = await fresh.http.post(
+        "/aanmelden",
+        data={
+            "csrf": token,
+            "name": "Bram",
+            "email": "BRAM@example.nl",
+            "consent": "yes",
+            "next": "/",
+        },
+    )
+    assert refused.status_code == 400
+    assert MESSAGES["candidate.blocked_email"] in page_text(refused)
+    listed = await mod.http.get(STEP_IN)
+    assert f'data-testid="blocked-{candidate_id}"' in listed.text
+
+    lifted = await step(mod, "deblokkeren", candidate_id=candidate_id)
+    assert lifted.status_code == 303
+    await fresh.sign_in_candidate("Bram", "bram@example.nl")
+    await console.close()
+
+
+async def test_closing_the_event_needs_confirming_ends_waits_and_refuses_requests(
+    new_visitor: Any, world: World
+) -> None:
+    mod = await moderator(new_visitor)
+    hall = await new_visitor().socket()
+    _, me, _request_id = await waiting_candidate(
+        new_visitor, world.booth_b, "Wim Wacht", "wim@example.nl", "w1"
+    )
+    unconfirmed = await step(mod, "evenement-sluiten")
+    assert unconfirmed.status_code == 400 and MESSAGES["input.confirm"] in page_text(unconfirmed)
+
+    done = await step(mod, "evenement-sluiten", confirm="yes")
+    assert done.status_code == 303
+    told = await me.next_event(
+        "me.state", where=lambda d: d["request"] and d["request"]["status"] == "cancelled"
+    )
+    assert told["request"]["closed_reason"] == "event_closed"
+    delta = await hall.next_event(
+        "hall.delta", where=lambda d: d["booths"] and all(b["event_closed"] for b in d["booths"])
+    )
+    assert not any(b["open_now"] for b in delta["booths"])
+    again = await me.send("request.create", {"booth_id": world.booth_a, "client_key": "w2"})
+    assert again["error"]["code"] == "event.closed"
+    page = page_text(await mod.http.get(STEP_IN))
+    assert "Het evenement is gesloten." in page
+
+    assert (await step(mod, "evenement-openen")).status_code == 303
+    reopened = await me.send("request.create", {"booth_id": world.booth_a, "client_key": "w3"})
+    assert reopened["ok"], reopened
+    for peer in (me, hall):
+        await peer.close()
+
+
+async def test_the_audit_log_page_lists_every_step_newest_first_for_moderators_only(
+    new_visitor: Any, world: World
+) -> None:
+    mod = await moderator(new_visitor)
+    for form in ("stand-sluiten", "stand-openen") * 3:
+        assert (await step(mod, form, booth_id=world.booth_b)).status_code == 303
+    page = await mod.http.get("/moderator/logboek")
+    assert page.status_code == 200
+    rows = re.findall(
+        r'data-testid="audit-entry" data-entry-id="(\d+)" data-action="([a-z.]+)"', page.text
+    )
+    assert [a for _, a in rows] == ["booth.open", "booth.close"] * 3
+    ids = [int(i) for i, _ in rows]
+    assert ids == sorted(ids, reverse=True)
+    text = page_text(page)
+    assert "Stand gesloten" in text and "Stand Bouwbedrijf B" in text and "Moderator" in text
+
+    older = await mod.http.get(f"/moderator/logboek?voor={ids[1]}")
+    older_ids = [int(i) for i in re.findall(r'data-entry-id="(\d+)"', older.text)]
+    assert older_ids == ids[2:]
+    assert (await mod.http.get("/moderator/logboek?voor=abc")).status_code == 400
+
+    advisor = new_visitor()
+    await advisor.log_in("a1@test.example")
+    assert (await advisor.http.get("/moderator/logboek")).status_code == 403
+    anonymous = new_visitor()
+    refused = await anonymous.http.get("/moderator/logboek")
+    assert refused.status_code == 303 and refused.headers["location"] == "/inloggen"
