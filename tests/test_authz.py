@@ -145,7 +145,22 @@ HTTP_RULES: list[Probe] = [
     # the moderator's dashboard
     http("GET /moderator/grafieken",              "LI F F F F 200"),
     # the moderator steps in; the audit log
+    http("GET /moderator/ingrijpen",              "LI F F F F 200"),
+    http("POST /moderator/ingrijpen/stand-sluiten", "S F F F F 303:/moderator/ingrijpen?gedaan=", booth_id="{booth}"),
+    http("POST /moderator/ingrijpen/stand-openen", "S F F F F 303:/moderator/ingrijpen?gedaan=", "fresh", booth_id="{booth}"),
+    http("POST /moderator/ingrijpen/verplaatsen", "S F F F F 409:moderation.no_change", booth_id="{booth}", **REQ),
+    http("POST /moderator/ingrijpen/gesprek-beeindigen", "S F F F F 303:/moderator/ingrijpen?gedaan=", CONVERSATION, confirm="yes", **CONV),
+    http("POST /moderator/ingrijpen/gesprek-beeindigen", "S F F F F 400:input.confirm", CONVERSATION, **CONV),
+    http("POST /moderator/ingrijpen/blokkeren",   "S F F F F 404:candidate.not_found", candidate_id="999999", confirm="yes"),
+    http("POST /moderator/ingrijpen/deblokkeren", "S F F F F 404:candidate.not_found", candidate_id="999999"),
+    http("POST /moderator/ingrijpen/evenement-sluiten", "S F F F F 400:input.confirm", "fresh"),
+    http("POST /moderator/ingrijpen/evenement-openen", "S F F F F 409:moderation.no_change", "fresh"),
+    http("POST /moderator/ingrijpen/bestaat-niet", f"{UNKNOWN} " * 6),
+    http("GET /moderator/logboek",                "LI F F F F 200"),
     # announcements
+    http("GET /moderator/mededelingen",           "LI F F F F 200"),
+    http("POST /moderator/mededelingen",          "S F F F F 303:/moderator/mededelingen?gedaan=", text="Hallo allemaal", audience="all"),
+    http("POST /moderator/mededelingen/999999/beeindigen", "S F F F F 404:announcement.not_found"),
     # administration
     # reports
     http("GET /rapport",                          "LI F F F F 200"),
@@ -164,9 +179,6 @@ class ActionRule:
     scene: str = "request"
 
 
-    http("GET /moderator/mededelingen",           "LI F F F F 200"),
-    http("POST /moderator/mededelingen",          "S F F F F 303:/moderator/mededelingen?gedaan=", text="Hallo allemaal", audience="all"),
-    http("POST /moderator/mededelingen/999999/beeindigen", "S F F F F 404:announcement.not_found"),
 def act(expect: str, data: dict[str, Any] | None = None, scene: str = "request") -> ActionRule:
     tokens = expect.split()
     assert len(tokens) == len(PRINCIPALS), expect
@@ -191,8 +203,18 @@ ACTION_RULES: dict[str, ActionRule] = {
     "conversation.notes": act(f"S F F ok {NOT_CONV} ok", CONV, CONVERSATION),
     "conversation.note":  act(f"S F F ok {NOT_CONV} F", {**CONV, "notes": "N"}, CONVERSATION),
     # the moderator's dashboard
-    # the moderator steps in
+    # the moderator steps in (each close is followed by its open, so the hall stays open)
+    "event.close":        act("S F F F F ok"),
+    "event.open":         act("S F F F F ok", {}, "fresh"),
+    "booth.close":        act("S F F F F ok", {"booth_id": "{booth}"}),
+    "booth.open":         act("S F F F F ok", {"booth_id": "{booth}"}, "fresh"),
+    "request.move":       act("S F F F F moderation.no_change", {**REQ, "booth_id": "{booth}"}),
+    "conversation.stop":  act("S F F F F ok", CONV, CONVERSATION),
+    "candidate.block":    act("S F F F F candidate.not_found", {"candidate_id": 999999}),
+    "candidate.unblock":  act("S F F F F candidate.not_found", {"candidate_id": 999999}),
     # announcements
+    "announcement.create": act("S F F F F ok", {"text": "Hallo allemaal", "audience": "all"}),
+    "announcement.end":   act("S F F F F announcement.not_found", {"announcement_id": 999}),
     # administration
 }
 # fmt: on
@@ -219,8 +241,6 @@ def app_routes() -> list[tuple[str, BaseRoute]]:
     found: list[tuple[str, BaseRoute]] = []
     for route in create_app(Settings()).routes:
         if isinstance(route, WebSocketRoute):
-    "announcement.create": act("S F F F F ok", {"text": "Hallo allemaal", "audience": "all"}),
-    "announcement.end":   act("S F F F F announcement.not_found", {"announcement_id": 999}),
             found.append(("WS", route))
         elif isinstance(route, Mount):
             found.append(("GET", route))
