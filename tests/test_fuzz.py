@@ -263,6 +263,11 @@ async def set_up(
         found.peer = await found.visitor.socket()
         assert found.peer.welcome["role"] == role
         roles[role] = found
+    # A live announcement: the moderator's page then shows the form that ends it.
+    made = await roles["moderator"].peer.send(
+        "announcement.create", {"text": "Fuzz", "audience": "all"}
+    )
+    assert made["ok"], made
     return roles, keep
 
 
