@@ -8,7 +8,7 @@ import csv
 import html
 import io
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -214,3 +214,29 @@ async def test_others_are_refused_on_every_report_route(hall: tuple[LiveServer, 
     finally:
         await advisor.aclose()
         await candidate.aclose()
+
+
+async def test_a_hall_without_activity_has_a_report_of_zeros_in_either_language(
+    server: LiveServer, new_visitor: Callable[[], Browserless]
+) -> None:
+    moderator = new_visitor()
+    await moderator.log_in("mod@test.example")
+    response = await moderator.http.get("/rapport")
+    assert response.status_code == 200
+    page = response.text
+    assert field(page, "total-requests") == "0"
+    assert field(page, "total-follow-up-share") == "–"
+    assert field(page, "total-rating") == "–"
+    assert field(page, "total-median-wait") == "–"
+    assert 'data-testid="report-no-days"' in page
+    # the charts still draw: axes, zero bars, and tables of zeros
+    assert page.count('role="img"') == 3
+    for path in EXPORTS:
+        rows = rows_of((await moderator.http.get(path)).content)
+        assert rows == [list(EXPORTS[path])]
+
+    await moderator.http.get("/taal/en", params={"next": "/rapport"})
+    english = (await moderator.http.get("/rapport")).text
+    assert "Figures of the whole event." in english
+    assert "Show the data as a table" in english
+    assert "Cijfers" not in english
