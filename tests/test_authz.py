@@ -230,7 +230,7 @@ NOT_STATE = {
     "login_failures",  # a wrong password counts, whatever the page answers
 }
 # Columns that follow whether a candidate is connected, not what anyone did.
-NOT_STATE_COLUMNS = {("requests", "away_since")}
+NOT_STATE_COLUMNS = {("requests", "away_since"), ("candidates", "online_until")}
 
 
 # -- the routes and actions of the app ------------------------------------------------------
