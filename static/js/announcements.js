@@ -4,7 +4,8 @@
 // comes with every session.state (so a reconnect or a page opened later is in sync), and
 // announcements.state pushes replace the list of one audience ("all" on the hall topic,
 // "advisors" for advisors and moderators), newer revisions only. A person can close one for
-// themselves: its id is remembered in this browser (localStorage), a new one shows again.
+// themselves: it is remembered in this browser (localStorage) by its id and the time it was
+// made (ids start again in a new event's database), and a new one shows again.
 // Texts are set with textContent only.
 
 import { connect, isStarted, listen } from "./live.js";
@@ -27,9 +28,9 @@ function closedIds() {
   }
 }
 
-function rememberClosed(id) {
-  const ids = closedIds().filter((known) => known !== id);
-  ids.push(id);
+function rememberClosed(key) {
+  const ids = closedIds().filter((known) => known !== key);
+  ids.push(key);
   try {
     window.localStorage.setItem(STORE_KEY, JSON.stringify(ids.slice(-STORE_MAX)));
   } catch {
@@ -45,6 +46,7 @@ function build(item) {
   const element = template.content.firstElementChild.cloneNode(true);
   element.dataset.announcementId = String(item.id);
   element.dataset.audience = item.audience;
+  element.dataset.createdAt = String(item.created_at);
   element.classList.remove("announcement-all");
   element.classList.add(`announcement-${item.audience}`);
   const label = element.querySelector('[data-field="label"]');
@@ -55,8 +57,17 @@ function build(item) {
   return element;
 }
 
-function isHidden(id) {
-  return closedHere.has(id) || closedIds().includes(id);
+// What a closed announcement is remembered by.
+function keyOf(id, createdAt) {
+  return `${id}@${Number(createdAt)}`;
+}
+
+function elementKey(element) {
+  return keyOf(element.dataset.announcementId, element.dataset.createdAt);
+}
+
+function isHidden(key) {
+  return closedHere.has(key) || closedIds().includes(key);
 }
 
 // Move the focus out of an element that goes away, to the next close button or the page.
@@ -73,7 +84,7 @@ function remove(element) {
 function render() {
   if (audiences.all.items === null) return; // nothing heard yet: keep the first paint
   const wanted = [...audiences.all.items, ...(audiences.advisors.items ?? [])]
-    .filter((item) => !isHidden(String(item.id)))
+    .filter((item) => !isHidden(keyOf(item.id, item.created_at)))
     .sort((a, b) => b.created_at - a.created_at || b.id - a.id);
   const wantedIds = new Set(wanted.map((item) => String(item.id)));
   for (const element of [...region.querySelectorAll("[data-announcement-id]")]) {
@@ -117,15 +128,15 @@ region?.addEventListener("click", (event) => {
   const button = event.target.closest('[data-field="close"]');
   if (!button) return;
   const element = button.closest("[data-announcement-id]");
-  const id = element.dataset.announcementId;
-  closedHere.add(id);
-  rememberClosed(id);
+  const key = elementKey(element);
+  closedHere.add(key);
+  rememberClosed(key);
   remove(element);
 });
 
 // The first paint: the close buttons work now, and what this browser closed stays closed.
 for (const element of [...(region?.querySelectorAll("[data-announcement-id]") ?? [])]) {
-  if (isHidden(element.dataset.announcementId)) element.remove();
+  if (isHidden(elementKey(element))) element.remove();
   else element.querySelector('[data-field="close"]').hidden = false;
 }
 
