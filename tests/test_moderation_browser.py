@@ -1,0 +1,77 @@
+"""The moderator steps in, in real Chromium: the step-in page's forms move a waiting
+candidate and close a booth, and the candidate's open page and the hall show it by
+themselves, without a reload."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import expect
+
+from tests.a11ykit import CheckedBrowser
+from tests.browserkit import log_in, sign_in
+from tests.livekit import LiveServer, World
+
+pytestmark = pytest.mark.browser
+
+
+async def test_a_moved_candidate_and_a_closed_booth_are_shown_live(
+    server: LiveServer, world: World, checked_browser: CheckedBrowser
+) -> None:
+    browser = checked_browser
+    phone = await browser.new_context(viewport={"width": 360, "height": 740})
+    candidate = await phone.new_page()
+    await sign_in(
+        candidate, server, "Sanne de Vries", "sanne@example.nl", f"/inzoomen/{world.booth_a}"
+    )
+    await candidate.get_by_role("button", name="Inzoomen").click()
+    await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
+    await expect(candidate.get_by_test_id("position")).to_contain_text("nummer 1")
+    hall = await (await browser.new_context()).new_page()
+    await hall.goto(server.url + "/")
+    await expect(hall.get_by_test_id(f"zoom-in-{world.booth_b}")).to_be_visible()
+
+    moderator = await (await browser.new_context()).new_page()
+    await log_in(moderator, server, "mod@test.example")
+    await moderator.goto(server.url + "/moderator/ingrijpen")
+    await browser.check(moderator, "step-in page with a waiting request")
+    booth_a = moderator.locator(f"#stand-{world.booth_a}")
+    await expect(booth_a).to_contain_text("Sanne")
+    await booth_a.get_by_label("Naar stand").select_option(label="Bouwbedrijf B")
+    await booth_a.get_by_role("button", name=re.compile("^Verplaatsen.*Sanne$")).click()
+    await expect(moderator.get_by_test_id("step-done")).to_contain_text("verplaatst")
+    await expect(moderator.locator(f"#stand-{world.booth_b}")).to_contain_text("Sanne")
+
+    # The candidate's open page follows: the new booth, the same place, and why.
+    await expect(candidate.get_by_test_id("moved")).to_be_visible()
+    await expect(candidate.get_by_test_id("state-waiting")).to_contain_text("Bouwbedrijf B")
+    await expect(candidate.get_by_test_id("position")).to_contain_text("nummer 1")
+
+    await (
+        moderator.locator(f"#stand-{world.booth_b}")
+        .get_by_test_id(f"booth-close-{world.booth_b}")
+        .click()
+    )
+    await expect(moderator.get_by_test_id(f"booth-closed-{world.booth_b}")).to_be_visible()
+
+    # Told kindly, with the booth that is open, by itself.
+    await expect(candidate.get_by_test_id("booth-closed-title")).to_be_visible()
+    await expect(candidate.get_by_test_id("booth-closed")).to_contain_text("Bouwbedrijf B")
+    suggestion = candidate.get_by_test_id("suggestions").get_by_role("link", name="Zorggroep A")
+    await expect(suggestion).to_have_attribute("href", f"/inzoomen/{world.booth_a}")
+    await browser.check(candidate, "request ended because the booth closed")
+    # The hall shows the booth closed, without its button.
+    await expect(hall.get_by_test_id(f"opening-{world.booth_b}")).to_have_text(
+        "Gesloten door de organisatie"
+    )
+    await expect(hall.get_by_test_id(f"zoom-in-{world.booth_b}")).to_be_hidden()
+    await expect(hall.get_by_test_id(f"zoom-in-{world.booth_a}")).to_be_visible()
+
+    # The audit log holds both steps, newest first.
+    await moderator.goto(server.url + "/moderator/logboek")
+    rows = moderator.get_by_test_id("audit-entry")
+    await expect(rows).to_have_count(2)
+    await expect(rows.nth(0)).to_contain_text("Stand gesloten")
+    await expect(rows.nth(1)).to_contain_text("Verzoek verplaatst")
+    await browser.check(moderator, "audit log")
