@@ -122,6 +122,11 @@ async def test_the_report_of_one_day_shows_its_figures(
     assert 'href="/rapport/aanvragen.csv?dag=2026-03-12"' in page
     assert '<option value="2026-03-12" selected>' in page
 
+    # a day outside the event, asked for by its address: zeros, and the list shows that day
+    other = (await moderator.http.get("/rapport", params={"dag": "2026-04-01"})).text
+    assert field(other, "total-requests") == "0"
+    assert '<option value="2026-04-01" selected>' in other
+
 
 async def test_the_whole_event_and_its_charts(
     moderator: Browserless, hall: tuple[LiveServer, Script]

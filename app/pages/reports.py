@@ -141,11 +141,14 @@ async def report_page(request: Request) -> Response:
         day = None
         status = 400
         context.update(_bad_day_context())
+    if day is not None and day not in days:
+        days = sorted([*days, day])  # a day asked for by its address stays chosen in the list
     report = await reports.report(r.db, event, day)
     context.update(
         {
             "event": event,
             "day": day,
+            "days": days,
             "report": report,
             "charts": report_charts(report),
             "query": f"?{DAY_FIELD}={day.isoformat()}" if day else "",
