@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in, sign_in
-from tests.livekit import LiveServer, World
+from tests.livekit import Browserless, LiveServer, World
 
 pytestmark = pytest.mark.browser
 
@@ -20,6 +20,13 @@ async def test_a_moved_candidate_and_a_closed_booth_are_shown_live(
     server: LiveServer, world: World, checked_browser: CheckedBrowser
 ) -> None:
     browser = checked_browser
+    moderator = await (await browser.new_context()).new_page()
+    await log_in(moderator, server, "mod@test.example")
+    await moderator.goto(server.url + "/moderator/ingrijpen")
+    hall = await (await browser.new_context()).new_page()
+    await hall.goto(server.url + "/")
+    await expect(hall.get_by_test_id(f"zoom-in-{world.booth_b}")).to_be_visible()
+
     phone = await browser.new_context(viewport={"width": 360, "height": 740})
     candidate = await phone.new_page()
     await sign_in(
@@ -28,16 +35,11 @@ async def test_a_moved_candidate_and_a_closed_booth_are_shown_live(
     await candidate.get_by_role("button", name="Inzoomen").click()
     await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
     await expect(candidate.get_by_test_id("position")).to_contain_text("nummer 1")
-    hall = await (await browser.new_context()).new_page()
-    await hall.goto(server.url + "/")
-    await expect(hall.get_by_test_id(f"zoom-in-{world.booth_b}")).to_be_visible()
 
-    moderator = await (await browser.new_context()).new_page()
-    await log_in(moderator, server, "mod@test.example")
-    await moderator.goto(server.url + "/moderator/ingrijpen")
+    # The step-in page, open all along, shows the new request by itself.
+    await expect(moderator.locator(f"#stand-{world.booth_a}")).to_contain_text("Sanne")
     await browser.check(moderator, "step-in page with a waiting request")
     booth_a = moderator.locator(f"#stand-{world.booth_a}")
-    await expect(booth_a).to_contain_text("Sanne")
     await booth_a.get_by_label("Naar stand").select_option(label="Bouwbedrijf B")
     await booth_a.get_by_role("button", name=re.compile("^Verplaatsen.*Sanne$")).click()
     await expect(moderator.get_by_test_id("step-done")).to_contain_text("verplaatst")
@@ -47,6 +49,25 @@ async def test_a_moved_candidate_and_a_closed_booth_are_shown_live(
     await expect(candidate.get_by_test_id("moved")).to_be_visible()
     await expect(candidate.get_by_test_id("state-waiting")).to_contain_text("Bouwbedrijf B")
     await expect(candidate.get_by_test_id("position")).to_contain_text("nummer 1")
+
+    # While the moderator has a form open, a change elsewhere does not move the page under
+    # their hands: a notice offers to refresh instead.
+    booth_b = moderator.locator(f"#stand-{world.booth_b}")
+    await booth_b.get_by_test_id(re.compile("^block-toggle-r")).click()
+    other = Browserless(server)
+    try:
+        await other.sign_in_candidate("Kees Klaassen", "kees@example.nl")
+        peer = await other.socket()
+        made = await peer.send("request.create", {"booth_id": world.booth_a, "client_key": "k"})
+        assert made["ok"], made
+        await peer.close()
+    finally:
+        await other.aclose()
+    await expect(moderator.get_by_test_id("step-in-stale")).to_be_visible()
+    await expect(booth_b.get_by_test_id(re.compile("^confirm-block-r"))).to_be_visible()
+    await expect(moderator.locator(f"#stand-{world.booth_a}")).not_to_contain_text("Kees")
+    await moderator.get_by_test_id("step-in-stale").get_by_role("link").click()
+    await expect(moderator.locator(f"#stand-{world.booth_a}")).to_contain_text("Kees")
 
     await (
         moderator.locator(f"#stand-{world.booth_b}")

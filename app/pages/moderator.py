@@ -94,9 +94,11 @@ ACTION_LABELS: dict[str, str] = {
 async def _step_in_context(request: Request, event: Event | None = None) -> dict[str, Any]:
     r = resources_of(request)
     event = event or await load_event(r.db)
+    # Read before the view: the page holds at least every change up to it.
+    rev = await r.db.revision()
     view = await moderation.step_in_view(r.db, event, r.now())
     done = STEP_FORMS.get(request.query_params.get("gedaan", ""))
-    return {"event": event, "step": view, "done": _(done.done) if done else ""}
+    return {"event": event, "step": view, "done": _(done.done) if done else "", "rev": rev}
 
 
 async def step_in_page(request: Request) -> Response:
