@@ -3,15 +3,24 @@ advisor, the alerts that ask the moderator to step in, and today's charts.
 
 Everything here is a pure reading of committed state at a given ``now``: no HTTP, no
 WebSocket. ``state`` is the JSON-ready dict pushed to moderators as ``overview.state`` and
-used for the first paint of /moderator; ``charts`` is read separately (it looks back over the
-whole day) when the page is drawn and when it refreshes its charts.
+used for the first paint of /moderator; the charts are read separately (they look back over
+the whole day) when the page is drawn and when it refreshes them.
+
+The state holds moments, not durations: how long someone has waited, how long an advisor
+has had their status or how far a conversation runs over are ``now`` minus a moment in it
+(``waited``), worked out where it is shown. So two reads of an unchanged hall are equal; the
+state moves with the time alone only where a limit is crossed (an alert comes up, a
+conversation goes into overtime, a day begins), and the moderators get it pushed again every
+few seconds for that (``app.live``).
 
 Definitions (the numbers the dashboard shows):
 
 - candidates online: candidates whose ``online_until`` lies after now (kept up to date by
   ``app.presence`` while any worker holds a connection of theirs);
 - requests waiting: requests with status ``waiting``; their waits are now minus
-  ``created_at``: the median and the longest are of those waiting now;
+  ``created_at``: the median and the longest are of those waiting now (as the moments
+  ``median_waiting_since`` and ``longest_wait_since``: the median wait is now minus the
+  median of the moments they asked);
 - conversations running: not ended; in overtime: running and past ``ends_at``;
 - "today" is the event's calendar day in its time zone: conversations started today,
   conversations done today (ended today), follow-ups booked today (status ``booked``,
@@ -44,14 +53,14 @@ CHART_STEP_SECONDS = 15 * 60
 WAIT_BUCKETS_MINUTES = (0, 2, 5, 10, 20)
 
 # What each alert kind means, in the order they are listed (most pressing first). The texts
-# take %(booth)s, %(advisor)s and %(minutes)s.
+# take %(booth)s, %(advisor)s and %(minutes)s (the limit that was passed).
 ALERT_KINDS: dict[str, str] = {
     "no_advisor": N_("Wachtrij bij %(booth)s, maar geen adviseur aanwezig."),
-    "long_wait": N_("Bij %(booth)s wacht iemand al %(minutes)s min."),
-    "long_overtime": N_("Het gesprek van %(advisor)s (%(booth)s) loopt %(minutes)s min. uit."),
-    "free_with_queue": N_(
-        "%(advisor)s (%(booth)s) is al %(minutes)s min. vrij terwijl er een wachtrij is."
+    "long_wait": N_("Bij %(booth)s wacht iemand langer dan %(minutes)s min."),
+    "long_overtime": N_(
+        "Het gesprek van %(advisor)s (%(booth)s) loopt meer dan %(minutes)s min. uit."
     ),
+    "free_with_queue": N_("%(advisor)s (%(booth)s) is vrij terwijl er een wachtrij is."),
     "nobody_present": N_("%(booth)s is volgens het rooster open, maar er is niemand."),
 }
 
@@ -79,6 +88,11 @@ def _whole(seconds: float) -> int:
 def minutes(seconds: float | None) -> int | None:
     """Whole minutes of a duration, as the dashboard shows them."""
     return None if seconds is None else _whole(seconds) // 60
+
+
+def waited(since: float | None, now: float) -> int | None:
+    """Whole seconds from a moment of the state until now (None stays None)."""
+    return None if since is None else _whole(now - since)
 
 
 def alert_text(kind: str, **params: Any) -> str:
@@ -133,16 +147,15 @@ async def _totals(
     running: list[dict[str, Any]],
 ) -> dict[str, Any]:
     day = day_of(event, now)
-    waits = [now - r["created_at"] for r in waiting]
+    asked = [r["created_at"] for r in waiting]
     today = (day.start, day.end)
     return {
         "candidates_online": await _count(
             db, "SELECT COUNT(*) FROM candidates WHERE online_until > ?", (now,)
         ),
         "waiting": len(waiting),
-        "median_wait_seconds": _whole(statistics.median(waits)) if waits else None,
-        "longest_wait_seconds": _whole(max(waits)) if waits else None,
-        "longest_wait_since": min((r["created_at"] for r in waiting), default=None),
+        "median_waiting_since": statistics.median(asked) if asked else None,
+        "longest_wait_since": min(asked, default=None),
         "running": len(running),
         "overtime": sum(1 for c in running if now > c["ends_at"]),
         "conversations_today": await _count(
@@ -166,8 +179,8 @@ async def _totals(
 
 
 async def state(db: Database, event: Event, now: float) -> dict[str, Any]:
-    """Everything the dashboard shows that moves by the second: figures, booths, advisors,
-    running conversations and alerts."""
+    """Everything the dashboard shows that moves while the event runs: figures, booths,
+    advisors, running conversations and alerts."""
     waiting = await _waiting(db)
     running = await _running(db)
     advisors = await _advisors(db)
@@ -210,7 +223,6 @@ async def state(db: Database, event: Event, now: float) -> dict[str, Any]:
                         "name": a["name"],
                         "status": a["status"],
                         "since": a["status_since"],
-                        "status_seconds": _whole(now - a["status_since"]),
                     }
                     for a in staff
                 ],
@@ -219,7 +231,7 @@ async def state(db: Database, event: Event, now: float) -> dict[str, Any]:
                 "in_conversation": sum(1 for a in staff if a["status"] == "in_conversation"),
                 "present": any(a["status"] in PRESENT for a in staff),
                 "queue_length": len(queue),
-                "longest_wait_seconds": None if oldest is None else _whole(now - oldest),
+                "longest_waiting_since": oldest,
                 "conversations_done": int(done.get(booth.id, 0)),
             }
         )
@@ -227,17 +239,10 @@ async def state(db: Database, event: Event, now: float) -> dict[str, Any]:
     figures = await _totals(db, event, now, waiting, running)
     figures["advisors_present"] = sum(1 for a in advisors if a["status"] in PRESENT)
     return {
-        "now": now,
         "event": {"name": event.name, "timezone": event.timezone, "is_open": event.is_open},
         "totals": figures,
         "booths": booth_views,
-        "conversations": [
-            {
-                **c,
-                "overtime_seconds": _whole(now - c["ends_at"]) if now > c["ends_at"] else 0,
-            }
-            for c in running
-        ],
+        "conversations": [{**c, "overtime": now > c["ends_at"]} for c in running],
         "alerts": alerts(event, now, booth_views, waiting, running, advisors),
     }
 
@@ -249,7 +254,8 @@ def _alert(
     kind: str,
     *,
     booth: dict[str, Any],
-    seconds: int | None = None,
+    since: float | None = None,
+    limit: int = 0,
     advisor: dict[str, Any] | None = None,
     conversation_id: int | None = None,
     request_id: int | None = None,
@@ -257,7 +263,7 @@ def _alert(
     params = {
         "booth": booth["name"],
         "advisor": advisor["name"] if advisor else "",
-        "minutes": minutes(seconds) if seconds is not None else 0,
+        "minutes": minutes(limit),
     }
     subject = (
         f"conversation:{conversation_id}"
@@ -275,7 +281,7 @@ def _alert(
         "advisor_name": advisor["name"] if advisor else None,
         "conversation_id": conversation_id,
         "request_id": request_id,
-        "seconds": seconds,
+        "since": since,
         "params": params,
         "text": alert_text(kind, **params),
     }
@@ -311,14 +317,19 @@ def alerts(
     for booth in booth_views:
         queue = queues.get(booth["id"], [])
         if queue and not booth["present"]:
-            found["no_advisor"].append(_alert("no_advisor", booth=booth))
-        if queue:
-            oldest = queue[0]
-            waited = _whole(now - oldest["created_at"])
-            if waited > event.wait_alert_seconds:
-                found["long_wait"].append(
-                    _alert("long_wait", booth=booth, seconds=waited, request_id=oldest["id"])
+            found["no_advisor"].append(
+                _alert("no_advisor", booth=booth, since=queue[0]["created_at"])
+            )
+        if queue and now - queue[0]["created_at"] > event.wait_alert_seconds:
+            found["long_wait"].append(
+                _alert(
+                    "long_wait",
+                    booth=booth,
+                    since=queue[0]["created_at"],
+                    limit=event.wait_alert_seconds,
+                    request_id=queue[0]["id"],
                 )
+            )
         if (
             booth["scheduled_open"]
             and not booth["closed"]
@@ -335,7 +346,8 @@ def alerts(
                 _alert(
                     "long_overtime",
                     booth=at,
-                    seconds=_whole(over),
+                    since=conversation["ends_at"],
+                    limit=event.overtime_alert_seconds,
                     advisor={
                         "id": conversation["advisor_id"],
                         "name": conversation["advisor_name"],
@@ -362,7 +374,7 @@ def alerts(
                 _alert(
                     "free_with_queue",
                     booth=home,
-                    seconds=_whole(min(free_for, now - takeable[0]["created_at"])),
+                    since=max(advisor["status_since"], takeable[0]["created_at"]),
                     advisor=advisor,
                 )
             )

@@ -7,6 +7,7 @@ kept by presence across two processes.
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -224,11 +225,14 @@ async def test_every_now_figure_of_the_scripted_event(
 ) -> None:
     event, _s = scripted
     state = await dashboard.state(db, event, T)
-    assert state["totals"] == {
+    totals = state["totals"]
+    # Waits of 900, 200 and 120 s: the median 200 s, the longest 900 s.
+    assert dashboard.waited(totals["median_waiting_since"], T) == 200
+    assert dashboard.waited(totals["longest_wait_since"], T) == 900
+    assert totals == {
         "candidates_online": 2,
         "waiting": 3,
-        "median_wait_seconds": 200,
-        "longest_wait_seconds": 900,
+        "median_waiting_since": T - 200,
         "longest_wait_since": T - 900,
         "running": 2,
         "overtime": 1,
@@ -249,13 +253,13 @@ async def test_median_of_an_even_number_of_waits_and_nobody_waiting(db: Database
     c = await _candidates(db, 4)
     empty = await dashboard.state(db, event, T)
     assert empty["totals"]["waiting"] == 0
-    assert empty["totals"]["median_wait_seconds"] is None
-    assert empty["totals"]["longest_wait_seconds"] is None
+    assert empty["totals"]["median_waiting_since"] is None
+    assert empty["totals"]["longest_wait_since"] is None
     for i, waited in enumerate((100, 200, 300, 1000)):
         await _request(db, booth, c[i], T - waited)
     totals = (await dashboard.state(db, event, T))["totals"]
-    assert totals["median_wait_seconds"] == 250
-    assert totals["longest_wait_seconds"] == 1000
+    assert dashboard.waited(totals["median_waiting_since"], T) == 250
+    assert dashboard.waited(totals["longest_wait_since"], T) == 1000
 
 
 async def test_overtime_is_strictly_past_the_end(db: Database) -> None:
@@ -282,7 +286,7 @@ async def test_per_booth_and_per_advisor(db: Database, scripted: tuple[Event, Sc
             b["free"],
             b["in_conversation"],
             b["queue_length"],
-            b["longest_wait_seconds"],
+            dashboard.waited(b["longest_waiting_since"], T),
             b["conversations_done"],
             b["closed"],
             b["scheduled_open"],
@@ -297,16 +301,29 @@ async def test_per_booth_and_per_advisor(db: Database, scripted: tuple[Event, Sc
         "Later E": (0, 0, 0, 0, None, 0, False, False),
     }
     advisors = {
-        a["name"]: (a["status"], a["status_seconds"]) for a in rows["Zorggroep A"]["advisors"]
+        a["name"]: (a["status"], dashboard.waited(a["since"], T))
+        for a in rows["Zorggroep A"]["advisors"]
     }
     assert advisors == {
         "A1": ("available", 600),
         "A2": ("in_conversation", 300),
         "A3": ("paused", 60),
     }
-    assert rows["Bouwbedrijf B"]["advisors"][0]["status_seconds"] == 3000
-    running = {c["id"]: c["overtime_seconds"] for c in state["conversations"]}
-    assert running == {s.conversations["k2"]: 0, s.conversations["k3"]: 240}
+    assert dashboard.waited(rows["Bouwbedrijf B"]["advisors"][0]["since"], T) == 3000
+    running = {c["id"]: (c["overtime"], c["ends_at"]) for c in state["conversations"]}
+    assert running == {
+        s.conversations["k2"]: (False, T + 300),
+        s.conversations["k3"]: (True, T - 240),
+    }
+
+
+async def test_an_unchanged_hall_reads_the_same_a_little_later(
+    db: Database, scripted: tuple[Event, Scripted]
+) -> None:
+    """The state holds moments, not durations: only crossing a limit changes it."""
+    event, _s = scripted
+    # (Until one of the candidates online drops out at T + 10.)
+    assert await dashboard.state(db, event, T) == await dashboard.state(db, event, T + 9)
 
 
 # -- alerts ----------------------------------------------------------------------------------
@@ -331,13 +348,19 @@ async def test_the_alerts_of_the_scripted_event(
     ]
     by_kind = {a["kind"]: a for a in state["alerts"]}
     assert by_kind["long_wait"]["request_id"] == s.requests["r1"]
-    assert by_kind["long_wait"]["seconds"] == 900
-    assert by_kind["long_wait"]["text"] == "Bij Zorggroep A wacht iemand al 15 min."
-    assert by_kind["long_overtime"]["seconds"] == 240
+    assert by_kind["long_wait"]["since"] == T - 900
+    assert by_kind["long_wait"]["text"] == "Bij Zorggroep A wacht iemand langer dan 10 min."
+    assert by_kind["long_overtime"]["since"] == T - 240
     assert by_kind["long_overtime"]["advisor_id"] == adv["c1"]
     assert by_kind["long_overtime"]["booth_id"] == b["C"]
-    assert by_kind["long_overtime"]["text"] == "Het gesprek van C1 (Techniek C) loopt 4 min. uit."
-    assert by_kind["free_with_queue"]["seconds"] == 600
+    assert by_kind["long_overtime"]["text"] == (
+        "Het gesprek van C1 (Techniek C) loopt meer dan 3 min. uit."
+    )
+    # Free since 13:50, the oldest request waiting since 13:45: both since 13:50.
+    assert by_kind["free_with_queue"]["since"] == T - 600
+    assert (
+        by_kind["free_with_queue"]["text"] == "A1 (Zorggroep A) is vrij terwijl er een wachtrij is."
+    )
     assert (
         by_kind["no_advisor"]["text"] == "Wachtrij bij Bouwbedrijf B, maar geen adviseur aanwezig."
     )
@@ -424,7 +447,7 @@ async def test_a_free_advisor_and_a_queue_only_alert_after_the_normal_accept_gap
     async with db.transaction() as tx:
         await tx.execute("UPDATE requests SET advisor_id = NULL WHERE id = ?", (request,))
     alerts = [a for a in (await dashboard.state(db, event, T))["alerts"] if a["kind"] == kind]
-    assert [(a["advisor_id"], a["seconds"]) for a in alerts] == [(advisor, 600)]
+    assert [(a["advisor_id"], a["since"]) for a in alerts] == [(advisor, T - 600)]
 
 
 async def test_nobody_present_only_where_the_schedule_and_the_moderator_say_open(
@@ -459,7 +482,7 @@ async def test_alert_texts_are_translated(db: Database, scripted: tuple[Event, S
     finally:
         set_language("nl")
     texts = {a["kind"]: a["text"] for a in state["alerts"]}
-    assert texts["long_wait"] == "At Zorggroep A someone has been waiting for 15 min."
+    assert texts["long_wait"] == "At Zorggroep A someone has been waiting for over 10 min."
     assert texts["nobody_present"] == (
         "Bouwbedrijf B is open according to the schedule, but nobody is there."
     )
@@ -569,38 +592,70 @@ async def test_candidates_online_follow_connections_in_two_processes(tmp_path: P
 async def test_the_dashboard_is_pushed_only_to_moderators_connected_here(db: Database) -> None:
     event = await make_event(db)
     booth = await _booth(db, "a", "A", 0)
+    await make_advisor(db, booth, "a@test.example", status="in_conversation")
     c = await _candidates(db, 1)
-    await _request(db, booth, c[0], T - 100)
+    await _request(db, booth, c[0], T - 590)  # the limit is 600 s
     hub = MemoryHub()
     clock = Clock(T)
     live = Live(db, hub, clock)
     assert await live.overview_tick() is False  # nobody to tell: nothing read
     with hub.local.subscribed(["moderators"]) as moderators:
         assert await live.overview_tick() is True
-        clock.now = T + 50
+        clock.now = T + 50  # nothing changed but the time
         assert await live.overview_tick() is True
         pushed = [json.loads(m) for m in moderators.drain()]
     assert [p["event"] for p in pushed] == ["overview.state", "overview.state"]
-    assert [p["data"]["totals"]["longest_wait_seconds"] for p in pushed] == [100, 150]
-    assert pushed[0]["data"]["rev"] == await db.revision()
+    assert [[a["kind"] for a in p["data"]["alerts"]] for p in pushed] == [[], ["long_wait"]]
+    assert pushed[0]["data"]["rev"] == pushed[1]["data"]["rev"] == await db.revision()
     assert event.name == pushed[0]["data"]["event"]["name"]
 
 
-async def test_a_real_server_pushes_the_dashboard_with_no_change(
-    server: LiveServer, world: World, new_visitor: Any
+async def test_a_real_server_pushes_an_alert_that_comes_with_the_time_alone(
+    world_db: tuple[Path, World], tmp_path: Path
 ) -> None:
-    moderator: Browserless = new_visitor()
-    await moderator.log_in("mod@test.example")
-    socket = await moderator.socket()
-    first = await socket.next_event("overview.state", timeout=15)
-    second = await socket.next_event("overview.state", timeout=15)
-    assert second["now"] > first["now"]
-    assert second["rev"] == first["rev"]  # nothing changed, the time moved on
-    page = await moderator.http.get("/moderator")
-    assert page.status_code == 200
-    assert 'data-testid="alerts"' in page.text and 'data-testid="chart-day"' in page.text
-    fragment = await moderator.http.get("/moderator/grafieken")
-    assert fragment.status_code == 200
-    assert fragment.text.count("<figure") == 2 and "<html" not in fragment.text
-    assert 'data-testid="chart-waits"' in fragment.text
-    await socket.close()
+    path, world = world_db
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("UPDATE event SET wait_alert_seconds = 2")
+    connection.close()
+    server = LiveServer(path, tmp_path / "alerts.log")
+    server.start()
+    moderator, candidate = Browserless(server), Browserless(server)
+    try:
+        await moderator.log_in("mod@test.example")
+        socket = await moderator.socket()
+        assert not [a for a in socket.state["overview"]["alerts"] if a["kind"] == "long_wait"]
+        await candidate.sign_in_candidate()
+        token = await candidate.csrf(f"/inzoomen/{world.booth_a}")
+        response = await candidate.http.post(
+            f"/inzoomen/{world.booth_a}", data={"csrf": token, "question": "", "client_key": "k"}
+        )
+        assert response.status_code == 303
+        queued = await socket.next_event(
+            "overview.state", timeout=10, where=lambda d: d["totals"]["waiting"] == 1
+        )
+        assert "long_wait" not in [a["kind"] for a in queued["alerts"]]
+        # Nobody does anything more: two seconds later the wait is over the limit, and the
+        # next push says so.
+        alerted = await socket.next_event(
+            "overview.state",
+            timeout=15,
+            where=lambda d: "long_wait" in [a["kind"] for a in d["alerts"]],
+        )
+        # The same request, still waiting: only the time moved on.
+        assert alerted["totals"] == queued["totals"]
+        long_wait = next(a for a in alerted["alerts"] if a["kind"] == "long_wait")
+        assert long_wait["booth_id"] == world.booth_a
+        page = await moderator.http.get("/moderator")
+        assert page.status_code == 200
+        assert 'data-testid="alert-long_wait"' in page.text
+        assert 'data-testid="chart-day"' in page.text
+        fragment = await moderator.http.get("/moderator/grafieken")
+        assert fragment.status_code == 200
+        assert fragment.text.count("<figure") == 2 and "<html" not in fragment.text
+        assert 'data-testid="chart-waits"' in fragment.text
+        await socket.close()
+    finally:
+        await moderator.aclose()
+        await candidate.aclose()
+        server.stop()

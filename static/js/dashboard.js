@@ -1,9 +1,12 @@
 // The moderator's dashboard, redrawn from each overview.state push (the server pushes it
-// after every change and every few seconds, so waits and durations move by themselves).
+// after every change and every few seconds, so alerts that come with the time alone show
+// up by themselves). The state holds moments; durations are worked out here, by the
+// server's clock. A part whose content did not change is left alone, so keyboard focus
+// stays where it was.
 // New alerts are announced politely. The live view can be paused (WCAG 2.2.2): while
 // paused nothing on the page changes; on resume the latest state is shown at once.
 
-import { announce, connect } from "./live.js";
+import { announce, connect, serverNow } from "./live.js";
 import { clock, setText, statusLabel } from "./format.js";
 
 const root = document.getElementById("overview");
@@ -11,6 +14,8 @@ const timeZone = root.dataset.timezone;
 const texts = JSON.parse(document.getElementById("dashboard-texts").textContent);
 // Charts look back over the whole day: fetched again this often while not paused.
 const CHARTS_EVERY_MS = 60_000;
+// Durations (the state holds moments) are worked out again this often while not paused.
+const DURATIONS_EVERY_MS = 15_000;
 
 function fill(text, params) {
   return text.replace(/%\((\w+)\)s/g, (whole, name) =>
@@ -18,9 +23,24 @@ function fill(text, params) {
   );
 }
 
-function duration(seconds) {
-  if (seconds === null || seconds === undefined) return "–";
-  return fill(texts.minutes, { n: Math.floor(seconds / 60) });
+// Whole minutes since a moment of the state, by the server's clock.
+function minutesSince(since) {
+  return Math.max(0, Math.floor((serverNow() - since) / 60));
+}
+
+function duration(since) {
+  if (since === null || since === undefined) return "–";
+  return fill(texts.minutes, { n: minutesSince(since) });
+}
+
+// Put these nodes in the container unless it already shows exactly them.
+const shownMarkup = new WeakMap();
+
+function replaceIfChanged(container, nodes) {
+  const markup = nodes.map((node) => node.outerHTML).join("");
+  if (shownMarkup.get(container) === markup) return;
+  container.replaceChildren(...nodes);
+  shownMarkup.set(container, markup);
 }
 
 function cell(tag, text, attributes = {}) {
@@ -60,7 +80,7 @@ function advisorList(advisors) {
     });
     const since = cell(
       "span",
-      fill(texts.since, { n: Math.floor(advisor.status_seconds / 60) }),
+      fill(texts.since, { n: minutesSince(advisor.since) }),
       { class: "since", "data-testid": `advisor-since-${advisor.id}` },
     );
     item.append(`${advisor.name} `, badge, " ", since);
@@ -95,7 +115,7 @@ function boothRow(view) {
     number("free", view.free, 3),
     number("in_conversation", view.in_conversation, 4),
     number("queue", view.queue_length, 5),
-    cell("td", duration(view.longest_wait_seconds), {
+    cell("td", duration(view.longest_waiting_since), {
       "data-field": "longest_wait",
       "data-label": boothLabels[6],
     }),
@@ -113,7 +133,7 @@ function conversationRow(conversation) {
     conversation.advisor_name,
     conversation.candidate_name,
     clock(conversation.ends_at, timeZone),
-    conversation.overtime_seconds ? duration(conversation.overtime_seconds) : "–",
+    conversation.overtime ? duration(conversation.ends_at) : "–",
   ];
   row.append(...values.map((text, i) => cell("td", text, { "data-label": conversationLabels[i] })));
   // The candidate's name leads to the conversation's page with the advisor's notes.
@@ -149,7 +169,7 @@ let shownAlerts = new Set(
 );
 
 function renderAlerts(alerts) {
-  document.getElementById("alerts").replaceChildren(...alerts.map(alertItem));
+  replaceIfChanged(document.getElementById("alerts"), alerts.map(alertItem));
   document.getElementById("no-alerts").hidden = alerts.length > 0;
   const fresh = alerts.filter((alert) => !shownAlerts.has(alert.key));
   shownAlerts = new Set(alerts.map((alert) => alert.key));
@@ -167,10 +187,11 @@ function render(overview) {
   }
   root.querySelector('[data-field="event-closed"]').hidden = overview.event.is_open;
   renderAlerts(overview.alerts);
-  document.getElementById("overview-booths").replaceChildren(...overview.booths.map(boothRow));
-  document
-    .getElementById("overview-conversations")
-    .replaceChildren(...overview.conversations.map(conversationRow));
+  replaceIfChanged(document.getElementById("overview-booths"), overview.booths.map(boothRow));
+  replaceIfChanged(
+    document.getElementById("overview-conversations"),
+    overview.conversations.map(conversationRow),
+  );
   document.getElementById("conversations-table").hidden = overview.conversations.length === 0;
   document.getElementById("no-conversations").hidden = overview.conversations.length > 0;
 }
@@ -238,5 +259,9 @@ function onEvent(name, data) {
 window.setInterval(() => {
   if (!paused && !document.hidden) refreshCharts();
 }, CHARTS_EVERY_MS);
+
+window.setInterval(() => {
+  if (!paused && latest) render(latest);
+}, DURATIONS_EVERY_MS);
 
 connect({ onEvent });
