@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -96,10 +97,8 @@ async def _verified(stored: str, password: str) -> bool:
     def verify() -> bool:
         if not stored.startswith("$argon2"):
             # No password set (an open invitation): as slow as a wrong password, never true.
-            try:
+            with contextlib.suppress(VerificationError, InvalidHashError):
                 _hasher.verify(_DUMMY_HASH, password)
-            except (VerificationError, InvalidHashError):
-                pass
             return False
         try:
             return _hasher.verify(stored, password)

@@ -248,6 +248,8 @@ CSV_COLUMNS = ("slug", "name", "kind", "sector", "offers", "description", "link"
 CSV_REQUIRED = ("name", "kind", "sector")
 CSV_MAX_ROWS = 500
 CSV_MAX_BYTES = 1_000_000
+# A cell starting with one of these is a formula to a spreadsheet.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_csv(all_booths: Sequence[Booth]) -> bytes:
@@ -258,7 +260,7 @@ def export_csv(all_booths: Sequence[Booth]) -> bytes:
     for b in all_booths:
         row = (b.slug, b.name, b.kind, b.sector, " ".join(b.offers), b.description, b.link)
         # A cell a spreadsheet would run as a formula is written as text.
-        writer.writerow(["'" + v if v[:1] in ("=", "+", "-", "@") else v for v in row])
+        writer.writerow(["'" + v if v[:1] in _FORMULA else v for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -296,7 +298,7 @@ def _labels(codes: Mapping[str, str]) -> dict[str, str]:
 
 
 def _unformula(value: str) -> str:
-    return value[1:] if value[:2] in ("'=", "'+", "'-", "'@") else value
+    return value[1:] if value[:1] == "'" and value[1:2] in _FORMULA else value
 
 
 def read_csv(raw: bytes) -> tuple[list[str], list[tuple[int, BoothInput]]]:

@@ -68,7 +68,9 @@ MESSAGES: dict[str, str] = {
         "Er staan roosterblokken buiten deze tijden (%(count)s). Pas het rooster eerst aan."
     ),
     "slot.not_found": N_("Dit roosterblok bestaat niet (meer)."),
-    "slot.outside_day": N_("Dit blok valt buiten de openingstijden van die dag (%(opens)s–%(closes)s)."),
+    "slot.outside_day": N_(
+        "Dit blok valt buiten de openingstijden van die dag (%(opens)s–%(closes)s)."
+    ),
     "slot.overlap": N_("Deze adviseur staat dan al ingeroosterd (%(starts)s–%(ends)s)."),
     "rate.limited": N_(
         "Je doet dit te vaak achter elkaar. Wacht %(seconds)s seconden en probeer het opnieuw."

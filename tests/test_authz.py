@@ -102,6 +102,16 @@ REQ = {"request_id": "{request}"}
 CONV = {"conversation_id": "{conversation}"}
 CONVERSATION = "conversation"
 UNKNOWN = "404:protocol.unknown_action"
+EVENT_FORM = {
+    "name": "Testbeurs",
+    "timezone": "Europe/Amsterdam",
+    "conversation_minutes": "10",
+    "warning_minutes": "2",
+    "video_provider": "jitsi",
+    "video_base_url": "https://meet.example.test",
+    "wait_alert_minutes": "10",
+    "overtime_alert_minutes": "3",
+}
 
 # fmt: off
 # principals:                     anonymous candidate other_candidate advisor other_advisor moderator
@@ -162,6 +172,31 @@ HTTP_RULES: list[Probe] = [
     http("POST /moderator/mededelingen",          "S F F F F 303:/moderator/mededelingen?gedaan=", text="Hallo allemaal", audience="all"),
     http("POST /moderator/mededelingen/999999/beeindigen", "S F F F F 404:announcement.not_found"),
     # administration
+    http("GET /beheer",                           "LI F F F F 200"),
+    http("GET /beheer/evenement",                 "LI F F F F 200"),
+    http("POST /beheer/evenement",                "S F F F F 303:/beheer/evenement?opgeslagen=instellingen", **EVENT_FORM),
+    http("POST /beheer/evenement/dagen",          "S F F F F 303:/beheer/evenement?opgeslagen=dag#dagen", day="2030-01-02", opens="09:00", closes="17:00"),
+    http("POST /beheer/evenement/dagen/verwijderen", "S F F F F 404:day.not_found", day="1999-01-01"),
+    http("GET /beheer/stands",                    "LI F F F F 200"),
+    http("POST /beheer/stands",                   "S F F F F 303:/beheer/rooster?stand=", name="Nieuwe stand", kind="school", sector="onderwijs"),
+    http("GET /beheer/stands.csv",                "LI F F F F 200"),
+    http("POST /beheer/stands/import",            "S F F F F 400:csv.unreadable"),
+    http("GET /beheer/stands/nieuw",              "LI F F F F 200"),
+    http("GET /beheer/stands/{booth}",            "LI F F F F 200"),
+    http("POST /beheer/stands/{booth}",           "S F F F F 303:/beheer/stands?opgeslagen=stand", name="Zorggroep A", slug="zorg-a", kind="employer", sector="zorg", offers="bbl"),
+    http("POST /beheer/stands/{booth}/verwijderen", "S F F F F 409:booth.busy"),
+    http("POST /beheer/stands/{booth}/verplaatsen", "S F F F F 303:/beheer/stands?opgeslagen=volgorde", direction="down"),
+    http("GET /beheer/medewerkers",               "LI F F F F 200"),
+    http("POST /beheer/medewerkers",              "S F F F F 200", name="Nieuwe Adviseur", email="nieuw-adviseur@test.example", role="advisor", booth_id="{booth}"),
+    http("POST /beheer/medewerkers/999999/stand", "S F F F F 404:staff.not_found", booth_id="{booth}"),
+    http("POST /beheer/medewerkers/999999/actief", "S F F F F 404:staff.not_found", active="0"),
+    http("POST /beheer/medewerkers/999999/uitnodiging", "S F F F F 404:staff.not_found"),
+    http("GET /beheer/rooster",                   "LI F F F F 200"),
+    http("POST /beheer/rooster/{booth}",          "S F F F F 400:day.not_found", day="1999-01-01", starts="10:00", ends="11:00"),
+    http("POST /beheer/rooster/blok/999999/verwijderen", "S F F F F 404:slot.not_found"),
+    # an invitation link is for whoever holds it: an unknown token is refused alike for all
+    http("GET /uitnodiging/geen-geldige-link",   "404:invitation.not_found " * 6),
+    http("POST /uitnodiging/geen-geldige-link",  "404:invitation.not_found " * 6, new="een-wachtwoord-1", repeat="een-wachtwoord-1"),
     # reports
     http("GET /rapport",                          "LI F F F F 200"),
     http("GET /rapport/aanvragen.csv",            "LI F F F F 200"),
