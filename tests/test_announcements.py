@@ -270,6 +270,16 @@ async def test_the_form_says_what_is_wrong_and_keeps_what_was_typed(
     assert empty.status_code == 400 and 'data-testid="field-error-text"' in empty.text
     page = await moderator.http.get(PAGE)
     assert 'data-testid="no-live-announcements"' in page.text
+    # Over the socket the same limit, with the same message.
+    desk = await moderator.socket()
+    reply = await desk.send("announcement.create", {"text": too_long, "audience": "all"})
+    assert reply["error"]["code"] == "input.invalid"
+    assert f"maximaal {announcements.TEXT_MAX} tekens" in reply["error"]["fields"]["text"]
+    await desk.close()
+    # Line breaks typed in the form (sent as CRLF) count once each.
+    lines = "\r\n".join(["regel"] * (announcements.TEXT_MAX // 6))
+    assert len(lines) > announcements.TEXT_MAX
+    assert (await post_announcement(moderator, lines)).status_code == 303
 
 
 async def test_the_banner_is_on_every_page_from_the_first_paint(

@@ -79,7 +79,8 @@ async def create_submit(request: Request) -> Response:
     text = form.get("text")
     audience = form.get("audience")
     data = {
-        "text": text if isinstance(text, str) else None,
+        # Browsers send line breaks as CRLF; the limit counts one per break.
+        "text": text.replace("\r\n", "\n") if isinstance(text, str) else None,
         "audience": audience if isinstance(audience, str) else None,
     }
     try:
