@@ -328,7 +328,7 @@ async def candidate_unblock(r: Resources, p: Principal, data: dict[str, Any]) ->
 @action(
     "announcement.create",
     ("moderator",),
-    Field("text", str, max_length=announcements.TEXT_MAX * 2),
+    Field("text", str, max_length=announcements.TEXT_MAX),
     Field("audience", str, choices=announcements.AUDIENCES),
 )
 async def announcement_create(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
