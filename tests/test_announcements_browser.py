@@ -76,9 +76,14 @@ async def test_an_announcement_reaches_open_pages_and_can_be_closed(
         assert "koffie in zaal 2" not in await page.content()
     await browser.check(candidate, "my request with an announcement")
 
-    # The candidate closes it: gone here, and still gone after a reload of the page.
+    # The candidate closes it: gone here, in their other tab, and after a reload.
+    other_tab = await candidate.context.new_page()
+    await other_tab.goto(server.url)
+    await expect(banner(other_tab, everyone)).to_be_visible()
     await banner(candidate, everyone).get_by_role("button", name=re.compile("Sluiten")).click()
     await expect(banner(candidate, everyone)).to_have_count(0)
+    await expect(banner(other_tab, everyone)).to_have_count(0)
+    await other_tab.close()
     await candidate.reload()
     await expect(candidate.get_by_test_id("live-status")).to_have_attribute(
         "data-state", "connected"

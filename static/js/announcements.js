@@ -140,4 +140,12 @@ for (const element of [...(region?.querySelectorAll("[data-announcement-id]") ??
   else element.querySelector('[data-field="close"]').hidden = false;
 }
 
+// Closed in another tab of this browser: gone here too.
+window.addEventListener("storage", (event) => {
+  if (event.key !== STORE_KEY || !region) return;
+  for (const element of [...region.querySelectorAll("[data-announcement-id]")]) {
+    if (isHidden(elementKey(element))) remove(element);
+  }
+});
+
 if (region && !isStarted() && CONNECT_ROLES.has(document.body.dataset.role)) connect();
