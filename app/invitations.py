@@ -7,7 +7,8 @@ The link carries a random token; only its SHA-256 is stored. A link expires afte
 ones. A new link for an account that has a password works as a reset: the password set
 through it replaces the old one and ends every session of the account.
 
-Deactivating ends every session of the account (the caller closes its sockets). An advisor
+Deactivating an account, or moving an advisor to another booth, ends every session of the
+account (the caller closes its sockets); a moved advisor logs in again at the new booth. An advisor
 in a conversation is neither deactivated nor moved to another booth until the conversation
 has ended. Requests that wait for that advisor in particular stay in line at the booth,
 now for whoever is free first.
@@ -223,7 +224,7 @@ async def reactivate(db: Database, staff_id: int, *, actor: int | None, now: flo
 async def assign(
     db: Database, staff_id: int, booth_text: str, *, actor: int | None, now: float
 ) -> tuple[int, int]:
-    """Move an advisor to another booth; returns (old booth, new booth)."""
+    """Move an advisor to another booth and end their sessions; returns (old, new booth)."""
     async with db.transaction() as tx:
         target = await _target(tx, staff_id)
         if target["role"] != "advisor":
@@ -238,6 +239,8 @@ async def assign(
             raise DomainError("staff.in_conversation")
         released = await _release_addressed(tx, staff_id)
         await tx.execute("UPDATE staff SET booth_id = ? WHERE id = ?", (booth_id, staff_id))
+        # Their pages and connections belong to the old booth: they log in again at the new one.
+        await sessions.end_all_of_staff(tx, staff_id)
         await audit.record(
             tx,
             staff_id=actor,

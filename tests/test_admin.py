@@ -548,9 +548,13 @@ async def test_an_advisor_in_a_conversation_is_not_deactivated_or_moved(
 async def test_an_advisor_is_assigned_to_another_booth(db: Database, event: Event) -> None:
     a, b = await make_booth(db, "a"), await make_booth(db, "b")
     advisor = await make_advisor(db, a, "a1@example.nl")
+    await sessions.create(db, staff_id=advisor, now=time.time())
     assert await invitations.assign(db, advisor, str(b), actor=None, now=NOW) == (a, b)
     moved = await accounts.get_staff(db, advisor)
     assert moved is not None and moved.booth_id == b
+    assert await count(db, "sessions", "staff_id = ?", (advisor,)) == 0
+    [entry] = await audit.entries(db)
+    assert (entry.action, entry.detail) == ("staff.assign", f"booth:{a} -> booth:{b}")
     await booth_admin.remove(db, a, staff_id=None, now=NOW)
     with pytest.raises(ValidationError) as gone:
         await invitations.assign(db, advisor, str(a), actor=None, now=NOW)

@@ -301,6 +301,20 @@ async def test_deactivating_an_advisor_ends_their_sessions_at_once(
     on = await post(mod, f"/beheer/medewerkers/{world.advisor_b1}/actief", {"active": "1"})
     assert on.status_code == 303
     await again.log_in("b1@test.example")
+    # Moved to another booth, an advisor logs in again there.
+    socket = await again.socket()
+    moved = await post(
+        mod, f"/beheer/medewerkers/{world.advisor_b1}/stand", {"booth_id": str(world.booth_a)}
+    )
+    assert moved.status_code == 303
+    await socket.wait_closed(timeout=5)
+    assert (await again.http.get("/adviseur")).status_code == 303
+    await again.log_in("b1@test.example")
+    console = await again.socket()
+    try:
+        assert console.state["console"]["advisor"]["booth_id"] == world.booth_a
+    finally:
+        await console.close()
     # A moderator does not switch themselves off.
     self_off = await post(mod, f"/beheer/medewerkers/{world.moderator}/actief", {"active": "0"})
     assert self_off.status_code == 409 and says(self_off, "staff.self")

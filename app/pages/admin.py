@@ -561,7 +561,7 @@ async def staff_assign(request: Request, principal: Principal) -> Response:
     except DomainError as error:
         return await error_page(request, principal, error)
     if old != new:
-        # The advisor's sockets close; they connect again and hear their new booth.
+        # Their sessions ended: their pages close and ask them to log in at the new booth.
         await announce_revoked(r.hub, f"staff:{staff_id}", None, "moved")
         await r.live.booths_changed([old, new])
     return RedirectResponse(
