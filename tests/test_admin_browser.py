@@ -96,3 +96,47 @@ async def test_a_moderator_sets_up_a_booth_and_the_open_hall_shows_it_open_now(
         "",
         "https://groen.example.nl",
     ]
+
+
+async def test_every_administration_page_is_accessible_and_fits(
+    server: LiveServer, world: World, checked_browser: CheckedBrowser
+) -> None:
+    """Each page, and its error state, at a phone's and a desktop's width and with text at
+    200 %: axe finds nothing, nothing scrolls sideways, no text is clipped."""
+    from tests.test_accessibility import survey
+
+    page = await checked_browser.new_page()
+    await log_in(page, server, "mod@test.example")
+    await expect(page).to_have_url(re.compile("/moderator"))
+    for path, state in (
+        ("/beheer", "admin-index"),
+        ("/beheer/evenement", "admin-event"),
+        ("/beheer/stands", "admin-booths"),
+        (f"/beheer/rooster?stand={world.booth_a}", "admin-schedule"),
+    ):
+        await page.goto(f"{server.url}{path}")
+        await survey(checked_browser, page, state)
+    await page.goto(f"{server.url}/beheer/evenement")
+    await page.get_by_label("Tijdzone").fill("Mars/Olympus")
+    await page.get_by_test_id("event-submit").click()
+    await expect(page.get_by_test_id("error-summary")).to_be_visible()
+    await survey(checked_browser, page, "admin-event-errors")
+    await page.goto(f"{server.url}/beheer/stands/nieuw")
+    await page.get_by_test_id("booth-submit").click()
+    await expect(page.get_by_test_id("error-summary")).to_be_visible()
+    await survey(checked_browser, page, "admin-booth-errors")
+    await page.goto(f"{server.url}/beheer/medewerkers")
+    await page.get_by_label("Naam", exact=True).fill("Iemand Met Een Hele Lange Naam Van Achteren")
+    await page.get_by_label("E-mailadres").fill("iemand.met.een.lang.adres@voorbeeld.example.nl")
+    await page.get_by_label("Stand", exact=True).select_option(str(world.booth_b))
+    await page.get_by_test_id("staff-submit").click()
+    link = page.get_by_test_id("invitation-link")
+    await expect(link).to_be_visible()
+    await survey(checked_browser, page, "admin-staff-link")
+    invited = await (await checked_browser.new_context()).new_page()
+    await invited.goto(await link.input_value())
+    await survey(checked_browser, invited, "invitation")
+    await invited.get_by_test_id("invitation-submit").click()
+    await expect(invited.get_by_test_id("error-summary")).to_be_visible()
+    await survey(checked_browser, invited, "invitation-errors")
+    await checked_browser.assert_clean()
