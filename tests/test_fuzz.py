@@ -257,6 +257,17 @@ async def set_up(
             if end:
                 ended = await console.send("conversation.end", {"conversation_id": conversation_id})
                 assert ended["ok"], ended
+    # The fuzzer's own candidates get ids beyond those it fuzzes with (IDS): a moderator's
+    # candidate.block of one of them would end the very session being fuzzed.
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        conn.execute(
+            "INSERT INTO candidates (id, name, email, phone, consent_at, created_at) "
+            "VALUES (1000, 'Buiten bereik', 'buiten-bereik@example.nl', '', 0, 0)"
+        )
+        conn.commit()
+    finally:
+        conn.close()
     roles = {}
     for role in ROLES:
         found = await sign_in(server, path, role, "socket")
