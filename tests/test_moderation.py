@@ -5,6 +5,7 @@ nothing and writes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from typing import Any
@@ -497,3 +498,82 @@ async def test_the_step_in_view_shows_first_names_places_and_overtime(
     assert [b["first_name"] for b in view["blocked"]] == ["Boos"]
     assert view["event_open"]
     assert "Vries" not in repr(view) and "voorbeeld.nl" not in repr(view)
+
+
+# -- races -------------------------------------------------------------------------------------
+
+
+async def test_requests_racing_a_booth_closing_never_leave_anyone_waiting_there(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    now = time.time()
+    people = [await make_candidate(db, f"Kandidaat {i}", f"k{i}@voorbeeld.nl") for i in range(8)]
+
+    async def ask(candidate_id: int) -> str:
+        try:
+            await make_request(db, event, candidate_id, hall["a"], now=now)
+        except DomainError as error:
+            return error.code
+        return "made"
+
+    close = moderation.set_booth_closed(
+        db, staff_id=hall["mod"], booth_id=hall["a"], closed=True, now=now
+    )
+    outcomes = await asyncio.gather(
+        *(ask(c) for c in people[:4]), close, *(ask(c) for c in people[4:])
+    )
+    answers = [o for o in outcomes if isinstance(o, str)]
+    assert set(answers) <= {"made", "booth.closed_by_moderator"}
+    assert await count(db, "requests", "booth_id = ? AND status = 'waiting'", (hall["a"],)) == 0
+    made = answers.count("made")
+    ended = await count(db, "requests", "closed_reason = 'booth_closed'")
+    assert ended == made  # everyone who got in before the close was told it closed
+
+
+async def test_a_move_racing_an_accept_lets_exactly_one_win(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    now = time.time()
+    for round_ in range(6):
+        sanne = await make_candidate(db, f"Sanne {round_}", f"s{round_}@voorbeeld.nl")
+        request = await make_request(db, event, sanne, hall["a"], now=now)
+
+        async def attempt(step: Any) -> str:
+            try:
+                await step
+            except DomainError as error:
+                return error.code
+            return "ok"
+
+        moved, accepted = await asyncio.gather(
+            attempt(
+                moderation.move_request(
+                    db,
+                    staff_id=hall["mod"],
+                    request_id=request.id,
+                    booth_id=hall["b"],
+                    advisor_id=None,
+                    now=now,
+                )
+            ),
+            attempt(
+                conversations.accept(
+                    db, event, advisor_id=hall["a1"], request_id=request.id, now=now
+                )
+            ),
+        )
+        assert sorted([moved, accepted]) in (
+            ["ok", "request.not_found"],  # moved first: booth A's advisor no longer sees it
+            ["ok", "request.not_waiting"],  # accepted first: nothing to move
+        ), (moved, accepted)
+        final = await queue.get_request(db, request.id)
+        assert final is not None
+        assert (final.status == "accepted") == (accepted == "ok")
+        # Ready for the next round: the advisor is free again.
+        running = await conversations.running_for_advisor(db, hall["a1"])
+        if running is not None:
+            await conversations.end(
+                db, advisor_id=hall["a1"], conversation_id=running.id, now=now, wrap_up_seconds=0
+            )
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE staff SET status = 'available' WHERE id = ?", (hall["a1"],))
