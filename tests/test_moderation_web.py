@@ -324,6 +324,14 @@ async def test_the_audit_log_page_lists_every_step_newest_first_for_moderators_o
     assert older_ids == ids[2:]
     assert (await mod.http.get("/moderator/logboek?voor=abc")).status_code == 400
 
+    # Other parts' steps read as words too, with whom they concern.
+    control = await mod.socket()
+    posted = await control.send("announcement.create", {"text": "Welkom!", "audience": "all"})
+    assert posted["ok"], posted
+    await control.close()
+    newest = page_text(await mod.http.get("/moderator/logboek"))
+    assert newest.index("Mededeling geplaatst") < newest.index("Stand geopend")
+
     advisor = new_visitor()
     await advisor.log_in("a1@test.example")
     assert (await advisor.http.get("/moderator/logboek")).status_code == 403

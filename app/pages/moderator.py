@@ -88,6 +88,25 @@ ACTION_LABELS: dict[str, str] = {
     "conversation.stop": N_("Gesprek beëindigd"),
     "candidate.block": N_("Kandidaat geblokkeerd"),
     "candidate.unblock": N_("Kandidaat gedeblokkeerd"),
+    "announcement.create": N_("Mededeling geplaatst"),
+    "announcement.end": N_("Mededeling beëindigd"),
+    "event.settings": N_("Instellingen van het evenement gewijzigd"),
+    "event.day_added": N_("Dag toegevoegd"),
+    "event.day_changed": N_("Openingstijden van een dag gewijzigd"),
+    "event.day_removed": N_("Dag verwijderd"),
+    "booth.create": N_("Stand toegevoegd"),
+    "booth.update": N_("Stand gewijzigd"),
+    "booth.remove": N_("Stand verwijderd"),
+    "booth.move": N_("Volgorde van de stands gewijzigd"),
+    "booth.import": N_("Stands geïmporteerd"),
+    "schedule.add": N_("Roosterblok toegevoegd"),
+    "schedule.remove": N_("Roosterblok verwijderd"),
+    "staff.invite": N_("Medewerker uitgenodigd"),
+    "staff.new_link": N_("Nieuwe uitnodigingslink gemaakt"),
+    "staff.invitation_used": N_("Uitnodiging gebruikt"),
+    "staff.assign": N_("Adviseur aan een stand gekoppeld"),
+    "staff.deactivate": N_("Medewerker uitgezet"),
+    "staff.reactivate": N_("Medewerker weer aangezet"),
 }
 
 
@@ -148,18 +167,23 @@ async def step_in_submit(request: Request) -> Response:
     )
 
 
-def _subject_text(subject: str, booth_names: dict[int, str]) -> str:
+def _subject_text(subject: str, booth_names: dict[int, str], staff_names: dict[int, str]) -> str:
     kind, _sep, ident = subject.partition(":")
     labels = {
         "event": _("Evenement"),
         "booth": _("Stand"),
+        "booths": _("Stands"),
         "request": _("Verzoek"),
         "conversation": _("Gesprek"),
         "candidate": _("Kandidaat"),
+        "announcement": _("Mededeling"),
+        "day": _("Dag"),
+        "staff": _("Medewerker"),
     }
     label = labels.get(kind, kind)
-    if kind == "booth" and ident.isdigit() and int(ident) in booth_names:
-        return f"{label} {booth_names[int(ident)]}"
+    names = {"booth": booth_names, "staff": staff_names}.get(kind, {})
+    if ident.isdigit() and int(ident) in names:
+        return f"{label} {names[int(ident)]}"
     return f"{label} {ident}".strip()
 
 
@@ -182,6 +206,9 @@ async def audit_page(request: Request) -> Response:
     booth_names = {
         row["id"]: row["name"] for row in await r.db.fetchall("SELECT id, name FROM booths")
     }
+    staff_names = {
+        row["id"]: row["name"] for row in await r.db.fetchall("SELECT id, name FROM staff")
+    }
     rows = []
     for entry in found:
         local = event.local(entry.at)
@@ -196,7 +223,7 @@ async def audit_page(request: Request) -> Response:
                 if entry.action in ACTION_LABELS
                 else entry.action,
                 "code": entry.action,
-                "subject": _subject_text(entry.subject, booth_names),
+                "subject": _subject_text(entry.subject, booth_names, staff_names),
                 "detail": entry.detail,
             }
         )
