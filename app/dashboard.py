@@ -222,7 +222,8 @@ async def state(db: Database, event: Event, now: float) -> dict[str, Any]:
                         "id": a["id"],
                         "name": a["name"],
                         "status": a["status"],
-                        "since": a["status_since"],
+                        # 0: never changed since the account was made; not known.
+                        "since": a["status_since"] or None,
                     }
                     for a in staff
                 ],

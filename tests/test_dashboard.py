@@ -310,6 +310,13 @@ async def test_per_booth_and_per_advisor(db: Database, scripted: tuple[Event, Sc
         "A3": ("paused", 60),
     }
     assert dashboard.waited(rows["Bouwbedrijf B"]["advisors"][0]["since"], T) == 3000
+    # An advisor whose status never changed has no known moment.
+    await _status(db, s.advisors["b1"], "offline", 0)
+    again = await dashboard.state(db, event, T)
+    assert (
+        next(b for b in again["booths"] if b["name"] == "Bouwbedrijf B")["advisors"][0]["since"]
+        is None
+    )
     running = {c["id"]: (c["overtime"], c["ends_at"]) for c in state["conversations"]}
     assert running == {
         s.conversations["k2"]: (False, T + 300),
@@ -649,6 +656,8 @@ async def test_a_real_server_pushes_an_alert_that_comes_with_the_time_alone(
         page = await moderator.http.get("/moderator")
         assert page.status_code == 200
         assert 'data-testid="alert-long_wait"' in page.text
+        assert 'data-testid="total-waiting">1</dd>' in page.text
+        assert f'href="/moderator/ingrijpen#stand-{world.booth_a}"' in page.text
         assert 'data-testid="chart-day"' in page.text
         fragment = await moderator.http.get("/moderator/grafieken")
         assert fragment.status_code == 200

@@ -78,12 +78,14 @@ function advisorList(advisors) {
       "data-advisor-id": advisor.id,
       "data-testid": `advisor-status-${advisor.id}`,
     });
-    const since = cell(
-      "span",
-      fill(texts.since, { n: minutesSince(advisor.since) }),
-      { class: "since", "data-testid": `advisor-since-${advisor.id}` },
-    );
-    item.append(`${advisor.name} `, badge, " ", since);
+    item.append(`${advisor.name} `, badge);
+    if (advisor.since) {
+      const since = cell("span", fill(texts.since, { n: minutesSince(advisor.since) }), {
+        class: "since",
+        "data-testid": `advisor-since-${advisor.id}`,
+      });
+      item.append(" ", since);
+    }
     list.append(item);
   }
   return list;
