@@ -173,6 +173,12 @@ async def test_bad_settings_are_shown_on_the_form_and_change_nothing(
     assert 'value="Beurs &lt;script&gt;"' in response.text  # kept, escaped
     assert says(response, "input.timezone") and says(response, "input.https_url")
     assert state(world_db[0]) == before
+    # Removing a day asks first, and says how many schedule blocks go with it.
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
+    question = await mod.http.get(f"/beheer/evenement/dagen/verwijderen?dag={today}")
+    assert question.status_code == 200 and "2 roosterblokken" in question.text
+    assert (await mod.http.get("/beheer/evenement/dagen/verwijderen?dag=x")).status_code == 404
+    assert state(world_db[0]) == before
     good = await post(
         mod,
         "/beheer/evenement",
@@ -353,7 +359,11 @@ async def test_a_new_booth_and_its_schedule_reach_the_hall_live(
             where=lambda d: any(v["id"] == booth_id and v["open_now"] for v in d["booths"]),
         )
         assert opened
-        # Removing it (nobody waits there) takes it out of every hall.
+        # Removing it (nobody waits there, after a question) takes it out of every hall.
+        question = await mod.http.get(f"/beheer/stands/{booth_id}/verwijderen")
+        assert question.status_code == 200 and "Groen &amp; Co verwijderen?" in question.text
+        assert f'action="/beheer/stands/{booth_id}/verwijderen"' in question.text
+        assert value(world_db[0], "SELECT removed_at FROM booths WHERE id = ?", (booth_id,)) is None
         removed = await post(mod, f"/beheer/stands/{booth_id}/verwijderen", {})
         assert removed.status_code == 303
         await hall.next_event("hall.delta", timeout=5, where=lambda d: booth_id in d["removed"])

@@ -198,6 +198,28 @@ async def day_submit(request: Request, principal: Principal) -> Response:
     return RedirectResponse("/beheer/evenement?opgeslagen=dag#dagen", status_code=303)
 
 
+async def day_remove_page(request: Request, principal: Principal) -> Response:
+    """Are you sure? Removing a day takes its schedule blocks with it."""
+    db = resources_of(request).db
+    chosen = request.query_params.get("dag", "")
+    day = next((d for d in await event_days(db) if d.day.isoformat() == chosen), None)
+    if day is None:
+        return await error_page(request, principal, DomainError("day.not_found"))
+    blocks = int(await db.fetchvalue("SELECT COUNT(*) FROM schedule WHERE day = ?", (chosen,)))
+    context = {
+        "title": _("Dag %(day)s verwijderen?", day=chosen),
+        "lines": [
+            _("Open %(opens)s–%(closes)s.", opens=day.opens, closes=day.closes),
+            _("Er staan %(n)s roosterblokken op deze dag; die worden ook verwijderd.", n=blocks),
+        ],
+        "action": "/beheer/evenement/dagen/verwijderen",
+        "hidden": {"day": chosen},
+        "button": _("Ja, verwijder deze dag"),
+        "back": "/beheer/evenement#dagen",
+    }
+    return await render(request, "admin_confirm.html", principal, context)
+
+
 async def day_remove(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
@@ -350,6 +372,31 @@ async def booth_update(request: Request, principal: Principal) -> Response:
         )
     await r.live.booths_changed([booth.id])
     return RedirectResponse("/beheer/stands?opgeslagen=stand", status_code=303)
+
+
+async def booth_remove_page(request: Request, principal: Principal) -> Response:
+    """Are you sure? Removing a booth deactivates its advisors."""
+    booth = await _booth_or_404(request)
+    if booth is None:
+        return await error_page(request, principal, DomainError("booth.not_found"))
+    advisors = int(
+        await resources_of(request).db.fetchvalue(
+            "SELECT COUNT(*) FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1",
+            (booth.id,),
+        )
+    )
+    context = {
+        "title": _("%(name)s verwijderen?", name=booth.name),
+        "lines": [
+            _("De stand verdwijnt uit de hal; in de rapportage blijft hij staan."),
+            _("%(n)s adviseurs van deze stand worden uitgezet en uitgelogd.", n=advisors),
+        ],
+        "action": f"/beheer/stands/{booth.id}/verwijderen",
+        "hidden": {},
+        "button": _("Ja, verwijder deze stand"),
+        "back": "/beheer/stands",
+    }
+    return await render(request, "admin_confirm.html", principal, context)
 
 
 async def booth_remove(request: Request, principal: Principal) -> Response:
@@ -724,6 +771,7 @@ routes: list[BaseRoute] = [
     Route("/beheer/evenement", moderator_page(event_page), methods=["GET"]),
     Route("/beheer/evenement", moderator_form(event_submit), methods=["POST"]),
     Route("/beheer/evenement/dagen", moderator_form(day_submit), methods=["POST"]),
+    Route("/beheer/evenement/dagen/verwijderen", moderator_page(day_remove_page), methods=["GET"]),
     Route("/beheer/evenement/dagen/verwijderen", moderator_form(day_remove), methods=["POST"]),
     Route("/beheer/stands", moderator_page(booths_page), methods=["GET"]),
     Route("/beheer/stands", moderator_form(booth_create), methods=["POST"]),
@@ -732,6 +780,11 @@ routes: list[BaseRoute] = [
     Route("/beheer/stands/nieuw", moderator_page(booth_new_page), methods=["GET"]),
     Route("/beheer/stands/{booth_id:int}", moderator_page(booth_edit_page), methods=["GET"]),
     Route("/beheer/stands/{booth_id:int}", moderator_form(booth_update), methods=["POST"]),
+    Route(
+        "/beheer/stands/{booth_id:int}/verwijderen",
+        moderator_page(booth_remove_page),
+        methods=["GET"],
+    ),
     Route(
         "/beheer/stands/{booth_id:int}/verwijderen",
         moderator_form(booth_remove),
