@@ -338,3 +338,53 @@ async def test_the_audit_log_page_lists_every_step_newest_first_for_moderators_o
     anonymous = new_visitor()
     refused = await anonymous.http.get("/moderator/logboek")
     assert refused.status_code == 303 and refused.headers["location"] == "/inloggen"
+
+
+async def test_with_two_workers_a_step_on_one_reaches_people_on_the_other(
+    two_workers: tuple[Any, Any], world: World, people: list[Browserless]
+) -> None:
+    """Two server processes sharing live updates through a real Redis: the moderator on one,
+    the hall and the candidate on the other."""
+    a, b = two_workers
+    mod, watcher, candidate, b1 = Browserless(a), Browserless(b), Browserless(b), Browserless(a)
+    people += [mod, watcher, candidate, b1]
+    await mod.log_in("mod@test.example")
+    await b1.log_in("b1@test.example")  # present: a request can be moved to them
+    await candidate.sign_in_candidate("Bram Boos", "bram@example.nl")
+    hall = await watcher.socket()
+    me = await candidate.socket()
+    made = await me.send("request.create", {"booth_id": world.booth_b, "client_key": "x1"})
+    assert made["ok"], made
+    control = await mod.socket()
+
+    closed = await control.send("booth.close", {"booth_id": world.booth_a})
+    assert closed["ok"], closed
+    await hall.next_event(
+        "hall.delta", where=lambda d: (v := booth_in(d, world.booth_a)) and v["closed"]
+    )
+
+    moved = await control.send(
+        "request.move",
+        {
+            "request_id": made["data"]["request_id"],
+            "booth_id": world.booth_b,
+            "advisor_id": world.advisor_b1,
+        },
+    )
+    assert moved["ok"], moved
+    await me.next_event(
+        "me.state", where=lambda d: d["request"] and d["request"]["advisor_id"] == world.advisor_b1
+    )
+
+    candidate_id = db_value_of(b, made["data"]["request_id"])
+    blocked = await control.send("candidate.block", {"candidate_id": candidate_id})
+    assert blocked["ok"], blocked
+    assert await me.wait_closed() is not None  # its socket on the other worker closed
+    for peer in (hall, control):
+        await peer.close()
+
+
+def db_value_of(server: Any, request_id: int) -> int:
+    return int(
+        db_value(server.db_path, "SELECT candidate_id FROM requests WHERE id = ?", (request_id,))
+    )
