@@ -234,8 +234,8 @@ const pausedNote = document.getElementById("paused-note");
 
 function setPaused(value) {
   paused = value;
+  // The name stays; aria-pressed (and its look) says whether it is on.
   pause.setAttribute("aria-pressed", String(paused));
-  pause.textContent = paused ? texts.resume : texts.pause;
   pausedNote.hidden = !paused;
   root.dataset.paused = String(paused);
   if (!paused) {
