@@ -31,8 +31,8 @@ INSPECT = """() => {
   if (window.__xss !== undefined) bad.push(`window.__xss = ${window.__xss}`);
   if (window.parent.__xss !== undefined) bad.push("parent.__xss set");
   // The server's charts (app/charts.py) are inline SVG with classes of their own.
-  const injected =
-    "img[src='x'], svg:not([class^='chart-']), iframe, style, b, object, embed, a[href^='javascript']";
+  const injected = "img[src='x'], svg:not([class^='chart-']), iframe, style, b, object, embed, " +
+    "a[href^='javascript']";
   for (const el of document.querySelectorAll(injected)) bad.push(el.outerHTML.slice(0, 120));
   for (const s of document.scripts) {
     if (!s.src && s.type !== "application/json") bad.push(`inline script: ${s.text.slice(0, 80)}`);
