@@ -42,7 +42,9 @@ async def test_a_moved_candidate_and_a_closed_booth_are_shown_live(
     # At a phone's width, with text at 200 % and at the reflow width, nothing is lost.
     await survey(browser, moderator, "step-in page with a waiting request")
     booth_a = moderator.locator(f"#stand-{world.booth_a}")
-    await booth_a.get_by_label("Naar stand").select_option(label="Bouwbedrijf B")
+    await booth_a.get_by_label("Naar", exact=True).select_option(
+        label="Bouwbedrijf B: de eerste die vrij is"
+    )
     await booth_a.get_by_role("button", name=re.compile("^Verplaatsen.*Sanne$")).click()
     await expect(moderator.get_by_test_id("step-done")).to_contain_text("verplaatst")
     await expect(moderator.locator(f"#stand-{world.booth_b}")).to_contain_text("Sanne")

@@ -124,7 +124,7 @@ async def new_candidate_sees_booth_a_closed(new_visitor: Any, name: str, world: 
 
 
 async def test_a_moved_request_keeps_its_place_and_the_candidate_sees_the_new_booth(
-    new_visitor: Any, world: World
+    new_visitor: Any, world: World, world_db: tuple[Path, World]
 ) -> None:
     mod = await moderator(new_visitor)
     b1 = new_visitor()
@@ -164,9 +164,15 @@ async def test_a_moved_request_keeps_its_place_and_the_candidate_sees_the_new_bo
     )
     assert wrong["error"]["code"] == "advisor.not_found"
     # By the form, to one advisor of booth B.
-    done = await step(
-        mod, "verplaatsen", request_id=early_id, booth_id=world.booth_b, advisor_id=world.advisor_b1
+    # By the form: one choice names the booth and, here, one of its advisors who is present.
+    choice = f"{world.booth_b}:{world.advisor_b1}"
+    assert f'<option value="{choice}"' in (await mod.http.get(STEP_IN)).text
+    garbled = await step(mod, "verplaatsen", request_id=early_id, target="b:x")
+    assert garbled.status_code == 400
+    assert (
+        db_value(world_db[0], "SELECT advisor_id FROM requests WHERE id = ?", (early_id,)) is None
     )
+    done = await step(mod, "verplaatsen", request_id=early_id, target=choice)
     assert done.status_code == 303
     with_b1 = await early.next_event(
         "me.state", where=lambda d: d["request"] and d["request"]["advisor_id"] == world.advisor_b1

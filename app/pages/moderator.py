@@ -127,6 +127,14 @@ async def step_in_page(request: Request) -> Response:
     return await render(request, "step_in.html", principal, await _step_in_context(request))
 
 
+def _as_id(text: str) -> int | str | None:
+    """An id typed in a form: digits become a number, nothing is None, anything else stays
+    text for the action's own check to refuse."""
+    if text == "":
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 16 else text
+
+
 def _refused_role(principal: Principal) -> DomainError:
     return DomainError(
         "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
@@ -147,6 +155,13 @@ async def step_in_submit(request: Request) -> Response:
         error = _refused_role(principal)
         return await render(request, "error.html", principal, error_context(error, {}), 403)
     data: dict[str, Any] = {field: form_int(form, field) for field in step.fields}
+    target = form.get("target")
+    if step.action == "request.move" and isinstance(target, str):
+        # One choice names the booth, and maybe one of its advisors: "<booth>" or
+        # "<booth>:<advisor>" (anything else reaches the action as it is and is refused).
+        booth, _sep, advisor = target.partition(":")
+        data["booth_id"] = _as_id(booth)
+        data["advisor_id"] = _as_id(advisor)
     try:
         if step.confirm and form.get("confirm") != "yes":
             raise DomainError("input.confirm")
