@@ -6,6 +6,7 @@ kept by presence across two processes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import date, datetime
@@ -668,3 +669,33 @@ async def test_a_real_server_pushes_an_alert_that_comes_with_the_time_alone(
         await moderator.aclose()
         await candidate.aclose()
         server.stop()
+
+
+async def test_candidates_online_across_two_workers(
+    two_workers: tuple[LiveServer, LiveServer], people: list[Browserless]
+) -> None:
+    """One candidate with a connection to each worker counts once; when the connection to
+    one worker closes they still count (the other worker marks them again within its
+    refresh); when the last one closes they no longer do."""
+    a, b = two_workers
+    people += [Browserless(a), Browserless(b), Browserless(b)]
+    on_a, on_b, moderator = people
+    await on_a.sign_in_candidate("Twee Tabs", "twee@example.nl")
+    on_b.http.cookies = on_a.http.cookies  # the same browser, its tabs on either worker
+    await moderator.log_in("mod@test.example")
+    watch = await moderator.socket()
+    tab_a, tab_b = await on_a.socket(), await on_b.socket()
+
+    def online(n: int) -> Any:
+        return lambda d: d["totals"]["candidates_online"] == n
+
+    await watch.next_event("overview.state", timeout=15, where=online(1))
+    await tab_a.close()
+    # Longer than the other worker's refresh (10 s), then the next push: still online.
+    await asyncio.sleep(presence.REFRESH_MAX_SECONDS + 1)
+    watch.events.clear()
+    state = await watch.next_event("overview.state", timeout=15)
+    assert state["totals"]["candidates_online"] == 1
+    await tab_b.close()
+    await watch.next_event("overview.state", timeout=15, where=online(0))
+    await watch.close()
