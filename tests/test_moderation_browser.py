@@ -100,3 +100,18 @@ async def test_a_moved_candidate_and_a_closed_booth_are_shown_live(
     await expect(rows.nth(0)).to_contain_text("Stand gesloten")
     await expect(rows.nth(1)).to_contain_text("Verzoek verplaatst")
     await survey(browser, moderator, "audit log")
+
+    # Closing the event asks for the ticked confirmation, checked by the server.
+    await moderator.goto(server.url + "/moderator/ingrijpen")
+    await moderator.get_by_test_id("event-close").click()
+    await expect(moderator.get_by_test_id("error-summary")).to_contain_text(
+        "Vink aan dat je het zeker weet."
+    )
+    await expect(moderator.get_by_test_id("event-state")).to_have_attribute("data-open", "1")
+    await moderator.get_by_test_id("confirm-event-close").check()
+    await moderator.get_by_test_id("event-close").click()
+    await expect(moderator.get_by_test_id("event-state")).to_have_attribute("data-open", "0")
+    await expect(hall.get_by_test_id(f"opening-{world.booth_a}")).to_have_text(
+        "Het evenement is gesloten"
+    )
+    await expect(hall.get_by_test_id(f"zoom-in-{world.booth_a}")).to_be_hidden()

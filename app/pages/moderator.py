@@ -174,7 +174,7 @@ async def step_in_submit(request: Request) -> Response:
             {"field": None, "label": "", "message": item["message"]}
             for item in error_context(error, {})["error_summary"]
         ]
-        context.update({"error_summary": summary, "failed_form": request.path_params["form"]})
+        context["error_summary"] = summary
         return await render(request, "step_in.html", principal, context, status_for(error))
     anchor = f"#stand-{data['booth_id']}" if isinstance(data.get("booth_id"), int) else ""
     return RedirectResponse(
