@@ -133,19 +133,15 @@ async def _count(db: Database, sql: str, params: tuple[Any, ...]) -> int:
     return int(await db.fetchvalue(sql, params) or 0)
 
 
-async def totals(db: Database, event: Event, now: float) -> dict[str, Any]:
-    """The now-figures of the whole event."""
-    waiting = await _waiting(db)
-    return await _totals(db, event, now, waiting, await _running(db))
-
-
 async def _totals(
     db: Database,
     event: Event,
     now: float,
     waiting: list[dict[str, Any]],
     running: list[dict[str, Any]],
+    advisors: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """The now-figures of the whole event."""
     day = day_of(event, now)
     asked = [r["created_at"] for r in waiting]
     today = (day.start, day.end)
@@ -174,7 +170,7 @@ async def _totals(
             "AND created_at >= ? AND created_at < ?",
             today,
         ),
-        "advisors_present": 0,  # filled in by ``state`` from the advisors it reads
+        "advisors_present": sum(1 for a in advisors if a["status"] in PRESENT),
     }
 
 
@@ -237,8 +233,7 @@ async def state(db: Database, event: Event, now: float) -> dict[str, Any]:
             }
         )
 
-    figures = await _totals(db, event, now, waiting, running)
-    figures["advisors_present"] = sum(1 for a in advisors if a["status"] in PRESENT)
+    figures = await _totals(db, event, now, waiting, running, advisors)
     return {
         "event": {"name": event.name, "timezone": event.timezone, "is_open": event.is_open},
         "totals": figures,
