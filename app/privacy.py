@@ -6,8 +6,8 @@ the question of each request and the messages addressed to them (``requests``), 
 advisors' notes on their conversations, the message of each follow-up (``follow_ups``) and
 the comments they gave with a rating (``feedback``). Erasing anonymises: the rows stay,
 with these fields emptied, so the numbers of the event (requests and conversations per
-booth, waits, durations) stay right. An erased candidate can no longer sign in with an old session, and
-the database refuses new requests for them.
+booth, waits, durations) stay right. An erased candidate can no longer sign in with an old
+session, and the database refuses new requests for them.
 
 Nothing here writes personal data to a log; the retention record holds counts only.
 """
