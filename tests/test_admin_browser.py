@@ -114,6 +114,7 @@ async def test_every_administration_page_is_accessible_and_fits(
         ("/beheer/stands", "admin-booths"),
         (f"/beheer/rooster?stand={world.booth_a}", "admin-schedule"),
         (f"/beheer/stands/{world.booth_a}/verwijderen", "admin-confirm"),
+        ("/beheer/evenement/dagen/verwijderen", "admin-day-pick"),
     ):
         await page.goto(f"{server.url}{path}")
         await survey(checked_browser, page, state)

@@ -199,24 +199,56 @@ async def day_submit(request: Request, principal: Principal) -> Response:
 
 
 async def day_remove_page(request: Request, principal: Principal) -> Response:
-    """Are you sure? Removing a day takes its schedule blocks with it."""
+    """Are you sure? Removing a day takes its schedule blocks with it. Without ``?dag=`` the
+    moderator picks the day here."""
     db = resources_of(request).db
-    chosen = request.query_params.get("dag", "")
-    day = next((d for d in await event_days(db) if d.day.isoformat() == chosen), None)
-    if day is None:
+    days = await event_days(db)
+    chosen = request.query_params.get("dag")
+    day = next((d for d in days if d.day.isoformat() == chosen), None)
+    if (chosen is not None and day is None) or not days:
         return await error_page(request, principal, DomainError("day.not_found"))
-    blocks = int(await db.fetchvalue("SELECT COUNT(*) FROM schedule WHERE day = ?", (chosen,)))
-    context = {
-        "title": _("Dag %(day)s verwijderen?", day=chosen),
-        "lines": [
-            _("Open %(opens)s–%(closes)s.", opens=day.opens, closes=day.closes),
-            _("Er staan %(n)s roosterblokken op deze dag; die worden ook verwijderd.", n=blocks),
-        ],
+    counts: dict[str, int] = {
+        row[0]: row[1]
+        for row in await db.fetchall("SELECT day, COUNT(*) FROM schedule GROUP BY day")
+    }
+    context: dict[str, Any] = {
         "action": "/beheer/evenement/dagen/verwijderen",
-        "hidden": {"day": chosen},
-        "button": _("Ja, verwijder deze dag"),
         "back": "/beheer/evenement#dagen",
     }
+    if day is not None:
+        key = day.day.isoformat()
+        n = counts.get(key, 0)
+        context |= {
+            "title": _("Dag %(day)s verwijderen?", day=key),
+            "lines": [
+                _("Open %(opens)s–%(closes)s.", opens=day.opens, closes=day.closes),
+                _("Er staan %(n)s roosterblokken op deze dag; die worden ook verwijderd.", n=n),
+            ],
+            "hidden": {"day": key},
+            "button": _("Ja, verwijder deze dag"),
+        }
+    else:
+        context |= {
+            "title": _("Welke dag verwijderen?"),
+            "lines": [_("De roosterblokken van die dag worden ook verwijderd.")],
+            "hidden": {},
+            "choices": {
+                "label": _("Dag"),
+                "name": "day",
+                "options": [
+                    (
+                        d.day.isoformat(),
+                        _(
+                            "%(day)s: %(n)s roosterblokken",
+                            day=d.day.isoformat(),
+                            n=counts.get(d.day.isoformat(), 0),
+                        ),
+                    )
+                    for d in days
+                ],
+            },
+            "button": _("Verwijder de gekozen dag"),
+        }
     return await render(request, "admin_confirm.html", principal, context)
 
 
