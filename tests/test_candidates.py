@@ -68,6 +68,9 @@ async def test_valid_sign_in_is_stored(db):
         "consent_at": 1000.0,
         "created_at": 1000.0,
         "erased_at": None,
+        "blocked_at": None,
+        "blocked_by": None,
+        "online_until": None,
     }
     assert await candidates.get_candidate(db, candidate.id) == candidate
 
