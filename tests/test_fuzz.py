@@ -77,7 +77,12 @@ READ_ONLY = {"session.sync", "clock.sync", "conversation.notes"}
 # Tables and columns that change on purpose when input is refused or someone is seen: failed
 # logins are recorded to throttle them, and the revision counts every write, that one too.
 NOT_COMPARED_TABLES = {"login_failures", "revision"}
-NOT_COMPARED_COLUMNS = {("requests", "away_since"), ("sessions", "last_seen")}
+# Columns that follow whether someone is connected, not what anyone did.
+NOT_COMPARED_COLUMNS = {
+    ("requests", "away_since"),
+    ("sessions", "last_seen"),
+    ("candidates", "online_until"),
+}
 SIGN_IN_PAGES = ("/aanmelden", "/inloggen")
 
 

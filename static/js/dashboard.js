@@ -33,14 +33,13 @@ function duration(since) {
   return fill(texts.minutes, { n: minutesSince(since) });
 }
 
-// Put these nodes in the container unless it already shows exactly them.
-const shownMarkup = new WeakMap();
-
+// Put these nodes in the container unless it already shows exactly them (so focus and
+// a screen reader's place stay where they are).
 function replaceIfChanged(container, nodes) {
-  const markup = nodes.map((node) => node.outerHTML).join("");
-  if (shownMarkup.get(container) === markup) return;
-  container.replaceChildren(...nodes);
-  shownMarkup.set(container, markup);
+  const shown = [...container.children];
+  const same =
+    shown.length === nodes.length && nodes.every((node, i) => node.isEqualNode(shown[i]));
+  if (!same) container.replaceChildren(...nodes);
 }
 
 function cell(tag, text, attributes = {}) {
