@@ -1,14 +1,19 @@
 """A demo event that looks like the LeerWerkWeek: 20 booths, their advisors and a schedule.
 
-Every organisation and person here is fictional. The output is deterministic: the same
-``today`` always gives the same event, booths, accounts and schedule.
+The event's first day was yesterday and is over: it holds a day of history (candidates who
+zoomed in, their waits and conversations, follow-ups booked and ratings given), so the
+moderator's report and exports have something to show; today and the days after are still to
+come. Every organisation and person here is fictional. The output is deterministic: the same
+``today`` always gives the same event, booths, accounts, schedule and history.
 """
 
 from __future__ import annotations
 
+import random
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from app.accounts import MIN_PASSWORD_LENGTH, create_staff
 from app.booths import add_slot, create_booth
@@ -18,7 +23,8 @@ from app.event import Event, add_day, has_event, save_event
 DEMO_PASSWORD = "inzoomen-demo"
 DEMO_EVENT_NAME = "LeerWerkWeek Midden-Utrecht (demo)"
 DEMO_MODERATOR_EMAIL = "moderator@inzoomen.demo"
-DEMO_DAYS = 5
+DEMO_DAYS = 5  # the first of them yesterday, with its history
+DEMO_TIMEZONE = "Europe/Amsterdam"
 DAY_OPENS = "09:00"
 DAY_CLOSES = "17:00"
 
@@ -366,8 +372,132 @@ async def _add_advisors(
     return staff_ids
 
 
+VISITOR_NAMES = (
+    "Sanne", "Mohamed", "Emma", "Daan", "Fatima", "Lucas", "Aylin", "Bas", "Noor", "Kevin",
+    "Priya", "Jeroen", "Ilse", "Omar", "Marieke", "Tim", "Leyla", "Ruud", "Zoë", "Hamza",
+)  # fmt: skip
+COMMENTS = (
+    "Duidelijk verhaal, ik weet nu wat BBL inhoudt.",
+    "Fijn gesprek, ik ga solliciteren.",
+    "Tien minuten was kort, maar we hebben een vervolgafspraak.",
+    "Goede tips voor mijn cv.",
+    "",
+)
+FOLLOW_UP_MESSAGES = (
+    "Neem je cv en diploma's mee.",
+    "We bellen je om de opleiding door te nemen.",
+    "Kom een dag meelopen op de afdeling.",
+)
+
+
+async def _seed_history(
+    tx: Transaction, day: date, staffed: list[tuple[int, list[tuple[str, str, int]]]]
+) -> None:
+    """Yesterday's history: per advisor block, conversations one after another, each after a
+    wait in line; some requests cancelled, declined or lapsed; follow-ups and ratings."""
+    rnd = random.Random(day.toordinal())
+    zone = ZoneInfo(DEMO_TIMEZONE)
+
+    def at(clock: str) -> float:
+        hours, minutes = (int(part) for part in clock.split(":"))
+        return datetime.combine(day, time(hours, minutes), zone).timestamp()
+
+    visitors = 0
+
+    async def visitor(moment: float) -> int:
+        nonlocal visitors
+        visitors += 1
+        name = f"{VISITOR_NAMES[visitors % len(VISITOR_NAMES)]} (demo {visitors})"
+        return await tx.insert(
+            "INSERT INTO candidates (name, email, consent_at, created_at) VALUES (?, ?, ?, ?)",
+            (name, f"bezoeker{visitors}@voorbeeld.demo", moment, moment),
+        )
+
+    async def request(
+        booth_id: int, candidate: int, created: float, status: str, closed: float, by: int | None
+    ) -> int:
+        reason = "away" if status == "expired" else ""
+        return await tx.insert(
+            "INSERT INTO requests (booth_id, candidate_id, status, client_key, created_at, "
+            "expires_at, closed_at, closed_by, closed_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (booth_id, candidate, status, f"demo-{candidate}", created, created + 5400, closed,
+             by, reason),
+        )  # fmt: skip
+
+    for booth_id, slots in staffed:
+        for starts, ends, advisor in slots:
+            moment, closes = at(starts) + rnd.uniform(2, 15) * 60, at(ends)
+            while moment + 6 * 60 < closes:
+                wait = rnd.choice((0.5, 1, 2, 3, 4, 6, 8, 11, 15, 22)) * 60
+                candidate = await visitor(moment - wait)
+                kind = rnd.random()
+                if kind < 0.08:  # gave up waiting
+                    await request(booth_id, candidate, moment - wait, "cancelled", moment, None)
+                    moment += rnd.uniform(1, 4) * 60
+                    continue
+                if kind < 0.12:  # went away and lapsed
+                    await request(booth_id, candidate, moment - wait, "expired", moment, None)
+                    continue
+                if kind < 0.15:  # declined: the wrong booth for the question
+                    await request(booth_id, candidate, moment - wait, "declined", moment, advisor)
+                    moment += 60
+                    continue
+                request_id = await request(
+                    booth_id, candidate, moment - wait, "accepted", moment, advisor
+                )
+                length = rnd.uniform(6, 14) * 60
+                conversation = await tx.insert(
+                    "INSERT INTO conversations (request_id, booth_id, advisor_id, candidate_id, "
+                    "video_url, started_at, ends_at, warned_at, time_up_at, ended_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        request_id,
+                        booth_id,
+                        advisor,
+                        candidate,
+                        f"https://meet.jit.si/inzoomen-demo-{request_id}",
+                        moment,
+                        moment + 600,
+                        moment + 480 if length > 480 else None,
+                        moment + 600 if length > 600 else None,
+                        moment + length,
+                    ),
+                )
+                ended = moment + length
+                if rnd.random() < 0.3:
+                    later = day + timedelta(days=rnd.randint(2, 9))
+                    mode = rnd.choice(("video", "phone", "on_site"))
+                    await tx.insert(
+                        "INSERT INTO follow_ups (conversation_id, booth_id, advisor_id, "
+                        "candidate_id, starts_at, minutes, mode, location, message, created_at, "
+                        "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            conversation,
+                            booth_id,
+                            advisor,
+                            candidate,
+                            datetime.combine(later, time(10, 0), zone).timestamp(),
+                            rnd.choice((20, 30, 45)),
+                            mode,
+                            "Hoofdingang, vraag naar de receptie" if mode == "on_site" else "",
+                            rnd.choice(FOLLOW_UP_MESSAGES),
+                            ended,
+                            advisor,
+                        ),
+                    )
+                if rnd.random() < 0.6:
+                    await tx.insert(
+                        "INSERT INTO feedback (conversation_id, rating, comment, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (conversation, rnd.choice((3, 4, 4, 5, 5, 5)), rnd.choice(COMMENTS),
+                         ended + 60),
+                    )  # fmt: skip
+                moment = ended + rnd.uniform(1, 12) * 60
+
+
 async def seed_demo(db: Database, today: date, password: str = DEMO_PASSWORD) -> DemoLogins:
-    """Create the demo event in an empty database: days from ``today``, booths, staff, schedule.
+    """Create the demo event in an empty database: days from yesterday (with its history),
+    booths, staff, schedule.
 
     Raises ``ValueError`` when the database already has an event or the password is too short.
     """
@@ -378,7 +508,8 @@ async def seed_demo(db: Database, today: date, password: str = DEMO_PASSWORD) ->
             "this database already has an event; seed the demo into a new, empty database"
         )
 
-    days = [today + timedelta(days=offset) for offset in range(DEMO_DAYS)]
+    days = [today + timedelta(days=offset - 1) for offset in range(DEMO_DAYS)]
+    staffed: list[tuple[int, list[tuple[str, str, int]]]] = []
     names = iter(ADVISOR_NAMES)
     advisor_emails: list[tuple[str, str]] = []
 
@@ -391,7 +522,7 @@ async def seed_demo(db: Database, today: date, password: str = DEMO_PASSWORD) ->
             tx,
             Event(
                 name=DEMO_EVENT_NAME,
-                timezone="Europe/Amsterdam",
+                timezone=DEMO_TIMEZONE,
                 conversation_seconds=600,
                 warning_seconds=120,
                 video_provider="jitsi",
@@ -439,6 +570,10 @@ async def seed_demo(db: Database, today: date, password: str = DEMO_PASSWORD) ->
                     slots = _day_slots(position, day_index, staff_ids)
                 for starts, ends, staff_id in slots:
                     await add_slot(tx, booth_id, day, starts, ends, staff_id)
+                if day_index == 0:
+                    staffed.append((booth_id, slots))
+
+        await _seed_history(tx, days[0], staffed)
 
     return DemoLogins(
         moderator_email=DEMO_MODERATOR_EMAIL,

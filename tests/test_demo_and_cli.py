@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app import reports
 from app.accounts import authenticate
 from app.demo import DEMO_PASSWORD, seed_demo
 from app.event import event_days, load_event
@@ -22,7 +23,9 @@ async def test_demo_looks_like_the_leerwerkweek(tmp_path: Path) -> None:
     event = await load_event(db)
     assert event.conversation_seconds == 600 and event.timezone == "Europe/Amsterdam"
     days = await event_days(db)
-    assert [d.day.isoformat() for d in days] == [f"2026-06-0{i}" for i in range(1, 6)]
+    assert [d.day.isoformat() for d in days] == ["2026-05-31"] + [
+        f"2026-06-0{i}" for i in range(1, 5)
+    ]
     booths = await db.fetchall("SELECT id, kind, sector FROM booths")
     assert len(booths) == 20
     assert sum(1 for b in booths if b["kind"] == "advice_desk") == 1
@@ -35,6 +38,12 @@ async def test_demo_looks_like_the_leerwerkweek(tmp_path: Path) -> None:
     assert [r["n"] for r in per_booth if r["kind"] == "advice_desk"] == [2]
     slots = await db.fetchall("SELECT DISTINCT booth_id, day FROM schedule")
     assert len(slots) == 20 * 5  # every booth has a schedule on every day
+    # Yesterday is over and has its history; nothing waits or runs.
+    report = await reports.report(db, event)
+    totals = report.totals
+    assert totals.conversations > 100 and totals.follow_ups > 10 and totals.running == 0
+    assert totals.requests > totals.served > 0 and totals.waiting == 0
+    assert totals.average_rating is not None and 3 <= totals.average_rating <= 5
     staff = await authenticate(db, logins.advisor_emails[0][0], DEMO_PASSWORD)
     assert staff.role == "advisor"
     with pytest.raises(ValueError):
