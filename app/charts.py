@@ -30,6 +30,7 @@ MAX_TICKS = 5
 SERIES_STYLES = 6  # .chart-series-0 … -5 in the style sheet: colour and dash pattern
 MARKER_RADIUS = 4.5
 CHAR_WIDTH = 7.0  # an x label's approximate width per character, for thinning crowded labels
+ROTATED_MAX = 12  # characters of a label written at an angle (the room below the plot)
 
 
 @dataclass(frozen=True)
@@ -314,12 +315,18 @@ def _x_labels(
     every = max(1, math.ceil(room / spacing)) if spacing > 0 else 1
     return (
         tuple(
-            XLabel(x=_r(x), text=label)
+            XLabel(x=_r(x), text=_short(label) if rotate else label)
             for i, (label, x) in enumerate(zip(labels, centres, strict=True))
             if i % every == 0
         ),
         rotate,
     )
+
+
+def _short(label: str) -> str:
+    """A label written at an angle is cut to what fits below the plot and inside the
+    drawing; the table under the chart has it whole."""
+    return label if len(label) <= ROTATED_MAX else label[: ROTATED_MAX - 1].rstrip() + "…"
 
 
 def _circle(x: float, y: float, r: float) -> str:

@@ -236,8 +236,12 @@ def test_crowded_labels_are_thinned_and_long_ones_turned_but_the_table_has_all()
         "Stands", [f"Een hele lange standnaam {i}" for i in range(8)], [1] * 8, unit="x"
     )
     assert many.rotate_labels
+    # Turned labels are cut to what fits inside the drawing; the table keeps them whole.
+    assert [x.text for x in many.x_labels][:1] == ["Een hele la…"]
+    assert all(len(x.text) <= charts.ROTATED_MAX for x in many.x_labels)
     html = render(many)
     assert "rotate(-40" in html
+    assert "Een hele lange standnaam 7" in html
     assert_accessible_and_inline_free(html)
 
 
