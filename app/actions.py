@@ -12,7 +12,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app import advisors, announcements, conversations, moderation, notes, queue, snapshots
+from app import (
+    advisors,
+    announcements,
+    conversations,
+    feedback,
+    moderation,
+    notes,
+    queue,
+    snapshots,
+)
 from app.auth import Principal, announce_revoked
 from app.errors import DomainError
 from app.event import load_event
@@ -220,6 +229,30 @@ async def conversation_note(r: Resources, p: Principal, data: dict[str, Any]) ->
         now=r.now(),
     )
     return {"conversation_id": saved.conversation_id, "notes_at": saved.notes_at}
+
+
+@action(
+    "conversation.rate",
+    ("candidate",),
+    Field("conversation_id", int),
+    Field("rating", int),
+    Field("comment", str, required=False, max_length=feedback.COMMENT_MAX),
+)
+async def conversation_rate(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    given = await feedback.rate(
+        r.db,
+        candidate_id=_id(p),
+        conversation_id=data["conversation_id"],
+        rating=data["rating"],
+        comment=data["comment"] or "",
+        now=r.now(),
+    )
+    await r.live.candidate_changed(_id(p))
+    return {
+        "conversation_id": given.conversation_id,
+        "rating": given.rating,
+        "comment": given.comment,
+    }
 
 
 # -- the moderator steps in: open and close, move, end, block ------------------------------

@@ -89,6 +89,8 @@ MESSAGES: dict[str, str] = {
     "request.queue_empty": N_("Er wacht nu niemand."),
     "conversation.not_found": N_("Dit gesprek bestaat niet."),
     "conversation.ended": N_("Dit gesprek is al afgelopen."),
+    "feedback.not_ended": N_("Je kunt het gesprek beoordelen als het is afgelopen."),
+    "feedback.already_given": N_("Je hebt dit gesprek al beoordeeld. Bedankt!"),
     # announcements
     "announcement.not_found": N_("Deze mededeling bestaat niet."),
     "announcement.ended": N_("Deze mededeling is al beëindigd."),

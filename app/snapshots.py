@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from app import booths, conversations, dashboard, queue
+from app import booths, conversations, dashboard, feedback, queue
 from app.advisors import PRESENT
 from app.db import Database
 from app.event import Event
@@ -263,7 +263,12 @@ async def candidate_state(
     if conversation is not None:
         names = await _names(db, conversation.booth_id, conversation.advisor_id)
         conversation_view_ = conversation_view(conversation, event, **names)
-    return {"request": request_view, "conversation": conversation_view_}
+    return {
+        "request": request_view,
+        "conversation": conversation_view_,
+        # The last ended conversation, to rate or with the rating given.
+        "feedback": await feedback.for_candidate(db, candidate_id),
+    }
 
 
 async def console_state(db: Database, event: Event, advisor_id: int, now: float) -> dict[str, Any]:

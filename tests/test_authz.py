@@ -69,7 +69,7 @@ class Probe:
     expect: tuple[str, ...]
     form: dict[str, str] = field(default_factory=dict)
     # "fresh" (no request yet), "request", "addressed" (a request for the advisor's
-    # colleague at the same booth) or "conversation"
+    # colleague at the same booth), "conversation" or "ended" (that conversation ended)
     scene: str = "request"
     renews: bool = False  # signs the principal in or out: they sign in again afterwards
 
@@ -205,6 +205,8 @@ HTTP_RULES: list[Probe] = [
     http("GET /rapport/gesprekken.csv",           "LI F F F F 200"),
     http("GET /rapport/vervolgafspraken.csv",     "LI F F F F 200"),
     http("GET /rapport/feedback.csv",             "LI F F F F 200"),
+    # the candidate rates a conversation that ended
+    http("POST /mijn-verzoek/beoordelen",         "S 303:/mijn-verzoek 404:conversation.not_found F F F", "ended", rating="4", comment="Fijn", **CONV),
 ]
 # fmt: on
 
@@ -253,6 +255,8 @@ ACTION_RULES: dict[str, ActionRule] = {
     "announcement.create": act("S F F F F ok", {"text": "Hallo allemaal", "audience": "all"}),
     "announcement.end":   act("S F F F F announcement.not_found", {"announcement_id": 999}),
     # administration
+    # the candidate rates a conversation that ended
+    "conversation.rate":  act(f"S ok {NOT_CONV} F F F", {**CONV, "rating": 4, "comment": "Fijn"}, "ended"),
 }
 # fmt: on
 
@@ -460,7 +464,7 @@ class Hall:
         await candidate.sign_in_candidate(f"Kandidaat {n}", f"kandidaat{n}@example.nl")
         await other.sign_in_candidate(f"Ander {n}", f"ander{n}@example.nl")
         values = {"booth": str(self.world.booth_a), "key": f"key-{n}"}
-        if kind in ("request", "addressed", "conversation"):
+        if kind in ("request", "addressed", "conversation", "ended"):
             form = {"question": f"Vraag {n}", "client_key": f"scene-{n}"}
             if kind == "addressed":
                 form["advisor_id"] = str(self.world.advisor_a2)
@@ -474,7 +478,7 @@ class Hall:
                     (f"kandidaat{n}@example.nl",),
                 )
             )
-        if kind == "conversation":
+        if kind in ("conversation", "ended"):
             taken = await self.post(
                 advisor, "/adviseur/accepteren", {"request_id": values["request"]}
             )
@@ -486,6 +490,12 @@ class Hall:
                     (int(values["request"]),),
                 )
             )
+        if kind == "ended":
+            # ``ended``: the advisor ended that conversation (so the candidate may rate it).
+            done = await self.post(
+                advisor, "/adviseur/beeindigen", {"conversation_id": values["conversation"]}
+            )
+            assert done.status_code == 303, done.text
         people = {**self.staff, "candidate": candidate, "other_candidate": other}
         return Scene(people, values)
 

@@ -196,6 +196,29 @@ async def cancel_submit(request: Request) -> Response:
     return RedirectResponse("/mijn-verzoek", status_code=303)
 
 
+async def rate_submit(request: Request) -> Response:
+    """The candidate rates their ended conversation (``conversation.rate``)."""
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    data = {
+        "conversation_id": form_int(form, "conversation_id"),
+        "rating": form_int(form, "rating"),
+        # Browsers send line breaks as CRLF; the limit counts one per break.
+        "comment": str(form.get("comment", "")).replace("\r\n", "\n"),
+    }
+    try:
+        await actions.perform(r, principal, "conversation.rate", data)
+    except DomainError as error:
+        labels = {"rating": _("Cijfer"), "comment": _("Opmerking")}
+        return await render(
+            request, "error.html", principal, error_context(error, labels), status_for(error)
+        )
+    return RedirectResponse("/mijn-verzoek", status_code=303)
+
+
 routes = [
     Route("/aanmelden", sign_in_page, methods=["GET"]),
     Route("/aanmelden", sign_in_submit, methods=["POST"]),
@@ -203,4 +226,5 @@ routes = [
     Route("/inzoomen/{booth_id:int}", zoom_in_submit, methods=["POST"]),
     Route("/mijn-verzoek", my_request_page, methods=["GET"]),
     Route("/mijn-verzoek/annuleren", cancel_submit, methods=["POST"]),
+    Route("/mijn-verzoek/beoordelen", rate_submit, methods=["POST"]),
 ]

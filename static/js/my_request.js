@@ -126,6 +126,20 @@ function fillDeclined(panel, request) {
   setText(field(panel, "decline_message"), request.decline_message);
 }
 
+// After the conversation ended: the rating form, or the rating given (me.feedback).
+function fillEnded(panel, feedback) {
+  const rated = feedback?.rating != null;
+  field(panel, "rate").hidden = !feedback || rated;
+  field(panel, "rated").hidden = !rated;
+  if (feedback) {
+    panel.querySelector('input[name="conversation_id"]').value = feedback.conversation_id;
+  }
+  setText(field(panel, "rated-rating"), rated ? String(feedback.rating) : "");
+  const comment = field(panel, "rated-comment");
+  setText(comment, rated ? feedback.comment : "");
+  comment.hidden = !(rated && feedback.comment);
+}
+
 function startTimer(conversation) {
   countdown?.stop();
   const timer = section.querySelector('[data-testid="countdown"]');
@@ -163,6 +177,7 @@ function render(me) {
   if (state === "conversation") fillConversation(panel, conversation);
   if (state === "declined") fillDeclined(panel, request);
   if (state === "cancelled") fillCancelled(panel, request);
+  if (state === "ended") fillEnded(panel, me?.feedback);
 
   if (changed) {
     // Focus inside the old panel would fall back to the top of the page: keep it here.
@@ -200,9 +215,37 @@ function onEvent(name, data) {
   else if (name === "conversation.time_up") tell(data.id, "time_up", t("time_up"));
 }
 
+// Rate over the live connection; without it, the form posts as usual.
+async function submitRating(form) {
+  const button = form.querySelector("button");
+  button.disabled = true;
+  try {
+    const given = await send("conversation.rate", {
+      conversation_id: Number(form.elements.conversation_id.value),
+      rating: Number(form.elements.rating.value),
+      comment: form.elements.comment.value,
+    });
+    errorBox.hidden = true;
+    const panel = section.firstElementChild;
+    fillEnded(panel, given);
+    const thanks = field(panel, "rated");
+    thanks.focus();
+    announce(thanks.textContent.trim().replace(/\s+/g, " "));
+  } catch (error) {
+    errorBox.textContent = error.message || t("error");
+    errorBox.hidden = false;
+    button.disabled = false;
+  }
+}
+
 // Cancel over the live connection; without it, the form posts as usual.
 section.addEventListener("submit", async (event) => {
   const form = event.target;
+  if (form.dataset.action === "rate" && isConnected()) {
+    event.preventDefault();
+    await submitRating(form);
+    return;
+  }
   if (form.dataset.action !== "cancel" || !isConnected()) return;
   event.preventDefault();
   const button = form.querySelector("button");
