@@ -27,6 +27,8 @@ from app.errors import DomainError
 from app.event import load_event
 from app.protocol import Field, clean_payload
 from app.resources import Resources
+from app.transfer import NOTE_MAX as TRANSFER_NOTE_MAX
+from app.transfer import transfer as transfer_candidate
 
 Handler = Callable[[Resources, Principal, dict[str, Any]], Awaitable[Any]]
 
@@ -199,6 +201,34 @@ async def conversation_end(r: Resources, p: Principal, data: dict[str, Any]) -> 
     await r.live.candidate_changed(conversation.candidate_id)
     await r.live.booths_changed([conversation.booth_id])
     return {"conversation_id": conversation.id}
+
+
+@action(
+    "conversation.transfer",
+    ("advisor",),
+    Field("conversation_id", int),
+    Field("booth_id", int),
+    Field("advisor_id", int, required=False),
+    Field("note", str, required=False, max_length=TRANSFER_NOTE_MAX),
+)
+async def conversation_transfer(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    event = await load_event(r.db)
+    done = await transfer_candidate(
+        r.db,
+        event,
+        advisor_id=_id(p),
+        conversation_id=data["conversation_id"],
+        booth_id=data["booth_id"],
+        to_advisor_id=data["advisor_id"],
+        note=data["note"] or "",
+        now=r.now(),
+        ttl_seconds=r.settings.request_ttl_seconds,
+        wrap_up_seconds=r.settings.wrap_up_seconds,
+    )
+    await r.live.deadlines_moved()
+    await r.live.candidate_changed(done.request.candidate_id)
+    await r.live.booths_changed([done.from_booth_id, done.request.booth_id])
+    return {"conversation_id": done.conversation_id, "request_id": done.request.id}
 
 
 @action("conversation.notes", ("advisor", "moderator"), Field("conversation_id", int))

@@ -116,6 +116,8 @@ MESSAGES: dict[str, str] = {
     "advisor.not_present": N_("Deze adviseur is nu niet aanwezig. Kies iemand anders."),
     "moderation.no_change": N_("Dat was al zo: er is niets veranderd."),
     "input.confirm": N_("Vink aan dat je het zeker weet."),
+    # an advisor hands a candidate to another booth
+    "transfer.same_booth": N_("Je kunt niet doorverwijzen naar je eigen stand. Kies een andere."),
 }
 
 

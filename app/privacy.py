@@ -45,7 +45,7 @@ RETENTION_BATCH = 100
 
 # Free-text fields that may hold personal data about the candidate: emptied on erasure.
 _FREE_TEXT = {
-    "requests": ("question", "decline_message"),
+    "requests": ("question", "decline_message", "transfer_note"),
     "conversations": ("notes",),
     "follow_ups": ("message",),
 }

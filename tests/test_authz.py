@@ -205,6 +205,8 @@ HTTP_RULES: list[Probe] = [
     http("GET /rapport/gesprekken.csv",           "LI F F F F 200"),
     http("GET /rapport/vervolgafspraken.csv",     "LI F F F F 200"),
     http("GET /rapport/feedback.csv",             "LI F F F F 200"),
+    # an advisor hands a candidate to another booth
+    http("POST /adviseur/doorverwijzen",          "S F F 409:transfer.same_booth 404:conversation.not_found F", CONVERSATION, booth_id="{booth}", note="N", **CONV),
     # the candidate rates a conversation that ended
     http("POST /mijn-verzoek/beoordelen",         "S 303:/mijn-verzoek 404:conversation.not_found F F F", "ended", rating="4", comment="Fijn", **CONV),
 ]
@@ -255,6 +257,8 @@ ACTION_RULES: dict[str, ActionRule] = {
     "announcement.create": act("S F F F F ok", {"text": "Hallo allemaal", "audience": "all"}),
     "announcement.end":   act("S F F F F announcement.not_found", {"announcement_id": 999}),
     # administration
+    # an advisor hands a candidate to another booth
+    "conversation.transfer": act(f"S F F transfer.same_booth {NOT_CONV} F", {**CONV, "booth_id": "{booth}"}, CONVERSATION),
     # the candidate rates a conversation that ended
     "conversation.rate":  act(f"S ok {NOT_CONV} F F F", {**CONV, "rating": 4, "comment": "Fijn"}, "ended"),
 }

@@ -205,6 +205,10 @@ CONSOLE_FORMS = {
     "afwijzen": ("request.decline", ("request_id", "message")),
     "beeindigen": ("conversation.end", ("conversation_id",)),
     "notities": ("conversation.note", ("conversation_id", "notes")),
+    "doorverwijzen": (
+        "conversation.transfer",
+        ("conversation_id", "booth_id", "advisor_id", "note"),
+    ),
 }
 
 

@@ -64,6 +64,7 @@ function renderConversation(conversation) {
   const panel = fresh ? fromTemplate("tpl-conversation") : current;
   // Notes are filled once per conversation, so a push never overwrites what is being typed.
   if (fresh) panel.querySelector('textarea[name="notes"]').value = conversation.notes ?? "";
+  if (fresh) fillTransferTargets(panel, conversation.transfer_targets ?? []);
   panel.dataset.conversationId = conversation.id;
   setText(field(panel, "candidate_name"), conversation.candidate_name);
   field(panel, "question-row").hidden = !conversation.question;
@@ -84,6 +85,21 @@ function renderConversation(conversation) {
   });
 }
 
+// The booths (and their advisors) a candidate can be handed to, as options.
+function fillTransferTargets(panel, targets) {
+  const boothSelect = panel.querySelector('select[name="booth_id"]');
+  const advisorSelect = panel.querySelector('select[name="advisor_id"]');
+  const anyone = advisorSelect.options[0];
+  boothSelect.replaceChildren();
+  advisorSelect.replaceChildren(anyone);
+  for (const booth of targets) {
+    boothSelect.append(new Option(booth.name, String(booth.id)));
+    for (const advisor of booth.advisors) {
+      advisorSelect.append(new Option(`${advisor.name} (${booth.name})`, String(advisor.id)));
+    }
+  }
+}
+
 // -- the queue -----------------------------------------------------------------------------
 
 function fillItem(item, entry) {
@@ -97,6 +113,12 @@ function fillItem(item, entry) {
   question.hidden = !entry.question;
   setText(question, entry.question);
   setText(field(item, "since"), t("waiting_since", { time: clock(entry.created_at, timeZone) }));
+  // Handed over by another booth: where from, and the note for this booth's staff.
+  field(item, "transfer").hidden = !entry.transferred_from;
+  setText(field(item, "transferred_from"), entry.transferred_from ?? "");
+  const note = field(item, "transfer_note");
+  note.hidden = !entry.transfer_note;
+  setText(note, entry.transfer_note ?? "");
   for (const input of item.querySelectorAll('input[name="request_id"]')) input.value = id;
   const textarea = item.querySelector("textarea");
   if (textarea.id !== `decline-message-${id}`) {
@@ -159,6 +181,13 @@ function commandFor(form, submitter) {
       return ["request.decline", { request_id: Number(value("request_id")), message: value("message") }];
     case "end":
       return ["conversation.end", { conversation_id: Number(value("conversation_id")) }];
+    case "transfer":
+      return ["conversation.transfer", {
+        conversation_id: Number(value("conversation_id")),
+        booth_id: Number(value("booth_id")),
+        advisor_id: value("advisor_id") ? Number(value("advisor_id")) : null,
+        note: value("note"),
+      }];
     case "note":
       return ["conversation.note", { conversation_id: Number(value("conversation_id")), notes: value("notes") }];
     default:
@@ -179,7 +208,7 @@ root.addEventListener("submit", async (event) => {
     if (form.dataset.action === "note") setText(field(form, "notes-saved"), t("notes_saved"));
     // The button pressed goes away with its item or panel: put focus where things continue.
     const next = { accept: "conversation-title", "accept-next": "conversation-title",
-      end: "conversation-title", decline: "queue-title" }[form.dataset.action];
+      end: "conversation-title", transfer: "conversation-title", decline: "queue-title" }[form.dataset.action];
     if (next) document.getElementById(next).focus();
   } catch (error) {
     showError(error.message);
