@@ -6,12 +6,11 @@ advisor waits in the same line but only that advisor can take it.
 
 from __future__ import annotations
 
-import heapq
 import math
 import sqlite3
 from dataclasses import dataclass
 
-from app import booths
+from app import booths, estimate
 from app.advisors import PRESENT
 from app.db import Database, Transaction
 from app.errors import DomainError, ValidationError
@@ -310,18 +309,10 @@ def estimate_wait_seconds(
     """When the candidate at ``position`` is likely to be called, in seconds from now.
 
     ``free_in_seconds`` holds, for each advisor present, how long until they are free
-    (0 when available now). Each place ahead takes one conversation of an advisor, given to
-    whichever advisor is free first. None when nobody is there to call them.
+    (0 when available now); every conversation takes the configured length. The pages use
+    the fuller estimate of app/estimate.py; this is its plain core.
     """
-    if not free_in_seconds:
-        return None
-    heap = [max(0.0, f) for f in free_in_seconds]
-    heapq.heapify(heap)
-    start = 0.0
-    for _ in range(position):
-        start = heapq.heappop(heap)
-        heapq.heappush(heap, start + conversation_seconds)
-    return start
+    return estimate.called_after(position, free_in_seconds, conversation_seconds)
 
 
 def round_wait_minutes(seconds: float | None) -> int | None:

@@ -9,14 +9,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from app import booths, conversations, dashboard, feedback, queue
+from app import booths, conversations, dashboard, estimate, feedback, queue
 from app.advisors import PRESENT
 from app.db import Database
 from app.event import Event
 from app.transfer import origins_at_booth, transfer_targets
-
-# A conversation past its end time is assumed to need at most this much longer.
-OVERTIME_GUESS_SECONDS = 60
 
 
 @dataclass
@@ -42,27 +39,14 @@ async def _advisors(db: Database, booth_id: int | None) -> list[_AdvisorRow]:
     return [_AdvisorRow(**dict(r)) for r in rows]
 
 
-async def _running_ends(db: Database) -> dict[int, float]:
-    rows = await db.fetchall("SELECT advisor_id, ends_at FROM conversations WHERE ended_at IS NULL")
-    return {r["advisor_id"]: r["ends_at"] for r in rows}
+async def _running_starts(db: Database) -> dict[int, float]:
+    sql = "SELECT advisor_id, started_at FROM conversations WHERE ended_at IS NULL"
+    rows = await db.fetchall(sql)
+    return {r["advisor_id"]: r["started_at"] for r in rows}
 
 
-def _free_in(advisor: _AdvisorRow, running_ends: dict[int, float], now: float) -> float | None:
-    """Seconds until this advisor can take the next person; None when not at the booth."""
-    if advisor.status == "available":
-        return 0.0
-    if advisor.status == "in_conversation":
-        ends = running_ends.get(advisor.id, now)
-        return max(OVERTIME_GUESS_SECONDS, ends - now)
-    if advisor.status == "wrapping_up":
-        return max(0.0, (advisor.wrap_up_until or now) - now)
-    return None
-
-
-def _free_list(
-    advisors: list[_AdvisorRow], running_ends: dict[int, float], now: float
-) -> list[float]:
-    return [f for a in advisors if (f := _free_in(a, running_ends, now)) is not None]
+def _states(advisors: list[_AdvisorRow], starts: dict[int, float]) -> list[estimate.AdvisorState]:
+    return [estimate.AdvisorState(a.status, starts.get(a.id), a.wrap_up_until) for a in advisors]
 
 
 async def booth_views(
@@ -83,7 +67,8 @@ async def booth_views(
             "SELECT booth_id, COUNT(*) FROM requests WHERE status = 'waiting' GROUP BY booth_id"
         )
     }
-    running_ends = await _running_ends(db)
+    running_starts = await _running_starts(db)
+    lengths = await estimate.measured_lengths(db, event.conversation_seconds)
     local_now = event.local(now)
     slots_by_booth: dict[int, list[booths.Slot]] = defaultdict(list)
     for slot in await booths.slots_from(db, local_now.date(), booth_id):
@@ -94,8 +79,8 @@ async def booth_views(
         staff = by_booth.get(booth.id, [])
         waiting = int(counts.get(booth.id, 0))
         opening = booths.opening(slots_by_booth.get(booth.id, []), local_now)
-        wait = queue.estimate_wait_seconds(
-            waiting + 1, _free_list(staff, running_ends, now), event.conversation_seconds
+        wait = estimate.estimate(
+            waiting + 1, _states(staff, running_starts), now, lengths.for_booth(booth.id)
         )
         views.append(
             {
@@ -121,7 +106,7 @@ async def booth_views(
                 ],
                 "free": sum(1 for a in staff if a.status == "available"),
                 "queue_length": waiting,
-                "wait_minutes": queue.round_wait_minutes(wait),
+                **estimate.shown(wait),
             }
         )
     return views
@@ -167,20 +152,20 @@ async def waiting_request_views(
     if not entries:
         return {}
     advisors = await _advisors(db, booth_id)
-    running_ends = await _running_ends(db)
+    running_starts = await _running_starts(db)
+    lengths = await estimate.measured_lengths(db, event.conversation_seconds)
+    length = lengths.for_booth(booth_id)
     names = await _names(db, booth_id, None)
     advisor_names = {a.id: a.name for a in advisors}
     views = {}
     for entry in entries:
         request = entry.request
         relevant = [a for a in advisors if request.advisor_id in (None, a.id)]
-        wait = queue.estimate_wait_seconds(
-            entry.position, _free_list(relevant, running_ends, now), event.conversation_seconds
-        )
+        wait = estimate.estimate(entry.position, _states(relevant, running_starts), now, length)
         views[request.candidate_id] = _request_view(
             request,
             position=entry.position,
-            wait_minutes=queue.round_wait_minutes(wait),
+            wait=wait,
             booth_name=names["booth_name"],
             advisor_name=advisor_names.get(request.advisor_id or 0, ""),
         )
@@ -191,7 +176,7 @@ def _request_view(
     request: queue.Request,
     *,
     position: int | None,
-    wait_minutes: int | None,
+    wait: estimate.Wait | None,
     booth_name: str,
     advisor_name: str,
 ) -> dict[str, Any]:
@@ -209,7 +194,7 @@ def _request_view(
         "closed_reason": request.closed_reason,
         "moved_at": request.moved_at,
         "position": position,
-        "wait_minutes": wait_minutes,
+        **estimate.shown(wait),
     }
 
 
@@ -229,7 +214,12 @@ async def suggestions_for(
     if closed is not None:
         open_views.sort(key=lambda v: v["kind"] != closed.kind and v["sector"] != closed.sector)
     return [
-        {"id": v["id"], "name": v["name"], "wait_minutes": v["wait_minutes"]}
+        {
+            "id": v["id"],
+            "name": v["name"],
+            "wait_minutes": v["wait_minutes"],
+            "wait_range": v["wait_range"],
+        }
         for v in open_views[:limit]
     ]
 
@@ -251,7 +241,7 @@ async def candidate_state(
         request_view = _request_view(
             latest,
             position=None,
-            wait_minutes=None,
+            wait=None,
             booth_name=names["booth_name"],
             advisor_name=names.get("advisor_name", ""),
         )

@@ -13,12 +13,17 @@ export function queueText(n) {
   return t("queue_many", { n });
 }
 
-// The estimated wait: in the hall ("Direct aan de beurt") or of one's own request.
-export function waitText(minutes, { own = false } = {}) {
+// The estimated wait: in the hall ("Direct aan de beurt") or of one's own request; a range
+// of minutes ({low, high}) when it is uncertain, else the single number.
+export function waitText(minutes, { own = false, range = null } = {}) {
   if (minutes === null || minutes === undefined) return t("wait_none");
-  if (minutes === 0) return own ? t("wait_now") : t("hall_wait_now");
-  if (minutes === 1) return t("wait_one_minute");
-  return t("wait_minutes", { n: minutes });
+  const n = range ? range.high : minutes;
+  if (n === 0) return own ? t("wait_now") : t("hall_wait_now");
+  if (range && range.low !== range.high) {
+    return t("wait_range", { low: range.low, high: range.high });
+  }
+  if (n === 1) return t("wait_one_minute");
+  return t("wait_minutes", { n });
 }
 
 export function statusLabel(code) {

@@ -102,7 +102,7 @@ function renderBooth(card, view) {
   setText(queue, queueText(view.queue_length));
   const wait = field(card, "wait");
   wait.dataset.testid = `wait-${view.id}`;
-  setText(wait, waitText(view.wait_minutes));
+  setText(wait, waitText(view.wait_minutes, { range: view.wait_range }));
   const zoom = field(card, "zoom");
   zoom.href = `/inzoomen/${view.id}`;
   zoom.dataset.testid = `zoom-in-${view.id}`;

@@ -57,7 +57,7 @@ function fillWaiting(panel, request) {
   if (panel.isConnected && before !== String(request.position)) {
     announce(positionText(request.position));
   }
-  setText(field(panel, "wait"), waitText(request.wait_minutes, { own: true }));
+  setText(field(panel, "wait"), waitText(request.wait_minutes, { own: true, range: request.wait_range }));
   // Moved by the moderator: said once, with the new booth and place.
   const moved = field(panel, "moved");
   const movedBefore = moved.dataset.movedAt;
