@@ -47,7 +47,7 @@ RETENTION_BATCH = 100
 _FREE_TEXT = {
     "requests": ("question", "decline_message", "transfer_note"),
     "conversations": ("notes",),
-    "follow_ups": ("message",),
+    "follow_ups": ("message", "candidate_message"),
 }
 # The same, in tables keyed to the candidate's conversations: what they wrote about one.
 _FREE_TEXT_BY_CONVERSATION = {"feedback": ("comment",)}
