@@ -48,6 +48,8 @@ _FREE_TEXT = {
     "requests": ("question", "decline_message", "transfer_note"),
     "conversations": ("notes",),
     "follow_ups": ("message", "candidate_message"),
+    # What a proof of attendance said (its code stays: checking it says the data was erased).
+    "attendance_proofs": ("content",),
 }
 # The same, in tables keyed to the candidate's conversations: what they wrote about one.
 _FREE_TEXT_BY_CONVERSATION = {"feedback": ("comment",)}
@@ -119,7 +121,7 @@ async def export(db: Database, candidate_id: int, now: float) -> dict[str, Any] 
     other: dict[str, list[dict[str, Any]]] = {}
     schema = await read_schema(db)
     for table in schema.tables_with("candidate_id"):
-        if table in ("requests", "conversations"):
+        if table in ("requests", "conversations", "outbox"):
             continue
         columns = [c for c in schema.columns[table] if not _NOT_EXPORTED.search(c)]
         if not columns:
@@ -134,6 +136,12 @@ async def export(db: Database, candidate_id: int, now: float) -> dict[str, Any] 
         "SELECT f.conversation_id, f.rating, f.comment, f.created_at FROM feedback f "
         "JOIN conversations c ON c.id = f.conversation_id WHERE c.candidate_id = ? "
         "ORDER BY f.created_at, f.id",
+        (candidate_id,),
+    )
+    # The e-mails written to them (and about them, to advisors): without the attachments.
+    mails = await db.fetchall(
+        "SELECT kind, to_address, subject, body, attachment_name, created_at, sent_at "
+        "FROM outbox WHERE candidate_id = ? ORDER BY created_at, id",
         (candidate_id,),
     )
     return {
@@ -183,6 +191,18 @@ async def export(db: Database, candidate_id: int, now: float) -> dict[str, Any] 
                 "given_at": _when(f["created_at"], zone),
             }
             for f in feedback
+        ],
+        "mails": [
+            {
+                "kind": m["kind"],
+                "to": m["to_address"],
+                "subject": m["subject"],
+                "body": m["body"],
+                "attachment": m["attachment_name"],
+                "written_at": _when(m["created_at"], zone),
+                "sent_at": _when(m["sent_at"], zone),
+            }
+            for m in mails
         ],
         "other": other,
     }
@@ -330,6 +350,9 @@ async def _anonymise(
                     "(SELECT id FROM conversations WHERE candidate_id = ?)",
                     (candidate_id,),
                 )
+        # The e-mails to them or about them go: sent or not, they are personal data.
+        if "outbox" in schema.columns:
+            await tx.execute("DELETE FROM outbox WHERE candidate_id = ?", (candidate_id,))
         # Every sign-in of theirs ends: an old cookie stands for nobody.
         if "candidate_id" in schema.columns.get("sessions", []):
             await tx.execute("DELETE FROM sessions WHERE candidate_id = ?", (candidate_id,))
