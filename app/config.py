@@ -61,6 +61,15 @@ class Settings:
     login_failures_per_ip: int = 1000
     # Candidates' personal data is anonymised this many days after the event ends.
     retention_days: int = 30
+    # Outgoing e-mail: without an SMTP host, mails stay in the outbox for the moderator.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # STARTTLS on a plain connection (port 587), or TLS from the start (port 465).
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    mail_from: str = "Inzoomen <noreply@inzoomen.invalid>"
     templates_dir: Path = field(default=PROJECT_ROOT / "templates")
     static_dir: Path = field(default=PROJECT_ROOT / "static")
 
@@ -114,6 +123,14 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1")
         if not 0 <= self.retention_days <= 3650:
             raise ConfigError("INZOOMEN_RETENTION_DAYS must be between 0 and 3650")
+        if not 1 <= self.smtp_port <= 65535:
+            raise ConfigError("INZOOMEN_SMTP_PORT must be between 1 and 65535")
+        if self.smtp_starttls and self.smtp_tls:
+            raise ConfigError("INZOOMEN_SMTP_STARTTLS and INZOOMEN_SMTP_TLS exclude each other")
+        if "@" not in self.mail_from or any(c in self.mail_from for c in "\r\n"):
+            raise ConfigError(
+                f"INZOOMEN_MAIL_FROM must be an e-mail address, got {self.mail_from!r}"
+            )
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -178,6 +195,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_failures_per_account=_int(env, "INZOOMEN_LOGIN_FAILURES_PER_ACCOUNT", 100),
         login_failures_per_ip=_int(env, "INZOOMEN_LOGIN_FAILURES_PER_IP", 1000),
         retention_days=_int(env, "INZOOMEN_RETENTION_DAYS", 30),
+        smtp_host=env.get("INZOOMEN_SMTP_HOST") or None,
+        smtp_port=_int(env, "INZOOMEN_SMTP_PORT", 587),
+        smtp_username=env.get("INZOOMEN_SMTP_USERNAME") or None,
+        smtp_password=env.get("INZOOMEN_SMTP_PASSWORD") or None,
+        smtp_starttls=_bool(
+            env, "INZOOMEN_SMTP_STARTTLS", not _bool(env, "INZOOMEN_SMTP_TLS", False)
+        ),
+        smtp_tls=_bool(env, "INZOOMEN_SMTP_TLS", False),
+        mail_from=env.get("INZOOMEN_MAIL_FROM") or Settings.mail_from,
     )
     settings.check()
     return settings

@@ -91,6 +91,8 @@ MESSAGES: dict[str, str] = {
     "conversation.ended": N_("Dit gesprek is al afgelopen."),
     "feedback.not_ended": N_("Je kunt het gesprek beoordelen als het is afgelopen."),
     "feedback.already_given": N_("Je hebt dit gesprek al beoordeeld. Bedankt!"),
+    # the moderator's outbox
+    "mail.not_found": N_("Dit bericht bestaat niet (meer)."),
     # announcements
     "announcement.not_found": N_("Deze mededeling bestaat niet."),
     "announcement.ended": N_("Deze mededeling is al beëindigd."),

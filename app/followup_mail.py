@@ -70,17 +70,23 @@ def _compose(kind: str, follow_up: dict[str, Any], recipient: str) -> Composed:
         ),
     ]
     if kind == "booked":
-        subject = _("Afspraak bevestigd: %(booth)s, %(when)s", booth=booth, when=_when(follow_up))
+        subject = _(
+            "Afspraak bevestigd met %(booth)s op %(when)s", booth=booth, when=_when(follow_up)
+        )
         intro = _("Je hebt een vervolgafspraak met %(booth)s.", booth=booth)
         body = [greeting, "", intro, "", *_details(follow_up), *footer]
     elif kind == "changed":
-        subject = _("Afspraak gewijzigd: %(booth)s, %(when)s", booth=booth, when=_when(follow_up))
+        subject = _(
+            "Afspraak gewijzigd met %(booth)s, nu op %(when)s", booth=booth, when=_when(follow_up)
+        )
         intro = _(
             "Je vervolgafspraak met %(booth)s is gewijzigd. Zo ziet hij er nu uit:", booth=booth
         )
         body = [greeting, "", intro, "", *_details(follow_up), *footer]
     elif kind == "cancelled":
-        subject = _("Afspraak afgezegd: %(booth)s, %(when)s", booth=booth, when=_when(follow_up))
+        subject = _(
+            "Afspraak afgezegd met %(booth)s op %(when)s", booth=booth, when=_when(follow_up)
+        )
         intro = _(
             "Je vervolgafspraak met %(booth)s op %(when)s gaat niet door.",
             booth=booth,
@@ -94,13 +100,15 @@ def _compose(kind: str, follow_up: dict[str, Any], recipient: str) -> Composed:
         ]
     elif kind == "reminder":
         subject = _(
-            "Herinnering: afspraak met %(booth)s, %(when)s", booth=booth, when=_when(follow_up)
+            "Herinnering aan je afspraak met %(booth)s op %(when)s",
+            booth=booth,
+            when=_when(follow_up),
         )
         intro = _("Een herinnering aan je vervolgafspraak met %(booth)s.", booth=booth)
         body = [greeting, "", intro, "", *_details(follow_up), *footer]
     else:  # reschedule_requested, to an advisor
         subject = _(
-            "Verzoek om een ander tijdstip: %(candidate)s, %(when)s",
+            "%(candidate)s vraagt een ander tijdstip voor %(when)s",
             candidate=follow_up["candidate"],
             when=_when(follow_up),
         )

@@ -23,6 +23,8 @@ from app.hallfeed import HallFeed
 from app.hub import Hub, MemoryHub
 from app.leases import Lease
 from app.live import DEADLINES_WAKE, Live
+from app.mail_delivery import LEASE as MAIL_LEASE
+from app.mail_delivery import MailDelivery, SmtpServer
 from app.metrics import Metrics
 from app.metrics import routes as metrics_routes
 from app.middleware import Language, SecurityHeaders
@@ -92,8 +94,16 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             days=settings.retention_days,
             wrap_up_seconds=settings.wrap_up_seconds,
         )
+        mail_delivery = MailDelivery(
+            db,
+            clock,
+            SmtpServer.from_settings(settings),
+            settings.mail_from,
+            Lease(db, MAIL_LEASE, clock) if settings.redis_url else None,
+        )
         tasks = [
             asyncio.create_task(deadlines.run(), name="deadlines"),
+            asyncio.create_task(mail_delivery.run(), name="mail"),
             asyncio.create_task(live.run(), name="live"),
             asyncio.create_task(feed.run(), name="hall-feed"),
             asyncio.create_task(presence.run(), name="presence"),

@@ -209,6 +209,10 @@ HTTP_RULES: list[Probe] = [
     http("POST /adviseur/doorverwijzen",          "S F F 409:transfer.same_booth 404:conversation.not_found F", CONVERSATION, booth_id="{booth}", note="N", **CONV),
     # the candidate rates a conversation that ended
     http("POST /mijn-verzoek/beoordelen",         "S 303:/mijn-verzoek 404:conversation.not_found F F F", "ended", rating="4", comment="Fijn", **CONV),
+    # the moderator's outbox (an unknown message: nothing to read or download)
+    http("GET /moderator/uitgaande-post",         "LI F F F F 200"),
+    http("GET /moderator/uitgaande-post/999999",  "LI F F F F 404:mail.not_found"),
+    http("GET /moderator/uitgaande-post/999999/bijlage", "LI F F F F 404:mail.not_found"),
 ]
 # fmt: on
 

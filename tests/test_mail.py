@@ -238,10 +238,10 @@ async def queued(db: Database) -> list[mail.Message]:
 @pytest.mark.parametrize(
     ("kind", "subject", "phrase"),
     [
-        ("booked", "Afspraak bevestigd: Zorgpunt Utrecht", "Je hebt een vervolgafspraak"),
-        ("changed", "Afspraak gewijzigd: Zorgpunt Utrecht", "is gewijzigd"),
-        ("cancelled", "Afspraak afgezegd: Zorgpunt Utrecht", "gaat niet door"),
-        ("reminder", "Herinnering: afspraak met Zorgpunt Utrecht", "Een herinnering"),
+        ("booked", "Afspraak bevestigd met Zorgpunt Utrecht", "Je hebt een vervolgafspraak"),
+        ("changed", "Afspraak gewijzigd met Zorgpunt Utrecht, nu op", "is gewijzigd"),
+        ("cancelled", "Afspraak afgezegd met Zorgpunt Utrecht", "gaat niet door"),
+        ("reminder", "Herinnering aan je afspraak met Zorgpunt Utrecht", "Een herinnering"),
     ],
 )
 async def test_candidate_mails_in_dutch_with_the_calendar_file(
@@ -292,7 +292,7 @@ async def test_reschedule_request_goes_to_the_advisor(db: Database, scene: dict[
         await queue_follow_up_mail(tx, follow_up, "reschedule_requested", time.time())
     [sent] = await queued(db)
     assert sent.to_address == "anouk@zorgpunt.nl"
-    assert sent.subject.startswith("Verzoek om een ander tijdstip: Sanne Jansen")
+    assert sent.subject.startswith("Sanne Jansen vraagt een ander tijdstip voor")
     assert sent.body.startswith("Beste Anouk de Vries,")
     assert "Kan het een uur later? Ik <moet> mijn kind ophalen." in sent.body
     assert "sanne@voorbeeld.nl" in sent.body

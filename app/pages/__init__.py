@@ -16,6 +16,7 @@ from app.pages import (
     hall,
     info,
     moderator,
+    outbox,
     privacy,
     reports,
     staff,
@@ -33,4 +34,5 @@ routes: list[BaseRoute] = [
     *announcements.routes,
     *admin.routes,
     *reports.routes,
+    *outbox.routes,
 ]
