@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -345,3 +346,29 @@ async def test_erased_candidate_gets_no_mail(db: Database, scene: dict[str, int]
         async with db.transaction() as tx:
             await queue_follow_up_mail(tx, follow_up, kind, time.time())
     assert await count(db, "outbox") == 0
+
+
+async def test_export_lists_the_mails_without_attachments(
+    db: Database, scene: dict[str, int]
+) -> None:
+    follow_up = await insert_follow_up(
+        db, booth_id=scene["booth"], candidate_id=scene["candidate"], advisor_id=scene["advisor"]
+    )
+    async with db.transaction() as tx:
+        await queue_follow_up_mail(tx, follow_up, "booked", time.time())
+    other = await make_candidate(db, name="Piet", email="piet@voorbeeld.nl")
+    other_follow_up = await insert_follow_up(
+        db, booth_id=scene["booth"], candidate_id=other, advisor_id=scene["advisor"]
+    )
+    async with db.transaction() as tx:
+        await queue_follow_up_mail(tx, other_follow_up, "booked", time.time())
+    data = await privacy.export(db, scene["candidate"], time.time())
+    assert data is not None
+    json.dumps(data)  # a download: every value is plain JSON (no attachment bytes)
+    [sent] = data["mails"]
+    assert sent["to"] == "sanne@voorbeeld.nl"
+    assert sent["subject"].startswith("Afspraak bevestigd met Zorgpunt Utrecht")
+    assert "Neem je cv mee." in sent["body"]
+    assert sent["attachment"] == f"afspraak-{follow_up}.ics"
+    assert sent["sent_at"] is None
+    assert "outbox" not in data["other"]
