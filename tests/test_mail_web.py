@@ -9,11 +9,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from icalendar import Calendar
+from playwright.async_api import expect
 
 from app.followup_mail import queue_follow_up_mail
-from tests.livekit import Browserless, World
+from tests.a11ykit import CheckedBrowser
+from tests.browserkit import log_in
+from tests.livekit import Browserless, LiveServer, World
 from tests.servicekit import make_candidate, open_db
+from tests.test_accessibility import survey
 from tests.test_mail import insert_follow_up
 
 OUTBOX = "/moderator/uitgaande-post"
@@ -137,3 +142,41 @@ async def test_only_the_moderator_reads_the_outbox(
             assert "BEGIN:VCALENDAR" not in answer.text
     advisor_home = await advisor.http.get("/adviseur")
     assert OUTBOX not in advisor_home.text
+
+
+@pytest.mark.browser
+async def test_moderator_opens_a_mail_and_downloads_its_calendar_file_in_chromium(
+    server: LiveServer,
+    world: World,
+    world_db: tuple[Path, World],
+    checked_browser: CheckedBrowser,
+    tmp_path: Path,
+) -> None:
+    ids = await fill_outbox(world_db[0], world)
+    page = await (await checked_browser.new_context(accept_downloads=True)).new_page()
+    await log_in(page, server, "mod@test.example")
+    await page.get_by_test_id("nav-outbox").click()
+    await expect(page).to_have_url(re.compile(f"{OUTBOX}$"))
+    await expect(page.get_by_test_id("outbox-message")).to_have_count(2)
+    await expect(page.get_by_test_id("outbox-error")).to_contain_text(HOSTILE_ERROR)
+    # At a phone's width, with text at 200 % and at the reflow width, nothing is lost.
+    await survey(checked_browser, page, "outbox")
+
+    await page.get_by_role("link", name=re.compile("^Afspraak bevestigd met")).click()
+    await expect(page).to_have_url(re.compile(f"{OUTBOX}/{ids['booked']}$"))
+    await expect(page.get_by_test_id("outbox-body")).to_contain_text("Beste Eva")
+    await expect(page.get_by_test_id("outbox-state")).to_have_attribute("data-state", "sent")
+    await survey(checked_browser, page, "one mail in the outbox")
+    async with page.expect_download() as waiting:
+        await page.get_by_test_id("outbox-attachment").click()
+    download = await waiting.value
+    assert download.suggested_filename == f"afspraak-{ids['follow_up']}.ics"
+    saved = tmp_path / download.suggested_filename
+    await download.save_as(saved)
+    [entry] = Calendar.from_ical(saved.read_bytes()).walk("VEVENT")
+    assert str(entry["uid"]).startswith(f"follow-up-{ids['follow_up']}-")
+
+    # The candidate's reschedule ask is shown as text, not run or drawn.
+    await page.goto(f"{server.url}{OUTBOX}/{ids['asked']}")
+    await expect(page.get_by_test_id("outbox-body")).to_contain_text(HOSTILE_MESSAGE)
+    assert await page.locator("[data-testid=outbox-body] img").count() == 0
