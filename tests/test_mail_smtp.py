@@ -17,12 +17,20 @@ from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
 from app import mail
+from app.config import ConfigError, load_settings
 from app.db import Database
 from app.event import Event
 from app.followup_mail import queue_follow_up_mail
 from app.mail_delivery import MailDelivery, SmtpServer
 from tests.livekit import LiveServer, free_port, seed_world
-from tests.servicekit import count, make_advisor, make_booth, make_candidate, open_db
+from tests.servicekit import (
+    count,
+    make_advisor,
+    make_booth,
+    make_candidate,
+    make_event,
+    open_db,
+)
 from tests.test_mail import SUMMER_START, insert_follow_up
 
 SENDER = "Inzoomen <afspraken@inzoomen.example>"
@@ -232,8 +240,6 @@ async def test_reminders_are_written_once_also_after_a_restart(
 ) -> None:
     path = tmp_path / "reminders.db"
     db = await open_db(path)
-    from tests.servicekit import make_event
-
     await make_event(db)
     booth = await make_booth(db, "zorgpunt", name="Zorgpunt Utrecht")
     advisor = await make_advisor(db, booth, "anouk@zorgpunt.nl")
@@ -361,3 +367,45 @@ async def test_server_sends_a_due_reminder_over_smtp(tmp_path: Path, smtp: SmtpI
         assert await count(db, "outbox", "sent_at IS NOT NULL") == 1
     finally:
         await db.close()
+
+
+def test_smtp_settings_from_the_environment() -> None:
+    assert SmtpServer.from_settings(load_settings({})) is None
+    settings = load_settings(
+        {
+            "INZOOMEN_SMTP_HOST": "smtp.voorbeeld.nl",
+            "INZOOMEN_SMTP_USERNAME": "beurs",
+            "INZOOMEN_SMTP_PASSWORD": "geheim-wachtwoord",
+            "INZOOMEN_MAIL_FROM": "Beurs <beurs@voorbeeld.nl>",
+        }
+    )
+    assert SmtpServer.from_settings(settings) == SmtpServer(
+        "smtp.voorbeeld.nl", 587, "beurs", "geheim-wachtwoord", starttls=True, tls=False
+    )
+    assert settings.mail_from == "Beurs <beurs@voorbeeld.nl>"
+    implicit = load_settings(
+        {
+            "INZOOMEN_SMTP_HOST": "smtp.voorbeeld.nl",
+            "INZOOMEN_SMTP_TLS": "true",
+            "INZOOMEN_SMTP_PORT": "465",
+        }
+    )
+    assert SmtpServer.from_settings(implicit) == SmtpServer(
+        "smtp.voorbeeld.nl", 465, starttls=False, tls=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"INZOOMEN_SMTP_PORT": "0"}, "INZOOMEN_SMTP_PORT"),
+        ({"INZOOMEN_SMTP_PORT": "smtp"}, "INZOOMEN_SMTP_PORT"),
+        ({"INZOOMEN_SMTP_STARTTLS": "true", "INZOOMEN_SMTP_TLS": "true"}, "INZOOMEN_SMTP_TLS"),
+        ({"INZOOMEN_SMTP_STARTTLS": "misschien"}, "INZOOMEN_SMTP_STARTTLS"),
+        ({"INZOOMEN_MAIL_FROM": "geen adres"}, "INZOOMEN_MAIL_FROM"),
+        ({"INZOOMEN_MAIL_FROM": "a@b.nl\r\nBcc: c@d.nl"}, "INZOOMEN_MAIL_FROM"),
+    ],
+)
+def test_bad_smtp_settings_are_refused(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
