@@ -155,6 +155,15 @@ class MailDelivery:
         """Queue the reminder of every follow-up whose reminder is due; their ids."""
         now = self.clock()
         reminded: list[int] = []
+        # A look first, so a round with nothing due writes nothing. (A reminder never
+        # becomes due in the instant a follow-up is booked or changed: at least an hour
+        # lies between the two, so the committed state is enough to look at.)
+        due = await self.db.fetchvalue(
+            f"SELECT 1 FROM follow_ups WHERE {_REMINDABLE} AND ({_REMIND_AT}) <= ? LIMIT 1",
+            (now, now),
+        )
+        if due is None:
+            return reminded
         async with self.db.transaction() as tx:
             rows = await tx.fetchall(
                 f"SELECT id FROM follow_ups WHERE {_REMINDABLE} AND ({_REMIND_AT}) <= ? "
@@ -211,11 +220,24 @@ class MailDelivery:
             timeout=SEND_TIMEOUT_SECONDS,
         )
 
-    async def deliver_due(self) -> int:
+    async def deliver_due(self, woken: bool = False) -> int:
         """Send every message whose time has come; how many were sent. Nothing without a
-        server."""
+        server.
+
+        ``woken``: a message was just queued in this process, perhaps in a transaction that
+        has not committed yet. The claim is a write transaction, which runs after that one
+        has ended, so it sees the message if and only if it was committed. Otherwise a look
+        at the committed state comes first, so a round with nothing to send writes nothing.
+        """
         if self.server is None:
             return 0
+        if not woken:
+            due = await self.db.fetchvalue(
+                "SELECT 1 FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? LIMIT 1",
+                (self.clock(),),
+            )
+            if due is None:
+                return 0
         sent = 0
         while True:
             ids = await self._claim(self.clock())
@@ -268,10 +290,10 @@ class MailDelivery:
 
     # -- the task ----------------------------------------------------------------------------
 
-    async def run_round(self) -> float | None:
+    async def run_round(self, woken: bool = False) -> float | None:
         """One round: reminders, then delivery; returns when the next thing is due."""
         await self.remind_due()
-        await self.deliver_due()
+        await self.deliver_due(woken)
         pending = [t for t in (await self.next_reminder(), await self.next_attempt()) if t]
         return min(pending) if pending else None
 
@@ -289,12 +311,13 @@ class MailDelivery:
                     await asyncio.shield(self.lease.release())
 
     async def _run(self) -> None:
+        woken = True  # at start: whatever is waiting, committed or not
         while True:
             self._wake.clear()
             delay = MAX_SLEEP_SECONDS
             try:
                 if await self.holding():
-                    due = await self.run_round()
+                    due = await self.run_round(woken)
                     self.rounds += 1
                     if due is not None:
                         delay = min(MAX_SLEEP_SECONDS, max(0.0, due - self.clock()))
@@ -304,5 +327,6 @@ class MailDelivery:
                 log.exception("sending mail failed; retrying")
             if self.lease is not None:
                 delay = min(delay, self.lease.renew_every)
+            woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.01)
+                woken = await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.01)

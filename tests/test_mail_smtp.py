@@ -409,3 +409,50 @@ def test_smtp_settings_from_the_environment() -> None:
 def test_bad_smtp_settings_are_refused(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         load_settings(env)
+
+
+async def test_a_change_that_rolls_back_sends_nothing_even_while_the_task_runs(
+    db: Database, scene: dict[str, int], smtp: SmtpInbox
+) -> None:
+    delivery = MailDelivery(db, time.time, SmtpServer("127.0.0.1", smtp.port), SENDER)
+    task = asyncio.create_task(delivery.run())
+    try:
+        await wait_for(lambda: delivery.rounds >= 1)
+        follow_up = await insert_follow_up(
+            db, booth_id=scene["booth"], candidate_id=scene["candidate"], advisor_id=None
+        )
+        rounds = delivery.rounds
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await queue_follow_up_mail(tx, follow_up, "booked", time.time())
+                # The woken task waits for this transaction to end before it looks.
+                await asyncio.sleep(0.3)
+                raise RuntimeError("the booking fails after the mail was queued")
+        await wait_for(lambda: delivery.rounds > rounds)
+        assert smtp.received == []
+        assert await count(db, "outbox") == 0
+        async with db.transaction() as tx:
+            await queue_follow_up_mail(tx, follow_up, "booked", time.time())
+        await wait_for(lambda: len(smtp.received) == 1, timeout=5.0)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_round_with_nothing_due_writes_nothing(
+    db: Database, scene: dict[str, int], smtp: SmtpInbox
+) -> None:
+    now = time.time()
+    await insert_follow_up(
+        db,
+        booth_id=scene["booth"],
+        candidate_id=scene["candidate"],
+        advisor_id=None,
+        starts_at=now + 3 * 86400,
+        created_at=now,
+    )
+    delivery = MailDelivery(db, time.time, SmtpServer("127.0.0.1", smtp.port), SENDER)
+    commits = db.commits
+    assert await delivery.run_round() == pytest.approx(now + 2 * 86400)
+    assert db.commits == commits
