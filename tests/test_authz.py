@@ -213,6 +213,11 @@ HTTP_RULES: list[Probe] = [
     http("GET /moderator/uitgaande-post",         "LI F F F F 200"),
     http("GET /moderator/uitgaande-post/999999",  "LI F F F F 404:mail.not_found"),
     http("GET /moderator/uitgaande-post/999999/bijlage", "LI F F F F 404:mail.not_found"),
+    # proof of attendance (the other candidate had no conversation: nothing to download yet)
+    http("GET /mijn-bewijs",                      "SI 200 200 F F F", "ended"),
+    http("GET /mijn-bewijs.pdf",                  "SI 200 303:/mijn-bewijs F F F", "ended"),
+    http("GET /moderator/bewijs-controleren",     "LI F F F F 200"),
+    http("POST /moderator/bewijs-controleren",    "S F F F F 200", "ended", code="ABCD-EFGH-JKLM"),
 ]
 # fmt: on
 
@@ -277,6 +282,7 @@ NOT_STATE = {
     "schema_migrations",
     "sessions",  # a session's last_seen moves as it is used
     "login_failures",  # a wrong password counts, whatever the page answers
+    "attendance_proofs",  # a candidate's proof is issued (once per content) when they open it
 }
 # Columns that follow whether a candidate is connected, not what anyone did.
 NOT_STATE_COLUMNS = {("requests", "away_since"), ("candidates", "online_until")}

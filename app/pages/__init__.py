@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute
 from app.pages import (
     admin,
     announcements,
+    attendance,
     candidate,
     conversation,
     dashboard,
@@ -35,4 +36,5 @@ routes: list[BaseRoute] = [
     *admin.routes,
     *reports.routes,
     *outbox.routes,
+    *attendance.routes,
 ]

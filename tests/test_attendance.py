@@ -1,0 +1,423 @@
+"""Proof of attendance, on a real SQLite file: what the proof says (from the conversations
+and follow-ups), the verification code (same while nothing changed, new after a change, old
+codes still valid), checking codes however they are typed, erasure, and the PDF."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import zlib
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app import attendance, conversations, i18n, privacy
+from app.db import Database
+from app.event import Event
+from tests.servicekit import count, make_advisor, make_booth, make_candidate, make_request
+
+ZONE = ZoneInfo("Europe/Amsterdam")
+DUTCH_MONTHS = {"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+                "september", "oktober", "november", "december"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _dutch_again() -> object:
+    yield
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
+def pdf_texts(data: bytes) -> list[str]:
+    """The strings a PDF shows, read back from its (zlib-compressed) content streams."""
+    texts = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            stream = zlib.decompress(match.group(1))
+        except zlib.error:
+            continue
+        for shown in re.finditer(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", stream):
+            raw = re.sub(rb"\\(.)", rb"\1", shown.group(1))
+            texts.append(raw.decode("latin-1"))
+    return texts
+
+
+async def held(
+    db: Database,
+    event: Event,
+    candidate_id: int,
+    booth_id: int,
+    advisor_id: int,
+    *,
+    start: float,
+    seconds: float | None,
+) -> int:
+    """A real request, accepted at ``start``; ended ``seconds`` later (None: still running)."""
+    request = await make_request(db, event, candidate_id, booth_id, now=start - 30)
+    conversation, _request = await conversations.accept(
+        db, event, advisor_id=advisor_id, request_id=request.id, now=start
+    )
+    if seconds is not None:
+        await conversations.end(
+            db,
+            advisor_id=advisor_id,
+            conversation_id=conversation.id,
+            now=start + seconds,
+            wrap_up_seconds=0,
+        )
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE staff SET status = 'available' WHERE id = ?", (advisor_id,))
+    return conversation.id
+
+
+async def follow_up(
+    db: Database,
+    *,
+    conversation_id: int,
+    booth_id: int,
+    advisor_id: int | None,
+    candidate_id: int,
+    starts_at: float,
+    minutes: int = 30,
+    mode: str = "video",
+    status: str = "booked",
+) -> int:
+    async with db.transaction() as tx:
+        return await tx.insert(
+            "INSERT INTO follow_ups (conversation_id, booth_id, advisor_id, candidate_id, "
+            "starts_at, minutes, mode, location, message, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'https://meet.example.test/x', 'Tot dan', ?, ?)",
+            (
+                conversation_id,
+                booth_id,
+                advisor_id,
+                candidate_id,
+                starts_at,
+                minutes,
+                mode,
+                status,
+                time.time(),
+            ),
+        )
+
+
+@pytest.fixture
+async def hall(db: Database, event: Event) -> dict[str, int]:
+    ids = {
+        "a": await make_booth(db, "lindehof", name="Zorggroep Lindehof"),
+        "b": await make_booth(db, "bouw", name="Bouwbedrijf De Vries & Zn."),
+    }
+    ids["a1"] = await make_advisor(db, ids["a"], "fatima@lindehof.test", name="Fatima")
+    ids["a2"] = await make_advisor(db, ids["a"], "joost@lindehof.test", name="Joost")
+    ids["b1"] = await make_advisor(db, ids["b"], "kees@bouw.test", name="Kees")
+    ids["zoe"] = await make_candidate(db, "Zoë Çelik-Öztürk", "zoe@voorbeeld.nl")
+    ids["other"] = await make_candidate(db, "Ander Persoon", "ander@voorbeeld.nl")
+    return ids
+
+
+async def test_no_conversation_gives_no_proof(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    request = await make_request(db, event, hall["zoe"], hall["a"])
+    assert await attendance.issue(db, hall["zoe"], now=time.time()) is None
+    assert await count(db, "attendance_proofs") == 0
+    # A running conversation is not counted either.
+    await conversations.accept(
+        db, event, advisor_id=hall["a1"], request_id=request.id, now=time.time()
+    )
+    assert await attendance.issue(db, hall["zoe"], now=time.time()) is None
+    assert await count(db, "attendance_proofs") == 0
+
+
+async def test_the_proof_says_what_happened(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    t0 = time.time()
+    first = await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=600)
+    second = await held(db, event, hall["zoe"], hall["b"], hall["b1"], start=t0 + 900, seconds=450)
+    # Now in a conversation that has not ended: not on the proof.
+    await held(db, event, hall["zoe"], hall["a"], hall["a2"], start=t0 + 1500, seconds=None)
+    # Someone else's conversation and follow-up at the same booth: not on it.
+    theirs = await held(
+        db, event, hall["other"], hall["a"], hall["a1"], start=t0 + 2000, seconds=300
+    )
+    day = 24 * 3600
+    await follow_up(
+        db,
+        conversation_id=theirs,
+        booth_id=hall["a"],
+        advisor_id=hall["a1"],
+        candidate_id=hall["other"],
+        starts_at=t0 + 5 * day,
+    )
+    await follow_up(
+        db,
+        conversation_id=first,
+        booth_id=hall["a"],
+        advisor_id=hall["a1"],
+        candidate_id=hall["zoe"],
+        starts_at=t0 + 2 * day,
+        minutes=45,
+    )
+    await follow_up(
+        db,
+        conversation_id=second,
+        booth_id=hall["b"],
+        advisor_id=None,
+        candidate_id=hall["zoe"],
+        starts_at=t0 + 3 * day,
+        mode="phone",
+        status="reschedule_requested",
+    )
+    await follow_up(
+        db,
+        conversation_id=second,
+        booth_id=hall["b"],
+        advisor_id=hall["b1"],
+        candidate_id=hall["zoe"],
+        starts_at=t0 + 4 * day,
+        status="cancelled",
+    )
+
+    proof = await attendance.issue(db, hall["zoe"], now=t0 + 3000)
+    assert proof is not None and proof.content is not None
+    content = proof.content
+    assert content["name"] == "Zoë Çelik-Öztürk"
+    assert content["event"] == event.name
+    assert [(c["booth"], c["advisor"], c["minutes"]) for c in content["conversations"]] == [
+        ("Zorggroep Lindehof", "Fatima", 10),
+        ("Bouwbedrijf De Vries & Zn.", "Kees", 8),  # 7.5 minutes, rounded
+    ]
+    assert [c["started_at"] for c in content["conversations"]] == [t0, t0 + 900]
+    assert content["total_minutes"] == 18
+    assert [(d["from"], d["until"]) for d in content["days"]] == [(t0, t0 + 1350)] or (
+        # the two conversations fall on two local days when the test runs around midnight
+        len(content["days"]) == 2
+    )
+    assert [(f["booth"], f["advisor"], f["mode"], f["status"], f["minutes"])
+            for f in content["follow_ups"]] == [
+        ("Zorggroep Lindehof", "Fatima", "video", "booked", 45),
+        ("Bouwbedrijf De Vries & Zn.", "", "phone", "reschedule_requested", 30),
+    ]  # fmt: skip
+    stored = await db.fetchone(
+        "SELECT candidate_id, issued_at, content FROM attendance_proofs WHERE code = ?",
+        (proof.code,),
+    )
+    assert stored is not None
+    assert (stored["candidate_id"], stored["issued_at"]) == (hall["zoe"], t0 + 3000)
+    assert json.loads(stored["content"]) == content
+    assert "Ander Persoon" not in stored["content"]
+
+    view = attendance.describe(content, proof.issued_at)
+    start = datetime.fromtimestamp(t0, ZONE)
+    assert view["conversations"][0]["start"] == start.strftime("%H:%M")
+    assert view["conversations"][0]["date"].split()[2] in DUTCH_MONTHS
+    assert view["conversations"][0]["date"].endswith(str(start.year))
+    assert [f["mode"] for f in view["follow_ups"]] == ["Video", "Telefoon"]
+    assert view["follow_ups"][1]["status"] == "Verzoek om te verzetten"
+
+
+def test_dates_and_times_in_the_event_zone_in_dutch_and_english() -> None:
+    start = datetime(2026, 11, 26, 14, 5, tzinfo=ZONE).timestamp()
+    content = {
+        "name": "Zoë",
+        "event": "LeerWerkWeek",
+        "timezone": "Europe/Amsterdam",
+        "days": [{"day": "2026-11-26", "from": start, "until": start + 1800}],
+        "conversations": [
+            {"booth": "A", "advisor": "", "started_at": start, "ended_at": start + 1800,
+             "minutes": 30},
+        ],
+        "total_minutes": 30,
+        "follow_ups": [
+            {"starts_at": start + 86400 * 7, "minutes": 30, "mode": "on_site",
+             "status": "booked", "booth": "A", "advisor": ""},
+        ],
+    }  # fmt: skip
+    view = attendance.describe(content, start + 3600)
+    assert view["days"] == [
+        {"date": "donderdag 26 november 2026", "start": "14:05", "end": "14:35"}
+    ]
+    assert view["follow_ups"][0]["date"] == "donderdag 3 december 2026"
+    assert view["follow_ups"][0]["mode"] == "Op locatie"
+    assert view["issued"] == "donderdag 26 november 2026 15:05"
+    i18n.set_language("en")
+    view = attendance.describe(content, start)
+    assert view["days"][0]["date"] == "Thursday 26 November 2026"
+    assert view["follow_ups"][0]["mode"] == "On site"
+
+
+async def test_same_code_while_unchanged_new_code_after_a_change(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    t0 = time.time()
+    first = await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=600)
+    one = await attendance.issue(db, hall["zoe"], now=t0 + 700)
+    revision = await db.revision()
+    again = await attendance.issue(db, hall["zoe"], now=t0 + 800)
+    assert await db.revision() == revision  # asking again writes nothing at all
+    assert one is not None and again is not None
+    assert again.code == one.code and again.issued_at == one.issued_at
+    assert await count(db, "attendance_proofs") == 1
+
+    # A follow-up is booked: the record changed, so a new code; the old one still holds.
+    booked = await follow_up(
+        db,
+        conversation_id=first,
+        booth_id=hall["a"],
+        advisor_id=hall["a1"],
+        candidate_id=hall["zoe"],
+        starts_at=t0 + 86400,
+    )
+    two = await attendance.issue(db, hall["zoe"], now=t0 + 900)
+    assert two is not None and two.code != one.code
+    assert await count(db, "attendance_proofs") == 2
+    # Cancelled again: the record differs from the last proof, so yet another code.
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE follow_ups SET status = 'cancelled' WHERE id = ?", (booked,))
+    three = await attendance.issue(db, hall["zoe"], now=t0 + 1000)
+    assert three is not None and three.code not in (one.code, two.code)
+
+    old = await attendance.verify(db, one.code)
+    assert old.status == "valid" and old.proof is not None and old.proof.content is not None
+    assert old.proof.content["follow_ups"] == [] and old.proof.issued_at == t0 + 700
+    # The first and the third say the same again: both match the record now.
+    assert old.current
+    middle = await attendance.verify(db, two.code)
+    assert middle.status == "valid" and not middle.current
+    assert middle.proof is not None and middle.proof.content is not None
+    assert len(middle.proof.content["follow_ups"]) == 1
+    assert (await attendance.verify(db, three.code)).current
+
+    # Another conversation ends: nothing issued before matches any longer.
+    await held(db, event, hall["zoe"], hall["b"], hall["b1"], start=t0 + 1200, seconds=300)
+    for code in (one.code, two.code, three.code):
+        check = await attendance.verify(db, code)
+        assert check.status == "valid" and not check.current
+
+
+async def test_checking_codes_however_typed(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    t0 = time.time()
+    await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=600)
+    proof = await attendance.issue(db, hall["zoe"], now=t0 + 700)
+    assert proof is not None
+    shown = proof.display_code
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}", shown)
+    typed = [
+        shown,
+        proof.code,
+        shown.lower(),
+        f"  {shown.replace('-', ' ')}  ",
+        " ".join(proof.code.lower()),
+        shown.replace("-", "–"),
+        f"{proof.code[:4]}--{proof.code[4:]}\t",
+    ]
+    for text in typed:
+        check = await attendance.verify(db, text)
+        assert check.status == "valid", text
+        assert check.proof is not None and check.proof.code == proof.code
+        assert check.current
+    unknown_but_well_formed = "".join(
+        "A" if ch != "A" else "B" for ch in proof.code
+    )  # differs in every place
+    for text in [
+        "",
+        "   ",
+        unknown_but_well_formed,
+        proof.code[:-1],
+        proof.code + "A",
+        proof.code[:-1] + "0",  # 0, O, 1 and I are never in a code
+        proof.code[:-1] + "O",
+        "x" * 1000,
+        "'; DROP TABLE attendance_proofs; --",
+    ]:
+        check = await attendance.verify(db, text)
+        assert check.status == "unknown" and check.proof is None, text
+    assert await count(db, "attendance_proofs") == 1
+
+
+def test_codes_are_random_and_easy_to_read() -> None:
+    codes = {attendance.new_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    assert set("".join(codes)) == set(attendance.ALPHABET)
+    assert not set("".join(codes)) & set("0O1I")
+    assert all(len(code) == 12 for code in codes)
+    assert attendance.format_code("ABCDEFGHJKLM") == "ABCD-EFGH-JKLM"
+    assert attendance.normalise_code(" abcd efgh-jklm ") == "ABCDEFGHJKLM"
+
+
+async def test_erased_candidates_proofs_say_so(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    t0 = time.time()
+    await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=600)
+    await held(db, event, hall["other"], hall["a"], hall["a2"], start=t0, seconds=600)
+    proof = await attendance.issue(db, hall["zoe"], now=t0 + 700)
+    others = await attendance.issue(db, hall["other"], now=t0 + 700)
+    assert proof is not None and others is not None
+
+    await privacy.erase(db, hall["zoe"], now=t0 + 800, wrap_up_seconds=0)
+
+    row = await db.fetchone(
+        "SELECT content, issued_at FROM attendance_proofs WHERE code = ?", (proof.code,)
+    )
+    assert row is not None and row["content"] == "" and row["issued_at"] == t0 + 700
+    check = await attendance.verify(db, proof.display_code)
+    assert check.status == "erased"
+    assert check.proof is not None and check.proof.content is None
+    assert await attendance.issue(db, hall["zoe"], now=t0 + 900) is None
+    # Someone else's proof is untouched.
+    theirs = await attendance.verify(db, others.code)
+    assert theirs.status == "valid" and theirs.current
+
+
+async def test_no_shows_are_not_counted(db: Database, event: Event, hall: dict[str, int]) -> None:
+    marked = await db.fetchone(
+        "SELECT 1 FROM pragma_table_info('conversations') WHERE name = 'no_show_at'"
+    )
+    if marked is None:
+        pytest.skip("conversations have no no-show mark in this schema")
+    t0 = time.time()
+    gone = await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=120)
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE conversations SET no_show_at = ended_at WHERE id = ?", (gone,))
+    assert await attendance.issue(db, hall["zoe"], now=t0 + 200) is None
+    await held(db, event, hall["zoe"], hall["b"], hall["b1"], start=t0 + 300, seconds=300)
+    proof = await attendance.issue(db, hall["zoe"], now=t0 + 700)
+    assert proof is not None and proof.content is not None
+    assert [c["booth"] for c in proof.content["conversations"]] == ["Bouwbedrijf De Vries & Zn."]
+
+
+def test_pdf_text_keeps_western_letters_and_transliterates_the_rest() -> None:
+    assert attendance.pdf_text("Zoë Çelik-Öztürk") == "Zoë Çelik-Öztürk"
+    assert attendance.pdf_text("Şükrü Łukasz Dvořák") == "Sükrü Lukasz Dvorák"
+    assert attendance.pdf_text("Een – streepje “zo”…") == 'Een - streepje "zo"...'
+    assert attendance.pdf_text("日本\x07") == "??"
+
+
+async def test_the_pdf_holds_the_proof_and_the_code(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    t0 = time.time()
+    first = await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=600)
+    await follow_up(
+        db,
+        conversation_id=first,
+        booth_id=hall["a"],
+        advisor_id=hall["a1"],
+        candidate_id=hall["zoe"],
+        starts_at=t0 + 86400,
+    )
+    proof = await attendance.issue(db, hall["zoe"], now=t0 + 700)
+    assert proof is not None and proof.content is not None
+    data = attendance.render_pdf(attendance.describe(proof.content, proof.issued_at), proof.code)
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    assert b"/MediaBox [0 0 595.28 841.89]" in data  # A4 in points
+    text = "\n".join(pdf_texts(data))
+    assert proof.display_code in text
+    assert "Naam: Zoë Çelik-Öztürk" in text
+    assert "Zorggroep Lindehof" in text and "Fatima" in text
+    assert "Bewijs van deelname" in text
