@@ -424,6 +424,14 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
             f"{c['start']}-{c['end']}",
             str(c["minutes"]),
         )
+        # A row is never split over two pages: start a new page when it would not fit.
+        needed = 0.0
+        for share, text in zip(columns, cells, strict=True):
+            height = pdf.multi_cell(width * share, 6, pdf_text(text), dry_run=True, output="HEIGHT")
+            assert isinstance(height, float | int)
+            needed = max(needed, float(height))
+        if pdf.get_y() + needed + 5 > pdf.page_break_trigger:
+            pdf.add_page()
         top = pdf.get_y()
         bottom = top
         x = pdf.l_margin
@@ -444,7 +452,8 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
             )
             pdf.set_font("helvetica", "", 10)
         pdf.ln(1)
-    line(_("Totaal: %(n)s minuten", n=view["total_minutes"]), 10, "B")
+    total = view["total_minutes"]
+    line(i18n.ngettext("Totaal: %(num)s minuut", "Totaal: %(num)s minuten", total), 10, "B")
 
     heading(_("Vervolgafspraken"))
     if not view["follow_ups"]:

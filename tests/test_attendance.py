@@ -29,18 +29,26 @@ def _dutch_again() -> object:
     i18n.set_language(i18n.DEFAULT_LANGUAGE)
 
 
-def pdf_texts(data: bytes) -> list[str]:
-    """The strings a PDF shows, read back from its (zlib-compressed) content streams."""
-    texts = []
+def pdf_pages(data: bytes) -> list[list[str]]:
+    """The strings each content stream of a PDF shows (fpdf2 writes one per page), read
+    back by decompressing the streams with zlib."""
+    pages = []
     for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
         try:
             stream = zlib.decompress(match.group(1))
         except zlib.error:
             continue
+        texts = []
         for shown in re.finditer(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", stream):
             raw = re.sub(rb"\\(.)", rb"\1", shown.group(1))
             texts.append(raw.decode("latin-1"))
-    return texts
+        pages.append(texts)
+    return pages
+
+
+def pdf_texts(data: bytes) -> list[str]:
+    """The strings a PDF shows, in order."""
+    return [text for page in pdf_pages(data) for text in page]
 
 
 async def held(
@@ -421,3 +429,41 @@ async def test_the_pdf_holds_the_proof_and_the_code(
     assert "Naam: Zoë Çelik-Öztürk" in text
     assert "Zorggroep Lindehof" in text and "Fatima" in text
     assert "Bewijs van deelname" in text
+    assert "Totaal: 10 minuten" in text
+
+
+def test_a_long_proof_keeps_each_row_on_one_page() -> None:
+    start = datetime(2026, 11, 26, 9, 0, tzinfo=ZONE).timestamp()
+    rows = [
+        {
+            "booth": f"Organisatie-{i:02d} met een lange naam die over meer regels loopt",
+            "advisor": f"Adviseur {i}",
+            "date": "donderdag 26 november 2026",
+            "start": f"10:{i:02d}",
+            "end": f"11:{i:02d}",
+            "minutes": 60,
+        }
+        for i in range(40)
+    ]
+    view = attendance.describe(
+        {
+            "name": "Zoë",
+            "event": "LeerWerkWeek",
+            "timezone": "Europe/Amsterdam",
+            "days": [{"day": "2026-11-26", "from": start, "until": start + 3600}],
+            "conversations": [],
+            "total_minutes": 2400,
+            "follow_ups": [],
+        },
+        start,
+    )
+    view["conversations"] = rows
+    data = attendance.render_pdf(view, "ABCDEFGHJKLM")
+    pages = ["\n".join(texts) for texts in pdf_pages(data) if texts]
+    assert len(pages) >= 3
+    for i in range(40):
+        together = [
+            p for p in pages if f"Organisatie-{i:02d}" in p and f"10:{i:02d}-11:{i:02d}" in p
+        ]
+        assert together, f"row {i} is split over two pages"
+    assert any("ABCD-EFGH-JKLM" in p for p in pages)

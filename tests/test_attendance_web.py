@@ -87,6 +87,7 @@ async def test_the_candidate_gets_their_own_proof_as_page_and_pdf(
     text = html.unescape(page.text)
     assert ZOE in text and "Zorggroep A" in text and "Adviseur A1" in text and "Testbeurs" in text
     assert "Ander Persoon" not in text and "Bouwbedrijf B" not in text
+    assert "Totaal: 1 minuut" in text  # a conversation of seconds counts as one minute
     code = code_on(page.text)
     assert 'href="/mijn-bewijs.pdf"' in page.text and "data-print" in page.text
     assert '<link rel="stylesheet" href="/static/css/proof.css">' in page.text
