@@ -15,7 +15,8 @@ once and each reminder written once. A round:
    mid-send leaves them to be tried again) and sent one by one. A success records
    ``sent_at``; a failure counts the attempt, keeps the error and tries again later, waiting
    longer each time (from ``retry_seconds`` doubling up to an hour), until ``max_attempts``
-   have failed: then the message stays in the outbox as failed.
+   have failed, or at once when the server refuses the address for good (5xx to RCPT):
+   then the message stays in the outbox as failed.
 
 The task sleeps until the next reminder or retry is due, at most ``MAX_SLEEP_SECONDS``, and is
 woken at once when a message is queued in this process.
@@ -118,6 +119,14 @@ def email_message(
             params=params,
         )
     return email
+
+
+def permanent(error: Exception) -> bool:
+    """The server refused the address for good (a 5xx reply to RCPT): trying again will
+    not help. Other failures (connection, login, a full mailbox, 4xx) are tried again."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return bool(error.recipients) and all(500 <= r.code < 600 for r in error.recipients)
+    return isinstance(error, aiosmtplib.SMTPRecipientRefused) and 500 <= error.code < 600
 
 
 def retry_delay(attempts: int, base: float) -> float:
@@ -269,7 +278,7 @@ class MailDelivery:
         text = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
         retry_at = (
             None
-            if attempts >= self.max_attempts
+            if attempts >= self.max_attempts or permanent(error)
             else self.clock() + retry_delay(attempts, self.retry_seconds)
         )
         log.warning("mail %s not sent (attempt %s): %s", message.id, attempts, text)

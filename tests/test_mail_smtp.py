@@ -456,3 +456,44 @@ async def test_a_round_with_nothing_due_writes_nothing(
     commits = db.commits
     assert await delivery.run_round() == pytest.approx(now + 2 * 86400)
     assert db.commits == commits
+
+
+class RefusingInbox(Inbox):
+    """Knows only some addresses: refuses the others for good (550), as a real server does."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if not address.endswith("@voorbeeld.nl"):
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def test_an_address_refused_for_good_is_not_tried_again(db: Database, event: Event) -> None:
+    inbox = RefusingInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        clock = Clock(time.time())
+        delivery = MailDelivery(db, clock, SmtpServer("127.0.0.1", port), SENDER)
+        async with db.transaction() as tx:
+            for address in ("sanne@voorbeeld.nl", "niemand@onbekend.example"):
+                await mail.enqueue(
+                    tx,
+                    kind="booked",
+                    to_address=address,
+                    subject="Afspraak bevestigd",
+                    body="Tot dan.",
+                    now=clock.now,
+                )
+        assert await delivery.deliver_due() == 1
+    finally:
+        controller.stop()
+    by_address = {m.to_address: m for m in await mail.messages(db)}
+    assert by_address["sanne@voorbeeld.nl"].state == "sent"
+    refused = by_address["niemand@onbekend.example"]
+    assert refused.state == "failed" and refused.attempts == 1
+    assert "550" in refused.last_error and "no such user" in refused.last_error
+    assert [to for _f, to, _m in inbox.received] == [["sanne@voorbeeld.nl"]]
