@@ -20,6 +20,7 @@ from app import (
     moderation,
     notes,
     queue,
+    readiness,
     snapshots,
 )
 from app.auth import Principal, announce_revoked
@@ -141,6 +142,42 @@ async def request_cancel(r: Resources, p: Principal, data: dict[str, Any]) -> An
     await r.live.booths_changed([request.booth_id])
     await r.live.candidate_changed(request.candidate_id)
     return {"request_id": request.id, "status": request.status}
+
+
+# -- readiness: "Ben je er klaar voor?" and joining the call (app.readiness) ----------------
+
+
+@action("request.ready", ("candidate",), Field("request_id", int))
+async def request_ready(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    request = await readiness.confirm(
+        r.db, candidate_id=_id(p), request_id=data["request_id"], now=r.now()
+    )
+    await r.live.booths_changed([request.booth_id])
+    return {"request_id": request.id, "ready_at": request.ready_at}
+
+
+@action("request.more_time", ("candidate",), Field("request_id", int))
+async def request_more_time(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    request = await readiness.extend(
+        r.db, candidate_id=_id(p), request_id=data["request_id"], now=r.now()
+    )
+    await r.live.deadlines_moved()
+    await r.live.candidate_changed(request.candidate_id)
+    return {"request_id": request.id, "ready_until": request.ready_until}
+
+
+@action("conversation.join", ("candidate",), Field("conversation_id", int))
+async def conversation_join(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    joined = await readiness.join(
+        r.db, candidate_id=_id(p), conversation_id=data["conversation_id"], now=r.now()
+    )
+    await r.live.candidate_changed(joined.candidate_id)
+    await r.live.console_changed(joined.advisor_id)
+    return {
+        "conversation_id": joined.conversation_id,
+        "video_url": joined.video_url,
+        "joined_at": joined.joined_at,
+    }
 
 
 @action(

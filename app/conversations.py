@@ -61,7 +61,7 @@ async def accept(
         if request_id is None:
             rows = await tx.fetchall(
                 f"SELECT {REQUEST_COLUMNS} FROM requests "
-                "WHERE booth_id = ? AND status = 'waiting' ORDER BY created_at, id",
+                "WHERE booth_id = ? AND status = 'waiting' ORDER BY line_at, id",
                 (advisor.booth_id,),
             )
             chosen = next_for_advisor(advisor_id, [request_from_row(r) for r in rows])

@@ -105,7 +105,7 @@ def alert_text(kind: str, **params: Any) -> str:
 async def _waiting(db: Database) -> list[dict[str, Any]]:
     rows = await db.fetchall(
         "SELECT id, booth_id, advisor_id, created_at FROM requests WHERE status = 'waiting' "
-        "ORDER BY created_at, id"
+        "ORDER BY line_at, id"
     )
     return [dict(r) for r in rows]
 
@@ -156,12 +156,14 @@ async def _totals(
         "overtime": sum(1 for c in running if now > c["ends_at"]),
         "conversations_today": await _count(
             db,
-            "SELECT COUNT(*) FROM conversations WHERE started_at >= ? AND started_at < ?",
+            "SELECT COUNT(*) FROM conversations WHERE started_at >= ? AND started_at < ? "
+            "AND no_show_at IS NULL",
             today,
         ),
         "conversations_done_today": await _count(
             db,
-            "SELECT COUNT(*) FROM conversations WHERE ended_at >= ? AND ended_at < ?",
+            "SELECT COUNT(*) FROM conversations WHERE ended_at >= ? AND ended_at < ? "
+            "AND no_show_at IS NULL",
             today,
         ),
         "follow_ups_today": await _count(
@@ -191,7 +193,7 @@ async def state(db: Database, event: Event, now: float) -> dict[str, Any]:
         row[0]: row[1]
         for row in await db.fetchall(
             "SELECT booth_id, COUNT(*) FROM conversations WHERE ended_at >= ? AND ended_at < ? "
-            "GROUP BY booth_id",
+            "AND no_show_at IS NULL GROUP BY booth_id",
             (day.start, day.end),
         )
     }

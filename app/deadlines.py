@@ -1,6 +1,7 @@
 """Timers that must fire even across restarts: request expiry, the lapse of a request whose
 candidate stayed away past the grace period (``app.presence``), the two-minute warning,
-time is up, and the end of an advisor's wrap-up.
+time is up, the end of an advisor's wrap-up, and readiness (``app.readiness``: asking who is
+next, the limit of that prompt, and the limit for joining after acceptance).
 
 Nothing is kept in memory: every deadline is a column in the database. One background task
 asks the database for the earliest pending deadline, sleeps until then (or until woken
@@ -20,7 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from app import advisors, conversations, presence, queue
+from app import advisors, conversations, presence, queue, readiness
 from app.db import Database
 from app.event import load_event
 from app.leases import Lease
@@ -63,6 +64,7 @@ class Deadlines:
             await queue.next_expiry(self.db),
             await conversations.next_timer(self.db, event),
             await advisors.next_wrap_up_end(self.db),
+            await readiness.next_deadline(self.db, self.clock()),
         ]
         if self.grace_seconds is not None:
             candidates.append(await presence.next_lapse(self.db, self.grace_seconds))
@@ -97,6 +99,12 @@ class Deadlines:
         for advisor in await advisors.finish_wrap_ups_due(self.db, now):
             if advisor.booth_id is not None:
                 booths.add(advisor.booth_id)
+        # Readiness last: no-shows free advisors, missed prompts move people back, and
+        # whoever is next now (after all of the above) is asked.
+        ready = await readiness.run_due(self.db, now)
+        booths |= ready.booth_ids
+        for candidate_id in sorted(ready.candidate_ids):
+            await self.live.candidate_changed(candidate_id)
         if booths:
             await self.live.booths_changed(booths)
 

@@ -91,6 +91,10 @@ MESSAGES: dict[str, str] = {
     "conversation.ended": N_("Dit gesprek is al afgelopen."),
     "feedback.not_ended": N_("Je kunt het gesprek beoordelen als het is afgelopen."),
     "feedback.already_given": N_("Je hebt dit gesprek al beoordeeld. Bedankt!"),
+    # readiness ("Ben je er klaar voor?")
+    "ready.not_asked": N_("We hebben je nog niet gevraagd of je klaar bent. Wacht nog even."),
+    "ready.already_confirmed": N_("Je hebt al laten weten dat je klaar bent."),
+    "ready.already_extended": N_("Je hebt al een keer meer tijd gekregen."),
     # the moderator's outbox
     "mail.not_found": N_("Dit bericht bestaat niet (meer)."),
     # announcements

@@ -76,7 +76,7 @@ async def measured_lengths(db: Database | Transaction, configured_seconds: float
     """The lengths of the conversations that ended so far, in one query."""
     rows = await db.fetchall(
         "SELECT booth_id, COUNT(*) AS n, AVG(ended_at - started_at) AS mean FROM conversations "
-        "WHERE ended_at IS NOT NULL GROUP BY booth_id"
+        "WHERE ended_at IS NOT NULL AND no_show_at IS NULL GROUP BY booth_id"
     )
     by_booth = {int(r["booth_id"]): (int(r["n"]), float(r["mean"])) for r in rows}
     total = sum(n for n, _ in by_booth.values())

@@ -84,6 +84,8 @@ class Live:
         """A booth's advisors, queue or conversations changed: tell every audience."""
         booth_ids = sorted(set(booth_ids))
         self.mark(booth_ids)
+        # Who is next may have changed: the deadlines task asks them (app.readiness).
+        await self.deadlines_moved()
         event = await self.event()
         for booth_id in booth_ids:
             rev = await self.db.revision()

@@ -180,7 +180,10 @@ async def move_request(
         if (request.booth_id, request.advisor_id) == (booth_id, advisor_id):
             raise DomainError("moderation.no_change")
         await tx.execute(
-            "UPDATE requests SET booth_id = ?, advisor_id = ?, moved_at = ? WHERE id = ?",
+            "UPDATE requests SET booth_id = ?, advisor_id = ?, moved_at = ?, "
+            # A readiness prompt was for the old place (app.readiness): asked anew there.
+            "ready_asked_at = NULL, ready_until = NULL, ready_at = NULL, ready_extended = 0 "
+            "WHERE id = ?",
             (booth_id, advisor_id, now, request_id),
         )
         detail = f"from booth:{request.booth_id}"
@@ -337,7 +340,7 @@ async def step_in_view(db: Database, event: Event, now: float) -> dict[str, Any]
     waiting_rows = await db.fetchall(
         "SELECT r.id, r.booth_id, r.advisor_id, r.candidate_id, r.created_at, r.moved_at, "
         "c.name AS candidate_name FROM requests r JOIN candidates c ON c.id = r.candidate_id "
-        "WHERE r.status = 'waiting' ORDER BY r.created_at, r.id"
+        "WHERE r.status = 'waiting' ORDER BY r.line_at, r.id"
     )
     running_rows = await db.fetchall(
         "SELECT c.id, c.booth_id, c.advisor_id, c.candidate_id, c.started_at, c.ends_at, "

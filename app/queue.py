@@ -1,7 +1,8 @@
 """Requests (inzoomverzoeken) and the queue (wachtrij) of each booth.
 
-Order is first come, first served per booth: by creation time, then id. A request for one
-advisor waits in the same line but only that advisor can take it.
+Order is first come, first served per booth: by place in line (``line_at``: the creation
+time, moved back only after a missed readiness prompt, see app.readiness), then id. A request
+for one advisor waits in the same line but only that advisor can take it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ class Request:
     closed_reason: str = ""
     # When the moderator last moved it to another booth or advisor (app.moderation).
     moved_at: float | None = None
+    # Place in line (app.readiness): starts as created_at, moved back after a missed prompt.
+    line_at: float = 0.0
+    # "Ben je er klaar voor?" (app.readiness): asked, limit, confirmed, misses, extended.
+    ready_asked_at: float | None = None
+    ready_until: float | None = None
+    ready_at: float | None = None
+    ready_misses: int = 0
+    ready_extended: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,9 +63,10 @@ class QueueEntry:
 
 REQUEST_COLUMNS = (
     "id, booth_id, advisor_id, candidate_id, question, status, created_at, expires_at, "
-    "closed_at, decline_message, away_since, closed_reason, moved_at"
+    "closed_at, decline_message, away_since, closed_reason, moved_at, line_at, ready_asked_at, "
+    "ready_until, ready_at, ready_misses, ready_extended"
 )
-_ORDER = "created_at, id"
+_ORDER = "line_at, id"
 
 
 def request_from_row(row: object) -> Request:
@@ -271,7 +281,7 @@ async def waiting_at_booth(db: Database | Transaction, booth_id: int) -> list[Qu
     rows = await db.fetchall(
         f"SELECT r.{REQUEST_COLUMNS.replace(', ', ', r.')}, c.name AS candidate_name "
         f"FROM requests r JOIN candidates c ON c.id = r.candidate_id "
-        f"WHERE r.booth_id = ? AND r.status = 'waiting' ORDER BY r.created_at, r.id",
+        f"WHERE r.booth_id = ? AND r.status = 'waiting' ORDER BY r.line_at, r.id",
         (booth_id,),
     )
     requests = []

@@ -174,7 +174,9 @@ async def _conversations(db: Database, scope: Scope) -> list[Row]:
         "SELECT c.id, c.booth_id, c.started_at, c.ended_at, f.rating, "
         "EXISTS (SELECT 1 FROM follow_ups u WHERE u.conversation_id = c.id "
         "AND u.status != 'cancelled') AS followed_up "
-        f"FROM conversations c LEFT JOIN feedback f ON f.conversation_id = c.id WHERE {where}",
+        "FROM conversations c LEFT JOIN feedback f ON f.conversation_id = c.id "
+        # A candidate who never joined (app.readiness) was no conversation held.
+        f"WHERE c.no_show_at IS NULL AND {where}",
         params,
     )
 

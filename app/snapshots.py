@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from app import booths, conversations, dashboard, estimate, feedback, queue
+from app import booths, conversations, dashboard, estimate, feedback, queue, readiness
 from app.advisors import PRESENT
 from app.db import Database
 from app.event import Event
@@ -194,6 +194,11 @@ def _request_view(
         "closed_reason": request.closed_reason,
         "moved_at": request.moved_at,
         "position": position,
+        # "Ben je er klaar voor?" (app.readiness): asked when, until when, confirmed when.
+        "ready_asked_at": request.ready_asked_at,
+        "ready_until": request.ready_until,
+        "ready_at": request.ready_at,
+        "ready_extended": bool(request.ready_extended),
         **estimate.shown(wait),
     }
 
@@ -254,6 +259,7 @@ async def candidate_state(
     if conversation is not None:
         names = await _names(db, conversation.booth_id, conversation.advisor_id)
         conversation_view_ = conversation_view(conversation, event, **names)
+        conversation_view_.update(await readiness.join_view(db, conversation.id))
     return {
         "request": request_view,
         "conversation": conversation_view_,
@@ -293,6 +299,8 @@ async def console_state(db: Database, event: Event, advisor_id: int, now: float)
         )
         # The booths (and advisors) the candidate can be handed to (app.transfer).
         conversation_data["transfer_targets"] = await transfer_targets(db, row["booth_id"])
+        # Whether the candidate joined the call yet (app.readiness).
+        conversation_data.update(await readiness.join_view(db, conversation.id))
     # Where a transferred request came from, and the note: for the booth's staff only.
     origins = await origins_at_booth(db, row["booth_id"])
     return {
@@ -305,6 +313,9 @@ async def console_state(db: Database, event: Event, advisor_id: int, now: float)
                 "created_at": e.request.created_at,
                 "for_me": e.request.advisor_id == advisor_id,
                 "position": e.position,
+                # Asked "Ben je er klaar voor?" and confirmed ("klaar"): app.readiness.
+                "ready_asked": e.request.ready_asked_at is not None,
+                "ready": e.request.ready_at is not None,
                 "transferred_from": origins.get(e.request.id, {}).get("transferred_from", ""),
                 "transfer_note": origins.get(e.request.id, {}).get("transfer_note", ""),
             }

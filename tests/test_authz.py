@@ -218,6 +218,12 @@ HTTP_RULES: list[Probe] = [
     http("GET /mijn-bewijs.pdf",                  "SI 200 303:/mijn-bewijs F F F", "ended"),
     http("GET /moderator/bewijs-controleren",     "LI F F F F 200"),
     http("POST /moderator/bewijs-controleren",    "S F F F F 200", "ended", code="ABCD-EFGH-JKLM"),
+    # readiness: ready / more time for a request already accepted (whether a waiting one is
+    # asked yet depends on who is free); joining the call through the server; the limits
+    http("POST /mijn-verzoek/klaar",              "S 409:request.not_waiting 404:request.not_found F F F", CONVERSATION, **REQ),
+    http("POST /mijn-verzoek/meer-tijd",          "S 409:request.not_waiting 404:request.not_found F F F", CONVERSATION, **REQ),
+    http("POST /mijn-verzoek/deelnemen",          "S 303:https://meet.example.test/ 404:conversation.not_found F F F", CONVERSATION, **CONV),
+    http("POST /beheer/evenement/klaar",          "S F F F F 303:/beheer/evenement?opgeslagen=", ready_seconds="60", ready_step_back="3", join_seconds="120"),
 ]
 # fmt: on
 
@@ -270,6 +276,10 @@ ACTION_RULES: dict[str, ActionRule] = {
     "conversation.transfer": act(f"S F F transfer.same_booth {NOT_CONV} F", {**CONV, "booth_id": "{booth}"}, CONVERSATION),
     # the candidate rates a conversation that ended
     "conversation.rate":  act(f"S ok {NOT_CONV} F F F", {**CONV, "rating": 4, "comment": "Fijn"}, "ended"),
+    # readiness (of a request already accepted) and joining the call
+    "request.ready":      act(f"S request.not_waiting {NOT_REQ} F F F", REQ, CONVERSATION),
+    "request.more_time":  act(f"S request.not_waiting {NOT_REQ} F F F", REQ, CONVERSATION),
+    "conversation.join":  act(f"S ok {NOT_CONV} F F F", CONV, CONVERSATION),
 }
 # fmt: on
 
@@ -286,6 +296,9 @@ NOT_STATE = {
 }
 # Columns that follow whether a candidate is connected, not what anyone did.
 NOT_STATE_COLUMNS = {("requests", "away_since"), ("candidates", "online_until")}
+# The readiness prompt is raised (and lapses) by the server's timers, not by anyone's step.
+NOT_STATE_COLUMNS |= {("requests", c) for c in ("ready_asked_at", "ready_until", "ready_misses")}
+NOT_STATE_COLUMNS |= {("requests", "line_at")}
 
 
 # -- the routes and actions of the app ------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from app import conversations
+from app import conversations, readiness
 from app.deadlines import Deadlines
 from app.hub import MemoryHub
 from app.live import Live
@@ -42,6 +42,8 @@ async def test_timers_resume_after_restart_with_their_end_time(tmp_path: Path) -
     conversation, _ = await conversations.accept(
         db, event, advisor_id=advisor, request_id=request.id, now=started
     )
+    # The candidate joined the call (else it ends as a no-show after the join limit).
+    await readiness.join(db, candidate_id=candidate, conversation_id=conversation.id, now=started)
     await db.close()
 
     # A new process: nothing but the database file survives.

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from app import admin, booth_admin, booths, invitations, schedule_admin
+from app import admin, booth_admin, booths, invitations, readiness, schedule_admin
 from app.accounts import MIN_PASSWORD_LENGTH
 from app.auth import Principal, announce_revoked
 from app.errors import DomainError
@@ -128,6 +128,9 @@ def _event_labels() -> dict[str, str]:
         "day": _("Datum"),
         "opens": _("Open vanaf"),
         "closes": _("Open tot"),
+        "ready_seconds": _("Tijd om te laten weten dat je klaar bent (seconden)"),
+        "ready_step_back": _("Plaatsen terug na geen reactie"),
+        "join_seconds": _("Tijd om het gesprek te openen na aannemen (seconden)"),
     }
 
 
@@ -138,6 +141,7 @@ async def _event_page(
     values: dict[str, Any] | None = None,
     day_values: dict[str, str] | None = None,
     error: DomainError | None = None,
+    readiness_values: dict[str, str] | None = None,
 ) -> Response:
     r = resources_of(request)
     event = await load_event(r.db)
@@ -158,6 +162,8 @@ async def _event_page(
         "days": days,
         "saved": request.query_params.get("opgeslagen", ""),
         "removed_blocks": request.query_params.get("blokken", ""),
+        "readiness_values": readiness_values
+        or readiness.form_values(await readiness.load_settings(r.db)),
     }
     if error is not None:
         context.update(error_context(error, _event_labels()))
@@ -182,6 +188,20 @@ async def event_submit(request: Request, principal: Principal) -> Response:
         return await _event_page(request, principal, values=data, error=error)
     await r.live.hall_changed()
     return RedirectResponse("/beheer/evenement?opgeslagen=instellingen", status_code=303)
+
+
+async def readiness_submit(request: Request, principal: Principal) -> Response:
+    """The readiness prompt and no-show limits (app.readiness)."""
+    r = resources_of(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    data = fields_of(form)
+    try:
+        await readiness.update_settings(r.db, data, staff_id=principal.id, now=r.now())
+    except DomainError as error:
+        return await _event_page(request, principal, readiness_values=data, error=error)
+    return RedirectResponse("/beheer/evenement?opgeslagen=klaar#klaar", status_code=303)
 
 
 async def day_submit(request: Request, principal: Principal) -> Response:
@@ -803,6 +823,7 @@ routes: list[BaseRoute] = [
     Route("/beheer/evenement", moderator_page(event_page), methods=["GET"]),
     Route("/beheer/evenement", moderator_form(event_submit), methods=["POST"]),
     Route("/beheer/evenement/dagen", moderator_form(day_submit), methods=["POST"]),
+    Route("/beheer/evenement/klaar", moderator_form(readiness_submit), methods=["POST"]),
     Route("/beheer/evenement/dagen/verwijderen", moderator_page(day_remove_page), methods=["GET"]),
     Route("/beheer/evenement/dagen/verwijderen", moderator_form(day_remove), methods=["POST"]),
     Route("/beheer/stands", moderator_page(booths_page), methods=["GET"]),

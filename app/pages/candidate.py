@@ -219,6 +219,48 @@ async def rate_submit(request: Request) -> Response:
     return RedirectResponse("/mijn-verzoek", status_code=303)
 
 
+async def _request_step(request: Request, action: str) -> Response:
+    """A readiness step without JavaScript: confirm (``request.ready``) or more time
+    (``request.more_time``); back to the page, which shows the new state."""
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    try:
+        await actions.perform(r, principal, action, {"request_id": form_int(form, "request_id")})
+    except DomainError as error:
+        return await render(
+            request, "error.html", principal, error_context(error, {}), status_for(error)
+        )
+    return RedirectResponse("/mijn-verzoek", status_code=303)
+
+
+async def ready_submit(request: Request) -> Response:
+    return await _request_step(request, "request.ready")
+
+
+async def more_time_submit(request: Request) -> Response:
+    return await _request_step(request, "request.more_time")
+
+
+async def join_submit(request: Request) -> Response:
+    """The candidate joins the call: recorded (``conversation.join``), then on to the link."""
+    r = resources_of(request)
+    principal = await principal_of_request(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    data = {"conversation_id": form_int(form, "conversation_id")}
+    try:
+        joined = await actions.perform(r, principal, "conversation.join", data)
+    except DomainError as error:
+        return await render(
+            request, "error.html", principal, error_context(error, {}), status_for(error)
+        )
+    return RedirectResponse(joined["video_url"], status_code=303)
+
+
 routes = [
     Route("/aanmelden", sign_in_page, methods=["GET"]),
     Route("/aanmelden", sign_in_submit, methods=["POST"]),
@@ -227,4 +269,7 @@ routes = [
     Route("/mijn-verzoek", my_request_page, methods=["GET"]),
     Route("/mijn-verzoek/annuleren", cancel_submit, methods=["POST"]),
     Route("/mijn-verzoek/beoordelen", rate_submit, methods=["POST"]),
+    Route("/mijn-verzoek/klaar", ready_submit, methods=["POST"]),
+    Route("/mijn-verzoek/meer-tijd", more_time_submit, methods=["POST"]),
+    Route("/mijn-verzoek/deelnemen", join_submit, methods=["POST"]),
 ]

@@ -48,6 +48,22 @@ def client_texts() -> dict[str, str]:
             "wait_minutes": _("Wachttijd ongeveer %(n)s minuten"),
             "position": _("Je bent nummer %(n)s in de wachtrij."),
             "position_first": _("Je bent de volgende!"),
+            "ready_title": _("Ben je er klaar voor?"),
+            "ready_prompt": _("Ben je er klaar voor? Er is bijna een adviseur vrij voor je."),
+            "ready_limit": _(
+                "Je hebt %(seconds)s seconden, tot %(time)s. Reageer je niet, dan schuif je "
+                "een paar plaatsen op in de wachtrij."
+            ),
+            "ready_done": _("Top, je bent er klaar voor. De adviseur neemt je zo aan."),
+            "join_limit": _(
+                "Open het gesprek binnen %(seconds)s seconden, anders gaat de adviseur verder "
+                "met de volgende."
+            ),
+            "ready_more_time": _("Je hebt meer tijd gekregen, tot %(time)s."),
+            "ready_console": _("klaar"),
+            "ready_asked_console": _("gevraagd of ze klaar zijn"),
+            "joined_console": _("De kandidaat is in het gesprek."),
+            "not_joined_console": _("De kandidaat heeft het gesprek nog niet geopend."),
             "connected": _("Live verbonden"),
             "reconnecting": _("Verbinding verbroken. We proberen opnieuw te verbinden…"),
             "accepted": _("Je gesprek begint nu. Open de videolink."),

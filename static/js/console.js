@@ -59,7 +59,10 @@ function renderConversation(conversation) {
     return;
   }
   noConversation.hidden = true;
-  if (current && current.dataset.conversationId === String(conversation.id) && countdown) return;
+  if (current && current.dataset.conversationId === String(conversation.id) && countdown) {
+    fillJoined(current, conversation);
+    return;
+  }
   const fresh = !(current && current.dataset.conversationId === String(conversation.id));
   const panel = fresh ? fromTemplate("tpl-conversation") : current;
   // Notes are filled once per conversation, so a push never overwrites what is being typed.
@@ -77,6 +80,7 @@ function renderConversation(conversation) {
   timer.dataset.endsAt = conversation.ends_at;
   timer.dataset.warningSeconds = conversation.warning_seconds;
   setText(field(panel, "ends-at"), t("ends_at", { time: clock(conversation.ends_at, timeZone) }));
+  fillJoined(panel, conversation);
   if (panel !== current) slot.replaceChildren(panel);
   countdown?.stop();
   countdown = startCountdown(timer, conversation.ends_at, conversation.warning_seconds, {
@@ -100,6 +104,13 @@ function fillTransferTargets(panel, targets) {
   }
 }
 
+// Whether the candidate opened the call yet (app.readiness).
+function fillJoined(panel, conversation) {
+  const joined = field(panel, "joined");
+  joined.dataset.joined = conversation.joined_at != null ? "yes" : "no";
+  setText(joined, t(conversation.joined_at != null ? "joined_console" : "not_joined_console"));
+}
+
 // -- the queue -----------------------------------------------------------------------------
 
 function fillItem(item, entry) {
@@ -109,6 +120,8 @@ function fillItem(item, entry) {
     setText(name, entry.candidate_name);
   }
   field(item, "for_me").hidden = !entry.for_me;
+  field(item, "ready").hidden = !entry.ready;
+  field(item, "ready_asked").hidden = !entry.ready_asked || Boolean(entry.ready);
   const question = field(item, "question");
   question.hidden = !entry.question;
   setText(question, entry.question);

@@ -2,9 +2,9 @@
 // `me` (session.state.me and me.state); panels are copies of the server's <template>s,
 // filled with textContent only.
 
-import { announce, connect, isConnected, send, t } from "./live.js";
+import { announce, connect, isConnected, send, serverNow, t } from "./live.js";
 import { startCountdown } from "./countdown.js";
-import { clock, field, fromTemplate, safeUrl, setText, waitText, warningText } from "./format.js";
+import { clock, field, fromTemplate, mmss, safeUrl, setText, waitText, warningText } from "./format.js";
 
 const section = document.getElementById("my-request");
 const errorBox = document.getElementById("my-request-error");
@@ -70,13 +70,113 @@ function fillWaiting(panel, request) {
   setText(field(panel, "advisor_name"), request.advisor_name || t("first_free"));
   field(panel, "question-row").hidden = !request.question;
   setText(field(panel, "question"), request.question);
-  panel.querySelector('input[name="request_id"]').value = request.id;
+  for (const input of panel.querySelectorAll('input[name="request_id"]')) input.value = request.id;
+  fillReady(panel, request);
+}
+
+// "Ben je er klaar voor?" (app.readiness): the prompt with the time left, a sound, a
+// notification (when allowed) and a flashing tab title while it is unanswered.
+let readyTimer = null;
+let readyAsked = null; // the ready_asked_at the candidate was alerted for
+let flashing = null;
+let titleBeforeFlash = null;
+
+function readyLimitText(request) {
+  const seconds = Math.round(request.ready_until - request.ready_asked_at);
+  return t("ready_limit", { seconds, time: clock(request.ready_until, timeZone) });
+}
+
+function fillReady(panel, request) {
+  const prompt = field(panel, "ready");
+  const asked = request.ready_asked_at != null && request.ready_at == null;
+  prompt.hidden = !asked;
+  field(panel, "ready-done").hidden = request.ready_at == null;
+  field(panel, "more-time").hidden = Boolean(request.ready_extended);
+  if (!asked) {
+    stopReady();
+    return;
+  }
+  prompt.dataset.readyUntil = request.ready_until;
+  setText(field(panel, "ready-limit"), readyLimitText(request));
+  const notify = panel.querySelector('[data-action="notify"]');
+  notify.hidden = !("Notification" in window) || Notification.permission !== "default";
+  const left = field(panel, "ready-left");
+  const tick = () => {
+    const remaining = Math.max(0, Math.ceil(Number(prompt.dataset.readyUntil) - serverNow()));
+    setText(left, mmss(remaining));
+  };
+  tick();
+  clearInterval(readyTimer);
+  readyTimer = setInterval(tick, 250);
+  alertReady(request);
+}
+
+function alertReady(request) {
+  if (readyAsked === request.ready_asked_at) return;
+  readyAsked = request.ready_asked_at;
+  announce(`${t("ready_prompt")} ${readyLimitText(request)}`, true);
+  beep();
+  if ("Notification" in window && Notification.permission === "granted") {
+    try {
+      new Notification(t("ready_title"), { body: readyLimitText(request), tag: "inzoomen-ready" });
+    } catch {
+      // Some browsers only show notifications from a service worker: the page still tells.
+    }
+  }
+  flashTitle();
+}
+
+function beep() {
+  try {
+    const audio = new (window.AudioContext || window.webkitAudioContext)();
+    const tone = audio.createOscillator();
+    const volume = audio.createGain();
+    tone.frequency.value = 880;
+    volume.gain.setValueAtTime(0.2, audio.currentTime);
+    volume.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    tone.connect(volume).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.6);
+    tone.onended = () => audio.close();
+  } catch {
+    // No sound possible (no Web Audio, or not allowed yet): the other signals remain.
+  }
+}
+
+function flashTitle() {
+  if (flashing) return;
+  titleBeforeFlash = document.title;
+  let on = false;
+  flashing = setInterval(() => {
+    on = !on;
+    document.title = on ? `(!) ${t("ready_title")}` : titleBeforeFlash;
+  }, 1000);
+  document.title = `(!) ${t("ready_title")}`;
+}
+
+function stopReady() {
+  clearInterval(readyTimer);
+  readyTimer = null;
+  if (flashing) {
+    clearInterval(flashing);
+    flashing = null;
+    document.title = titleBeforeFlash;
+  }
 }
 
 function fillConversation(panel, conversation) {
   const names = { advisor: conversation.advisor_name, booth: conversation.booth_name };
   setText(field(panel, "with"), t(conversation.advisor_name ? "with_advisor" : "with_booth", names));
-  panel.querySelector('[data-testid="video-link"]').href = safeUrl(conversation.video_url);
+  const join = panel.querySelector('[data-testid="video-link"]');
+  join.dataset.href = safeUrl(conversation.video_url);
+  panel.querySelector('input[name="conversation_id"]').value = conversation.id;
+  const limit = field(panel, "join-limit");
+  limit.hidden = conversation.joined_at != null;
+  if (conversation.join_until != null) {
+    const seconds = Math.round(conversation.join_until - conversation.started_at);
+    limit.dataset.seconds = seconds;
+    setText(limit, t("join_limit", { seconds }));
+  }
   const timer = panel.querySelector('[data-testid="countdown"]');
   timer.dataset.endsAt = conversation.ends_at;
   timer.dataset.warningSeconds = conversation.warning_seconds;
@@ -119,6 +219,13 @@ function visibleHeading(panel) {
   const heading = panel.querySelector("h2");
   const parts = [...heading.querySelectorAll("[data-field]")].filter((part) => !part.hidden);
   return parts.length ? parts.map((part) => part.textContent).join(" ") : heading.textContent;
+}
+
+// A no-show ends the request kindly (closed_reason "no_show").
+function fillExpired(panel, request) {
+  const noShow = request.closed_reason === "no_show";
+  field(panel, "expired-late").hidden = noShow;
+  field(panel, "expired-no-show").hidden = !noShow;
 }
 
 function fillDeclined(panel, request) {
@@ -178,6 +285,12 @@ function render(me) {
   if (state === "declined") fillDeclined(panel, request);
   if (state === "cancelled") fillCancelled(panel, request);
   if (state === "ended") fillEnded(panel, me?.feedback);
+  if (state === "ended") {
+    field(panel, "no-show").hidden = !conversation?.no_show;
+    if (conversation?.no_show) field(panel, "rate").hidden = true;
+  }
+  if (state === "expired") fillExpired(panel, request);
+  if (state !== "waiting") stopReady();
 
   if (changed) {
     // Focus inside the old panel would fall back to the top of the page: keep it here.
@@ -238,9 +351,51 @@ async function submitRating(form) {
   }
 }
 
+// Readiness and joining over the live connection; without it, the forms post as usual.
+async function submitStep(form) {
+  const action = form.dataset.action;
+  const button = form.querySelector("button");
+  button.disabled = true;
+  try {
+    if (action === "join") {
+      const joined = await send("conversation.join", {
+        conversation_id: Number(form.elements.conversation_id.value),
+      });
+      window.open(safeUrl(joined.video_url), "_blank", "noopener");
+      field(section, "join-limit").hidden = true;
+    } else {
+      const name = action === "ready" ? "request.ready" : "request.more_time";
+      const done = await send(name, { request_id: Number(form.elements.request_id.value) });
+      if (action === "ready") {
+        stopReady();
+        announce(t("ready_done"), true);
+      } else {
+        announce(t("ready_more_time", { time: clock(done.ready_until, timeZone) }), true);
+      }
+    }
+    errorBox.hidden = true;
+  } catch (error) {
+    errorBox.textContent = error.message || t("error");
+    errorBox.hidden = false;
+  }
+  button.disabled = false;
+}
+
+section.addEventListener("click", async (event) => {
+  const button = event.target.closest('[data-action="notify"]');
+  if (!button || !("Notification" in window)) return;
+  await Notification.requestPermission();
+  button.hidden = Notification.permission !== "default";
+});
+
 // Cancel over the live connection; without it, the form posts as usual.
 section.addEventListener("submit", async (event) => {
   const form = event.target;
+  if (["ready", "more_time", "join"].includes(form.dataset.action) && isConnected()) {
+    event.preventDefault();
+    await submitStep(form);
+    return;
+  }
   if (form.dataset.action === "rate" && isConnected()) {
     event.preventDefault();
     await submitRating(form);
