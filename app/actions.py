@@ -23,9 +23,11 @@ from app import (
     readiness,
     snapshots,
 )
+from app import followups as follow_ups
 from app.auth import Principal, announce_revoked
 from app.errors import DomainError
 from app.event import load_event
+from app.followups import Booking, Staffer
 from app.protocol import Field, clean_payload
 from app.resources import Resources
 from app.transfer import NOTE_MAX as TRANSFER_NOTE_MAX
@@ -320,6 +322,126 @@ async def conversation_rate(r: Resources, p: Principal, data: dict[str, Any]) ->
         "rating": given.rating,
         "comment": given.comment,
     }
+
+
+# -- follow-up appointments (app.followups) -------------------------------------------------
+
+
+def _staffer(p: Principal) -> Staffer:
+    return Staffer(_id(p), p.role, p.booth_id)
+
+
+async def _follow_up_changed(r: Resources, follow_up: follow_ups.FollowUp) -> dict[str, Any]:
+    """After a follow-up changed: the consoles that list it are pushed at once."""
+    for advisor_id in await follow_ups.advisors_concerned(r.db, follow_up):
+        await r.live.console_changed(advisor_id)
+    return {
+        "follow_up_id": follow_up.id,
+        "status": follow_up.status,
+        "starts_at": follow_up.starts_at,
+        "minutes": follow_up.minutes,
+        "sequence": follow_up.sequence,
+    }
+
+
+@action(
+    "follow_up.book",
+    ("advisor", "moderator"),
+    Field("conversation_id", int),
+    Field("starts", str, max_length=32),
+    Field("minutes", int),
+    Field("mode", str, choices=follow_ups.MODES),
+    Field("location", str, required=False, max_length=follow_ups.LOCATION_MAX),
+    Field("holder", str, required=False, max_length=40),
+    Field("message", str, required=False, max_length=follow_ups.MESSAGE_MAX),
+)
+async def follow_up_book(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    event = await load_event(r.db)
+    booking = Booking(
+        conversation_id=data["conversation_id"],
+        starts=data["starts"],
+        minutes=data["minutes"],
+        mode=data["mode"],
+        location=data["location"] or "",
+        holder=data["holder"] or "me",
+        message=data["message"] or "",
+    )
+    booked = await follow_ups.book(r.db, event, _staffer(p), booking, now=r.now())
+    return await _follow_up_changed(r, booked)
+
+
+@action(
+    "follow_up.reschedule",
+    ("advisor", "moderator"),
+    Field("follow_up_id", int),
+    Field("starts", str, max_length=32),
+    Field("minutes", int, required=False),
+)
+async def follow_up_reschedule(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    event = await load_event(r.db)
+    moved = await follow_ups.reschedule(
+        r.db,
+        event,
+        _staffer(p),
+        follow_up_id=data["follow_up_id"],
+        starts=data["starts"],
+        minutes=data["minutes"],
+        now=r.now(),
+    )
+    return await _follow_up_changed(r, moved)
+
+
+@action("follow_up.cancel", ("advisor", "moderator"), Field("follow_up_id", int))
+async def follow_up_cancel(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    cancelled = await follow_ups.cancel(
+        r.db, _staffer(p), follow_up_id=data["follow_up_id"], now=r.now()
+    )
+    return await _follow_up_changed(r, cancelled)
+
+
+@action("follow_up.cancel_mine", ("candidate",), Field("follow_up_id", int))
+async def follow_up_cancel_mine(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    cancelled = await follow_ups.cancel_mine(
+        r.db, candidate_id=_id(p), follow_up_id=data["follow_up_id"], now=r.now()
+    )
+    return await _follow_up_changed(r, cancelled)
+
+
+@action(
+    "follow_up.ask_reschedule",
+    ("candidate",),
+    Field("follow_up_id", int),
+    Field("message", str, max_length=follow_ups.MESSAGE_MAX),
+)
+async def follow_up_ask_reschedule(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    asked = await follow_ups.ask_reschedule(
+        r.db,
+        candidate_id=_id(p),
+        follow_up_id=data["follow_up_id"],
+        message=data["message"],
+        now=r.now(),
+    )
+    return await _follow_up_changed(r, asked)
+
+
+@action(
+    "availability.add",
+    ("advisor",),
+    Field("starts", str, max_length=32),
+    Field("ends", str, max_length=32),
+)
+async def availability_add(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    event = await load_event(r.db)
+    period = await follow_ups.add_period(
+        r.db, event, staff_id=_id(p), starts=data["starts"], ends=data["ends"], now=r.now()
+    )
+    return {"period_id": period.id, "starts_at": period.starts_at, "ends_at": period.ends_at}
+
+
+@action("availability.remove", ("advisor",), Field("period_id", int))
+async def availability_remove(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    await follow_ups.remove_period(r.db, staff_id=_id(p), period_id=data["period_id"])
+    return {"period_id": data["period_id"]}
 
 
 # -- the moderator steps in: open and close, move, end, block ------------------------------

@@ -91,6 +91,28 @@ MESSAGES: dict[str, str] = {
     "conversation.ended": N_("Dit gesprek is al afgelopen."),
     "feedback.not_ended": N_("Je kunt het gesprek beoordelen als het is afgelopen."),
     "feedback.already_given": N_("Je hebt dit gesprek al beoordeeld. Bedankt!"),
+    # follow-up appointments and the advisors' availability
+    "input.datetime": N_("Vul een datum en tijd in, bijvoorbeeld 2026-03-12 14:30."),
+    "follow_up.not_found": N_("Deze afspraak bestaat niet."),
+    "follow_up.in_past": N_("Kies een tijd in de toekomst."),
+    "follow_up.too_far": N_("Kies een tijd binnen een jaar."),
+    "follow_up.bad_length": N_("Kies een lengte van 15, 20, 30, 45 of 60 minuten."),
+    "follow_up.overlap": N_(
+        "Deze adviseur heeft dan al een vervolgafspraak (%(day)s om %(time)s). Kies een "
+        "andere tijd."
+    ),
+    "follow_up.address_required": N_("Vul het adres in waar de afspraak is."),
+    "follow_up.phone_required": N_(
+        "De kandidaat heeft geen telefoonnummer opgegeven. Vul een nummer in of kies video."
+    ),
+    "follow_up.cancelled": N_("Deze afspraak is geannuleerd."),
+    "follow_up.passed": N_("Deze afspraak is al voorbij."),
+    "availability.not_found": N_("Deze beschikbaarheid bestaat niet (meer)."),
+    "availability.overlap": N_("Je bent dan al beschikbaar. Kies een periode die niet overlapt."),
+    "availability.too_long": N_("Een periode duurt hoogstens %(hours)s uur."),
+    "availability.too_many": N_(
+        "Je hebt al %(max)s periodes. Verwijder er eerst een voordat je een nieuwe toevoegt."
+    ),
     # readiness ("Ben je er klaar voor?")
     "ready.not_asked": N_("We hebben je nog niet gevraagd of je klaar bent. Wacht nog even."),
     "ready.already_confirmed": N_("Je hebt al laten weten dat je klaar bent."),

@@ -13,6 +13,7 @@ from app import booths, conversations, dashboard, estimate, feedback, queue, rea
 from app.advisors import PRESENT
 from app.db import Database
 from app.event import Event
+from app.followups import console_list as follow_up_list
 from app.transfer import origins_at_booth, transfer_targets
 
 
@@ -276,7 +277,7 @@ async def console_state(db: Database, event: Event, advisor_id: int, now: float)
         (advisor_id,),
     )
     if row is None:
-        return {"advisor": None, "queue": [], "conversation": None}
+        return {"advisor": None, "queue": [], "conversation": None, "follow_ups": []}
     entries = await queue.waiting_at_booth(db, row["booth_id"])
     visible = [e for e in entries if e.request.advisor_id in (None, advisor_id)]
     conversation = await conversations.running_for_advisor(db, advisor_id)
@@ -322,6 +323,8 @@ async def console_state(db: Database, event: Event, advisor_id: int, now: float)
             for e in visible
         ],
         "conversation": conversation_data,
+        # The booth's follow-ups not over yet: this advisor's and the unassigned ones.
+        "follow_ups": await follow_up_list(db, event, advisor_id, row["booth_id"], now),
     }
 
 

@@ -205,6 +205,20 @@ HTTP_RULES: list[Probe] = [
     http("GET /rapport/gesprekken.csv",           "LI F F F F 200"),
     http("GET /rapport/vervolgafspraken.csv",     "LI F F F F 200"),
     http("GET /rapport/feedback.csv",             "LI F F F F 200"),
+    # follow-up appointments (unknown ones: refused alike; a time in the past: nothing booked)
+    http("GET /adviseur/vervolgafspraak",         "LI F F 200 200 200"),
+    http("POST /adviseur/vervolgafspraak",        "S F F 400:follow_up.in_past 404:conversation.not_found 400:follow_up.in_past", CONVERSATION, starts="2020-01-01T10:00", minutes="30", mode="video", **CONV),
+    http("GET /adviseur/vervolgafspraken/999999", "LI F F 404:follow_up.not_found 404:follow_up.not_found 404:follow_up.not_found"),
+    http("POST /adviseur/vervolgafspraken/999999/verzetten", "S F F 404:follow_up.not_found 404:follow_up.not_found 404:follow_up.not_found", starts="2020-01-01T10:00", minutes="30"),
+    http("POST /adviseur/vervolgafspraken/999999/annuleren", "S F F 404:follow_up.not_found 404:follow_up.not_found 404:follow_up.not_found", confirm="yes"),
+    http("GET /adviseur/beschikbaarheid",         "LI F F 200 200 F"),
+    http("POST /adviseur/beschikbaarheid",        "S F F 400:follow_up.in_past 400:follow_up.in_past F", starts="2020-01-01T10:00", ends="2020-01-01T11:00"),
+    http("POST /adviseur/beschikbaarheid/999999/verwijderen", "S F F 404:availability.not_found 404:availability.not_found F"),
+    http("GET /mijn-afspraken",                   "SI 200 200 F F F"),
+    http("GET /mijn-afspraken/999999.ics",        "SI 404:follow_up.not_found 404:follow_up.not_found F F F"),
+    http("GET /mijn-afspraken/999999/annuleren",  "SI 404:follow_up.not_found 404:follow_up.not_found F F F"),
+    http("POST /mijn-afspraken/999999/annuleren", "S 404:follow_up.not_found 404:follow_up.not_found F F F", confirm="yes"),
+    http("POST /mijn-afspraken/999999/verzetten", "S 404:follow_up.not_found 404:follow_up.not_found F F F", message="Later graag"),
     # an advisor hands a candidate to another booth
     http("POST /adviseur/doorverwijzen",          "S F F 409:transfer.same_booth 404:conversation.not_found F", CONVERSATION, booth_id="{booth}", note="N", **CONV),
     # the candidate rates a conversation that ended
@@ -272,6 +286,14 @@ ACTION_RULES: dict[str, ActionRule] = {
     "announcement.create": act("S F F F F ok", {"text": "Hallo allemaal", "audience": "all"}),
     "announcement.end":   act("S F F F F announcement.not_found", {"announcement_id": 999}),
     # administration
+    # follow-up appointments (unknown ones: refused alike; a time in the past: nothing booked)
+    "follow_up.book":     act("S F F input.invalid input.invalid input.invalid", {**CONV, "starts": "2020-01-01T10:00", "minutes": 30, "mode": "video"}, CONVERSATION),
+    "follow_up.reschedule": act("S F F input.invalid input.invalid input.invalid", {"follow_up_id": 999999, "starts": "2020-01-01T10:00"}),
+    "follow_up.cancel":   act("S F F follow_up.not_found follow_up.not_found follow_up.not_found", {"follow_up_id": 999999}),
+    "follow_up.cancel_mine": act("S follow_up.not_found follow_up.not_found F F F", {"follow_up_id": 999999}),
+    "follow_up.ask_reschedule": act("S follow_up.not_found follow_up.not_found F F F", {"follow_up_id": 999999, "message": "Later graag"}),
+    "availability.add":   act("S F F input.invalid input.invalid F", {"starts": "2020-01-01T10:00", "ends": "2020-01-01T11:00"}),
+    "availability.remove": act("S F F availability.not_found availability.not_found F", {"period_id": 999999}),
     # an advisor hands a candidate to another booth
     "conversation.transfer": act(f"S F F transfer.same_booth {NOT_CONV} F", {**CONV, "booth_id": "{booth}"}, CONVERSATION),
     # the candidate rates a conversation that ended

@@ -298,6 +298,7 @@ def fuzz_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzHall]:
     try:
         sockets, keep = loop.run(set_up(server, path, world))
         forms = {r: loop.run(sign_in(server, path, r, "form")) for r in ROLES}
+        give_follow_ups(path, world, forms)
         hall = FuzzHall(server, path, world, loop, sockets, forms, keep)
         hall.form_fields = loop.run(discover_forms(hall))
         yield hall
@@ -1080,3 +1081,28 @@ def test_form_ids_in_other_digits_are_refused(fuzz_hall: FuzzHall) -> None:
                 assert 400 <= response.status_code < 500, (role, path, value, response)
                 assert fuzz_hall.table_dump() == before
     fuzz_hall.log_is_clean()
+
+
+def give_follow_ups(path: Path, world: World, forms: dict[str, Role]) -> None:
+    """A follow-up of the form candidate with advisor A1 and an availability period of A1,
+    so that the pages show the forms that change them (and the fuzzer finds them)."""
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        candidate_id = conn.execute(
+            "SELECT candidate_id FROM sessions WHERE id = ?", (forms["candidate"].session_id,)
+        ).fetchone()[0]
+        later = time.time() + 2 * 86400
+        conn.execute(
+            "INSERT INTO follow_ups (booth_id, advisor_id, candidate_id, starts_at, minutes, "
+            "mode, location, message, status, created_at, sequence, updated_at) "
+            "VALUES (?, ?, ?, ?, 30, 'on_site', 'Stationsplein 1', 'Fuzz', 'booked', ?, 0, ?)",
+            (world.booth_a, world.advisor_a1, candidate_id, later, later - 86400, later - 86400),
+        )
+        conn.execute(
+            "INSERT INTO advisor_availability (staff_id, starts_at, ends_at, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (world.advisor_a1, later + 3600, later + 7200, later - 86400),
+        )
+        conn.commit()
+    finally:
+        conn.close()

@@ -14,6 +14,7 @@ from app.pages import (
     candidate,
     conversation,
     dashboard,
+    followups,
     hall,
     info,
     moderator,
@@ -26,6 +27,8 @@ from app.pages import (
 routes: list[BaseRoute] = [
     *hall.routes,
     *candidate.routes,
+    # Before the console's forms (/adviseur/{form}), which would take its posts.
+    *followups.routes,
     *staff.routes,
     *conversation.routes,
     *info.routes,

@@ -3,6 +3,7 @@
 
 import { announce, connect, isConnected, send, t } from "./live.js";
 import { startCountdown } from "./countdown.js";
+import { renderFollowUps } from "./follow_ups.js";
 import { clock, field, fromTemplate, safeUrl, setText, statusLabel, warningText } from "./format.js";
 
 const root = document.getElementById("console");
@@ -73,6 +74,8 @@ function renderConversation(conversation) {
   field(panel, "question-row").hidden = !conversation.question;
   setText(field(panel, "question"), conversation.question);
   panel.querySelector('[data-testid="video-link"]').href = safeUrl(conversation.video_url);
+  panel.querySelector('[data-testid="book-follow-up"]').href =
+    `/adviseur/vervolgafspraak?gesprek=${encodeURIComponent(String(conversation.id))}`;
   for (const input of panel.querySelectorAll('input[name="conversation_id"]')) {
     input.value = conversation.id;
   }
@@ -177,6 +180,7 @@ function render(state) {
   renderStatus(state.advisor.status);
   renderConversation(state.conversation);
   renderQueue(state.queue);
+  renderFollowUps(state.follow_ups, timeZone);
 }
 
 // -- actions -------------------------------------------------------------------------------
