@@ -16,6 +16,7 @@ from app import (
     advisors,
     announcements,
     conversations,
+    extension,
     feedback,
     moderation,
     notes,
@@ -569,3 +570,44 @@ async def announcement_end(r: Resources, p: Principal, data: dict[str, Any]) -> 
     )
     await r.live.announcements_changed()
     return {"announcement_id": announcement.id}
+
+
+# -- the end of the ten minutes: extending a conversation ------------------------------------
+
+
+@action("conversation.extend", ("advisor",), Field("conversation_id", int))
+async def conversation_extend(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    event = await load_event(r.db)
+    done = await extension.extend(
+        r.db, event, advisor_id=_id(p), conversation_id=data["conversation_id"], now=r.now()
+    )
+    # Both timers take the new end at once; the deadlines task tells the warning again.
+    await r.live.conversation_signal(
+        "conversation.extended",
+        done.candidate_id,
+        done.advisor_id,
+        {
+            "id": done.conversation_id,
+            "ends_at": done.ends_at,
+            "added_seconds": done.added_seconds,
+            "extended_seconds": done.extended_seconds,
+        },
+    )
+    await r.live.deadlines_moved()
+    await r.live.candidate_changed(done.candidate_id)
+    await r.live.booths_changed([done.booth_id])
+    return {
+        "conversation_id": done.conversation_id,
+        "ends_at": done.ends_at,
+        "added_seconds": done.added_seconds,
+        "extended_seconds": done.extended_seconds,
+    }
+
+
+@action("conversation.allow_extension", ("moderator",), Field("conversation_id", int))
+async def conversation_allow_extension(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    allowed = await extension.allow(
+        r.db, staff_id=_id(p), conversation_id=data["conversation_id"], now=r.now()
+    )
+    await r.live.booths_changed([allowed.booth_id])
+    return {"conversation_id": allowed.conversation_id}

@@ -146,6 +146,18 @@ MESSAGES: dict[str, str] = {
     "input.confirm": N_("Vink aan dat je het zeker weet."),
     # an advisor hands a candidate to another booth
     "transfer.same_booth": N_("Je kunt niet doorverwijzen naar je eigen stand. Kies een andere."),
+    # the end of the ten minutes: extending a conversation
+    "conversation.extension_not_allowed": N_(
+        "Verlengen kan nu niet: er wacht iemand op je (wachtenden: %(waiting)s). Rond af of "
+        "maak een vervolgafspraak; de organisatie kan verlengen toestaan."
+    ),
+    "conversation.extension_limit": N_(
+        "Dit gesprek is al met het maximum van %(minutes)s minuten verlengd."
+    ),
+    "conversation.extension_too_early": N_(
+        "Verlengen kan pas vanaf de waarschuwing voor het einde van het gesprek."
+    ),
+    "conversation.extension_off": N_("Gesprekken verlengen staat uit bij dit evenement."),
 }
 
 

@@ -344,6 +344,7 @@ async def step_in_view(db: Database, event: Event, now: float) -> dict[str, Any]
     )
     running_rows = await db.fetchall(
         "SELECT c.id, c.booth_id, c.advisor_id, c.candidate_id, c.started_at, c.ends_at, "
+        "c.extension_allowed_by, "
         "s.name AS advisor_name, k.name AS candidate_name FROM conversations c "
         "JOIN staff s ON s.id = c.advisor_id JOIN candidates k ON k.id = c.candidate_id "
         "WHERE c.ended_at IS NULL ORDER BY c.started_at"
@@ -400,6 +401,7 @@ async def step_in_view(db: Database, event: Event, now: float) -> dict[str, Any]
                 "started_at": c["started_at"],
                 "ends_at": c["ends_at"],
                 "overtime_seconds": max(0, int(now - c["ends_at"])),
+                "extension_allowed": c["extension_allowed_by"] is not None,
             }
         )
     blocked = await db.fetchall(

@@ -13,6 +13,7 @@ from app import booths, conversations, dashboard, estimate, feedback, queue, rea
 from app.advisors import PRESENT
 from app.db import Database
 from app.event import Event
+from app.extension import console_view as extension_view
 from app.followups import console_list as follow_up_list
 from app.transfer import origins_at_booth, transfer_targets
 
@@ -302,6 +303,10 @@ async def console_state(db: Database, event: Event, advisor_id: int, now: float)
         conversation_data["transfer_targets"] = await transfer_targets(db, row["booth_id"])
         # Whether the candidate joined the call yet (app.readiness).
         conversation_data.update(await readiness.join_view(db, conversation.id))
+        # The choices at the warning: extend (app.extension) or book a follow-up.
+        conversation_data["extension"] = await extension_view(
+            db, event, conversation.id, row["booth_id"], advisor_id
+        )
     # Where a transferred request came from, and the note: for the booth's staff only.
     origins = await origins_at_booth(db, row["booth_id"])
     return {

@@ -223,6 +223,10 @@ HTTP_RULES: list[Probe] = [
     http("POST /adviseur/doorverwijzen",          "S F F 409:transfer.same_booth 404:conversation.not_found F", CONVERSATION, booth_id="{booth}", note="N", **CONV),
     # the candidate rates a conversation that ended
     http("POST /mijn-verzoek/beoordelen",         "S 303:/mijn-verzoek 404:conversation.not_found F F F", "ended", rating="4", comment="Fijn", **CONV),
+    # extending a conversation (before the warning: too early), the moderator's permission
+    http("POST /adviseur/verlengen",              "S F F 409:conversation.extension_too_early 404:conversation.not_found F", CONVERSATION, **CONV),
+    http("POST /moderator/ingrijpen/verlengen-toestaan", "S F F F F 303:/moderator/ingrijpen?gedaan=", CONVERSATION, **CONV),
+    http("POST /beheer/evenement/verlengen",      "S F F F F 303:/beheer/evenement?opgeslagen=", extension_minutes="5", extension_max_minutes="10"),
     # the moderator's outbox (an unknown message: nothing to read or download)
     http("GET /moderator/uitgaande-post",         "LI F F F F 200"),
     http("GET /moderator/uitgaande-post/999999",  "LI F F F F 404:mail.not_found"),
@@ -298,6 +302,9 @@ ACTION_RULES: dict[str, ActionRule] = {
     "conversation.transfer": act(f"S F F transfer.same_booth {NOT_CONV} F", {**CONV, "booth_id": "{booth}"}, CONVERSATION),
     # the candidate rates a conversation that ended
     "conversation.rate":  act(f"S ok {NOT_CONV} F F F", {**CONV, "rating": 4, "comment": "Fijn"}, "ended"),
+    # extending a conversation (before the warning: too early), the moderator's permission
+    "conversation.extend": act(f"S F F conversation.extension_too_early {NOT_CONV} F", CONV, CONVERSATION),
+    "conversation.allow_extension": act("S F F F F ok", CONV, CONVERSATION),
     # readiness (of a request already accepted) and joining the call
     "request.ready":      act(f"S request.not_waiting {NOT_REQ} F F F", REQ, CONVERSATION),
     "request.more_time":  act(f"S request.not_waiting {NOT_REQ} F F F", REQ, CONVERSATION),

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from app import admin, booth_admin, booths, invitations, readiness, schedule_admin
+from app import admin, booth_admin, booths, extension, invitations, readiness, schedule_admin
 from app.accounts import MIN_PASSWORD_LENGTH
 from app.auth import Principal, announce_revoked
 from app.errors import DomainError
@@ -128,6 +128,9 @@ def _event_labels() -> dict[str, str]:
         "day": _("Datum"),
         "opens": _("Open vanaf"),
         "closes": _("Open tot"),
+        "extension_minutes": _("Verlengen met (minuten)"),
+        "extension_max_minutes": _("Hoogstens verlengen in totaal (minuten)"),
+        "extension_when_waiting": _("Ook verlengen als er mensen wachten"),
         "ready_seconds": _("Tijd om te laten weten dat je klaar bent (seconden)"),
         "ready_step_back": _("Plaatsen terug na geen reactie"),
         "join_seconds": _("Tijd om het gesprek te openen na aannemen (seconden)"),
@@ -141,10 +144,13 @@ async def _event_page(
     values: dict[str, Any] | None = None,
     day_values: dict[str, str] | None = None,
     error: DomainError | None = None,
+    extension_values: dict[str, str] | None = None,
     readiness_values: dict[str, str] | None = None,
 ) -> Response:
     r = resources_of(request)
     event = await load_event(r.db)
+    if extension_values is None:
+        extension_values = extension.form_values(await extension.load_settings(r.db))
     days = await event_days(r.db)
     if values is None:
         values = dict(admin.Settings.of(event).__dict__)
@@ -162,6 +168,7 @@ async def _event_page(
         "days": days,
         "saved": request.query_params.get("opgeslagen", ""),
         "removed_blocks": request.query_params.get("blokken", ""),
+        "extension_values": extension_values,
         "readiness_values": readiness_values
         or readiness.form_values(await readiness.load_settings(r.db)),
     }
@@ -188,6 +195,19 @@ async def event_submit(request: Request, principal: Principal) -> Response:
         return await _event_page(request, principal, values=data, error=error)
     await r.live.hall_changed()
     return RedirectResponse("/beheer/evenement?opgeslagen=instellingen", status_code=303)
+
+
+async def extension_submit(request: Request, principal: Principal) -> Response:
+    r = resources_of(request)
+    form = await read_form(request)
+    if form is None:
+        return await csrf_failed(request, principal)
+    data = fields_of(form)
+    try:
+        await extension.update_settings(r.db, data, staff_id=principal.id, now=r.now())
+    except DomainError as error:
+        return await _event_page(request, principal, extension_values=data, error=error)
+    return RedirectResponse("/beheer/evenement?opgeslagen=verlengen#verlengen", status_code=303)
 
 
 async def readiness_submit(request: Request, principal: Principal) -> Response:
@@ -824,6 +844,7 @@ routes: list[BaseRoute] = [
     Route("/beheer/evenement", moderator_form(event_submit), methods=["POST"]),
     Route("/beheer/evenement/dagen", moderator_form(day_submit), methods=["POST"]),
     Route("/beheer/evenement/klaar", moderator_form(readiness_submit), methods=["POST"]),
+    Route("/beheer/evenement/verlengen", moderator_form(extension_submit), methods=["POST"]),
     Route("/beheer/evenement/dagen/verwijderen", moderator_page(day_remove_page), methods=["GET"]),
     Route("/beheer/evenement/dagen/verwijderen", moderator_form(day_remove), methods=["POST"]),
     Route("/beheer/stands", moderator_page(booths_page), methods=["GET"]),

@@ -84,6 +84,8 @@ def client_texts() -> dict[str, str]:
             "new_request": _("Nieuw verzoek van %(name)s"),
             "error": _("Dat lukte niet."),
             "notes_saved": _("Notities opgeslagen."),
+            "extend": _("Verlengen met %(n)s minuten"),
+            "extended": _("Het gesprek is verlengd tot %(time)s."),
         }
     )
     return texts

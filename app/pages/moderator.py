@@ -76,6 +76,12 @@ STEP_FORMS: dict[str, StepForm] = {
     "deblokkeren": StepForm(
         "candidate.unblock", ("candidate_id",), False, N_("De blokkade is opgeheven.")
     ),
+    "verlengen-toestaan": StepForm(
+        "conversation.allow_extension",
+        ("conversation_id",),
+        False,
+        N_("De adviseur mag dit gesprek verlengen, ook als er mensen wachten."),
+    ),
 }
 
 # What the audit log calls each step; an action without a label here is shown by its code.
@@ -107,6 +113,8 @@ ACTION_LABELS: dict[str, str] = {
     "staff.assign": N_("Adviseur aan een stand gekoppeld"),
     "staff.deactivate": N_("Medewerker uitgezet"),
     "staff.reactivate": N_("Medewerker weer aangezet"),
+    "conversation.allow_extension": N_("Verlengen van een gesprek toegestaan"),
+    "event.extension": N_("Instellingen voor verlengen gewijzigd"),
 }
 
 

@@ -205,6 +205,7 @@ CONSOLE_FORMS = {
     "afwijzen": ("request.decline", ("request_id", "message")),
     "beeindigen": ("conversation.end", ("conversation_id",)),
     "notities": ("conversation.note", ("conversation_id", "notes")),
+    "verlengen": ("conversation.extend", ("conversation_id",)),
     "doorverwijzen": (
         "conversation.transfer",
         ("conversation_id", "booth_id", "advisor_id", "note"),

@@ -62,6 +62,8 @@ function renderConversation(conversation) {
   noConversation.hidden = true;
   if (current && current.dataset.conversationId === String(conversation.id) && countdown) {
     fillJoined(current, conversation);
+    fillEndChoices(current, conversation);
+    extendTo(conversation);
     return;
   }
   const fresh = !(current && current.dataset.conversationId === String(conversation.id));
@@ -84,12 +86,52 @@ function renderConversation(conversation) {
   timer.dataset.warningSeconds = conversation.warning_seconds;
   setText(field(panel, "ends-at"), t("ends_at", { time: clock(conversation.ends_at, timeZone) }));
   fillJoined(panel, conversation);
+  fillEndChoices(panel, conversation);
   if (panel !== current) slot.replaceChildren(panel);
+  startTimer(panel, conversation.id);
+}
+
+// The timer of the panel's conversation; at the warning the choices to extend or to book a
+// follow-up appear, and go again when an extension moves the end out of the warning time.
+function startTimer(panel, id) {
+  const timer = panel.querySelector('[data-testid="countdown"]');
   countdown?.stop();
-  countdown = startCountdown(timer, conversation.ends_at, conversation.warning_seconds, {
-    onWarning: () => tell(conversation.id, "warning", warningText(conversation.ends_at)),
-    onTimeUp: () => tell(conversation.id, "time_up", t("time_up")),
+  countdown = startCountdown(timer, Number(timer.dataset.endsAt), Number(timer.dataset.warningSeconds), {
+    onWarning: () => tell(id, "warning", warningText(Number(timer.dataset.endsAt))),
+    onTimeUp: () => tell(id, "time_up", t("time_up")),
+    onWindow: (inside) => {
+      const choices = field(panel, "end-choices");
+      if (choices) choices.hidden = !inside;
+    },
   });
+}
+
+// The choices at the warning: how many minutes one click adds, or why it cannot.
+function fillEndChoices(panel, conversation) {
+  const extension = conversation.extension;
+  const choices = field(panel, "end-choices");
+  if (!extension || !choices) return;
+  const minutes = Number(extension.minutes);
+  field(choices, "extend-form").hidden = !(minutes > 0);
+  setText(field(choices, "extend-label"), t("extend", { n: minutes }));
+  field(choices, "extend-limit").hidden = minutes > 0;
+  field(choices, "extend-waiting").hidden =
+    !(minutes > 0 && extension.waiting > 0 && !extension.allowed_when_waiting);
+  choices.querySelector('[data-testid="follow-up"]').href =
+    `/adviseur/vervolgafspraak?gesprek=${encodeURIComponent(String(conversation.id))}`;
+}
+
+// The conversation was extended (conversation.extended, or a state with a later end): the
+// timer counts to the new end at once, and the warning will be told again.
+function extendTo(data) {
+  const panel = slot.firstElementChild;
+  if (!panel || panel.dataset.conversationId !== String(data.id) || !countdown) return;
+  if (!countdown.setEnd(Number(data.ends_at))) return;
+  announced.delete(`${data.id}:warning`);
+  announced.delete(`${data.id}:time_up`);
+  const time = clock(Number(data.ends_at), timeZone);
+  setText(field(panel, "ends-at"), t("ends_at", { time }));
+  announce(t("extended", { time }), true);
 }
 
 // The booths (and their advisors) a candidate can be handed to, as options.
@@ -205,6 +247,8 @@ function commandFor(form, submitter) {
         advisor_id: value("advisor_id") ? Number(value("advisor_id")) : null,
         note: value("note"),
       }];
+    case "extend":
+      return ["conversation.extend", { conversation_id: Number(value("conversation_id")) }];
     case "note":
       return ["conversation.note", { conversation_id: Number(value("conversation_id")), notes: value("notes") }];
     default:
@@ -225,7 +269,8 @@ root.addEventListener("submit", async (event) => {
     if (form.dataset.action === "note") setText(field(form, "notes-saved"), t("notes_saved"));
     // The button pressed goes away with its item or panel: put focus where things continue.
     const next = { accept: "conversation-title", "accept-next": "conversation-title",
-      end: "conversation-title", transfer: "conversation-title", decline: "queue-title" }[form.dataset.action];
+      end: "conversation-title", transfer: "conversation-title", decline: "queue-title",
+      extend: "conversation-title" }[form.dataset.action];
     if (next) document.getElementById(next).focus();
   } catch (error) {
     showError(error.message);
@@ -241,18 +286,12 @@ function onEvent(name, data) {
   else if (name === "console.state") render(data);
   else if (name === "conversation.warning") tell(data.id, "warning", warningText(data.ends_at));
   else if (name === "conversation.time_up") tell(data.id, "time_up", t("time_up"));
+  else if (name === "conversation.extended") extendTo(data);
 }
 
 // The first paint came from the server: start its timer, remember who is already waiting.
 const firstPanel = slot.firstElementChild;
-if (firstPanel) {
-  const timer = firstPanel.querySelector('[data-testid="countdown"]');
-  const id = firstPanel.dataset.conversationId;
-  countdown = startCountdown(timer, Number(timer.dataset.endsAt), Number(timer.dataset.warningSeconds), {
-    onWarning: () => tell(id, "warning", warningText(Number(timer.dataset.endsAt))),
-    onTimeUp: () => tell(id, "time_up", t("time_up")),
-  });
-}
+if (firstPanel) startTimer(firstPanel, firstPanel.dataset.conversationId);
 known = new Set([...queueList.querySelectorAll("li[data-request-id]")].map((li) => li.dataset.requestId));
 
 connect({ onEvent });

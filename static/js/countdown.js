@@ -9,10 +9,11 @@ import { mmss } from "./format.js";
 
 const TICK_MS = 250;
 
-export function startCountdown(element, endsAt, warningSeconds, { onWarning, onTimeUp } = {}) {
+export function startCountdown(element, endsAt, warningSeconds, { onWarning, onTimeUp, onWindow } = {}) {
   const display = element.querySelector('[data-field="time"]') ?? element;
   let warned = false;
   let timeUp = false;
+  let inWindow = null; // within the warning time (or past the end): told to onWindow on change
 
   function tick() {
     const remaining = endsAt - serverNow();
@@ -20,6 +21,11 @@ export function startCountdown(element, endsAt, warningSeconds, { onWarning, onT
     if (element.dataset.remaining !== String(whole)) element.dataset.remaining = String(whole);
     const text = remaining > 0 ? mmss(whole) : `${t("overtime")} +${mmss(-remaining)}`;
     if (display.textContent !== text) display.textContent = text;
+    const inside = remaining <= warningSeconds;
+    if (inside !== inWindow) {
+      inWindow = inside;
+      onWindow?.(inside);
+    }
 
     if (!warned && remaining <= warningSeconds) {
       warned = true;
@@ -39,6 +45,18 @@ export function startCountdown(element, endsAt, warningSeconds, { onWarning, onT
   return {
     stop() {
       window.clearInterval(timer);
+    },
+    // The conversation was extended: count to the new end; warning and time up come again.
+    // False when the end did not change.
+    setEnd(newEndsAt) {
+      if (!(newEndsAt > endsAt)) return false;
+      endsAt = newEndsAt;
+      element.dataset.endsAt = String(newEndsAt);
+      warned = false;
+      timeUp = false;
+      element.classList.remove("warning", "overtime");
+      tick();
+      return true;
     },
   };
 }

@@ -251,9 +251,22 @@ function startTimer(conversation) {
   countdown?.stop();
   const timer = section.querySelector('[data-testid="countdown"]');
   countdown = startCountdown(timer, conversation.ends_at, conversation.warning_seconds, {
-    onWarning: () => tell(conversation.id, "warning", warningText(conversation.ends_at)),
+    onWarning: () => tell(conversation.id, "warning", warningText(Number(timer.dataset.endsAt))),
     onTimeUp: () => tell(conversation.id, "time_up", t("time_up")),
   });
+}
+
+// The advisor extended the conversation (conversation.extended, or a state with a later
+// end): the timer counts to the new end at once, and the warning will be told again.
+function extendTo(data) {
+  const current = section.dataset.key?.split(":")[2];
+  if (!countdown || section.dataset.state !== "conversation" || current !== String(data.id)) return;
+  if (!countdown.setEnd(Number(data.ends_at))) return;
+  announced.delete(`${data.id}:warning`);
+  announced.delete(`${data.id}:time_up`);
+  const time = clock(Number(data.ends_at), timeZone);
+  setText(field(section, "ends-at"), t("ends_at", { time }));
+  announce(t("extended", { time }), true);
 }
 
 // When the call starts while this tab is in the background, the tab's title says so.
@@ -315,6 +328,7 @@ function render(me) {
   }
   if (state === "conversation") {
     if (changed || !countdown) startTimer(conversation);
+    else extendTo(conversation);
   } else {
     countdown?.stop();
     countdown = null;
@@ -326,6 +340,7 @@ function onEvent(name, data) {
   else if (name === "me.state") render(data);
   else if (name === "conversation.warning") tell(data.id, "warning", warningText(data.ends_at));
   else if (name === "conversation.time_up") tell(data.id, "time_up", t("time_up"));
+  else if (name === "conversation.extended") extendTo(data);
 }
 
 // Rate over the live connection; without it, the form posts as usual.
