@@ -208,6 +208,10 @@ async def test_deadlines_lapse_away_requests_and_tell_everyone(db: Database) -> 
             "SELECT id FROM staff WHERE booth_id = ? AND role = 'advisor'", (booth,)
         )
     )
+    # Paused: nobody is free to take them, so nobody is asked whether they are ready
+    # (app.readiness) and only the lapse is told.
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE staff SET status = 'paused' WHERE id = ?", (advisor,))
     t = time.time()
     clock = Clock(t)
     hub = MemoryHub()
