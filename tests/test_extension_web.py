@@ -254,3 +254,50 @@ async def test_the_moderator_sets_the_extension_on_the_event_page(
     done = await console.send("conversation.extend", {"conversation_id": conversation_id})
     assert done["ok"] and done["data"]["added_seconds"] == 180, done
     assert "conversation.extension_not_allowed" in MESSAGES
+
+
+async def test_the_moderator_allows_it_on_the_step_in_page(
+    hall: tuple[LiveServer, World], people: list[Browserless]
+) -> None:
+    server, world = hall
+    path = server.db_path
+    _a1, console, _sanne, conversation_id = await talking(server, world, people)
+    moderator = await staff(server, people, "mod@test.example")
+    page = (await moderator.http.get("/moderator/ingrijpen")).text
+    assert 'action="/moderator/ingrijpen/verlengen-toestaan"' in page
+    assert f'data-testid="allow-extension-{conversation_id}"' in page
+    token = csrf_from(page)
+
+    # An unknown conversation: refused with the message, nothing written.
+    unknown = await moderator.http.post(
+        "/moderator/ingrijpen/verlengen-toestaan", data={"csrf": token, "conversation_id": "9999"}
+    )
+    assert unknown.status_code == 404 and MESSAGES["conversation.not_found"] in unknown.text
+    assert read(path, "SELECT COUNT(*) FROM audit_log") == [(0,)]
+
+    posted = await moderator.http.post(
+        "/moderator/ingrijpen/verlengen-toestaan",
+        data={"csrf": token, "conversation_id": str(conversation_id)},
+    )
+    assert posted.status_code == 303
+    assert posted.headers["location"].startswith("/moderator/ingrijpen?gedaan=verlengen-toestaan")
+    done = (await moderator.http.get(posted.headers["location"])).text
+    assert "De adviseur mag dit gesprek verlengen, ook als er mensen wachten." in done
+    assert f'data-testid="extension-allowed-{conversation_id}"' in done
+    assert read(path, "SELECT staff_id, action FROM audit_log") == [
+        (world.moderator, "conversation.allow_extension")
+    ]
+    # The advisor's console hears it; with Eva waiting the extension now goes through.
+    allowed = await console.next_event(
+        "console.state",
+        where=lambda d: (
+            d["conversation"] and d["conversation"]["extension"]["allowed_when_waiting"]
+        ),
+    )
+    assert allowed["conversation"]["id"] == conversation_id
+    await candidate(server, people, world.booth_a, "Eva Eerder")
+    await console.next_event("conversation.warning", timeout=10)
+    done_extend = await console.send("conversation.extend", {"conversation_id": conversation_id})
+    assert done_extend["ok"], done_extend
+    log = (await moderator.http.get("/moderator/logboek")).text
+    assert "Verlengen van een gesprek toegestaan" in log
