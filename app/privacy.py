@@ -341,6 +341,11 @@ async def _anonymise(
                 await tx.execute(
                     f'UPDATE "{table}" SET {assignments} WHERE candidate_id = ?', (candidate_id,)
                 )
+        # A phone appointment's location is the candidate's own number.
+        await tx.execute(
+            "UPDATE follow_ups SET location = '' WHERE candidate_id = ? AND mode = 'phone'",
+            (candidate_id,),
+        )
         for table, fields in _FREE_TEXT_BY_CONVERSATION.items():
             present = [f for f in fields if f in schema.columns.get(table, [])]
             if present:

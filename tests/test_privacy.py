@@ -249,6 +249,12 @@ async def test_follow_ups_and_feedback_are_theirs_to_download_and_to_erase(db, e
             (talk.id, booth, advisor, me, now + 86400, "Neem je cv mee, Sanne", now),
         )
         await tx.insert(
+            "INSERT INTO follow_ups (conversation_id, booth_id, advisor_id, candidate_id, "
+            "starts_at, minutes, mode, location, created_at) "
+            "VALUES (?, ?, ?, ?, ?, 20, 'phone', '06 12345678', ?)",
+            (talk.id, booth, advisor, me, now + 2 * 86400, now),
+        )
+        await tx.insert(
             "INSERT INTO feedback (conversation_id, rating, comment, created_at) "
             "VALUES (?, 4, 'Fijn gesprek, ik heb nu zin in de zorg', ?)",
             (talk.id, now + 90),
@@ -256,7 +262,7 @@ async def test_follow_ups_and_feedback_are_theirs_to_download_and_to_erase(db, e
 
     data = await privacy.export(db, me, now)
     assert data is not None
-    assert [f["message"] for f in data["other"]["follow_ups"]] == ["Neem je cv mee, Sanne"]
+    assert [f["message"] for f in data["other"]["follow_ups"]] == ["Neem je cv mee, Sanne", ""]
     assert data["feedback"] == [
         {
             "conversation_id": talk.id,
@@ -268,13 +274,19 @@ async def test_follow_ups_and_feedback_are_theirs_to_download_and_to_erase(db, e
 
     await privacy.erase(db, me, now=now + 100, wrap_up_seconds=0)
 
-    follow_up = await db.fetchone("SELECT message, location, minutes FROM follow_ups")
+    follow_up = await db.fetchone(
+        "SELECT message, location, minutes FROM follow_ups WHERE mode = 'on_site'"
+    )
     assert follow_up is not None
     assert (follow_up["message"], follow_up["location"], follow_up["minutes"]) == (
         "",
         "Zorgplein 1",
         30,
     ), "what they were told goes; where and how long stays for the numbers"
+    phone = await db.fetchone("SELECT location, minutes FROM follow_ups WHERE mode = 'phone'")
+    assert phone is not None and (phone["location"], phone["minutes"]) == ("", 20), (
+        "a phone appointment's location is their own number"
+    )
     rating = await db.fetchone("SELECT rating, comment FROM feedback")
     assert rating is not None and (rating["rating"], rating["comment"]) == (4, "")
 
