@@ -161,7 +161,8 @@ async def _free_advisors(tx: Transaction, now: float) -> dict[int, list[int]]:
 def choose(waiting: list[Request], free: list[int]) -> list[Request]:
     """Which waiting requests (in line order) to ask now, given the free advisors: the
     requests already asked hold an advisor each; the rest go in line order, one per
-    remaining advisor, a request for one advisor only to that advisor."""
+    remaining advisor, a request for one advisor only to that advisor. A candidate who is
+    away is not asked."""
     left = list(free)
 
     def take(request: Request) -> bool:
@@ -185,6 +186,10 @@ def choose(waiting: list[Request], free: list[int]) -> list[Request]:
     for request in waiting:
         if not left:
             break
+        # Away (no connection, app.presence): they could not see the prompt. They keep their
+        # place while the grace period runs; the next one is asked.
+        if request.away_since is not None:
+            continue
         if request.ready_asked_at is None and take(request):
             chosen.append(request)
     return chosen

@@ -323,3 +323,21 @@ async def test_settings_are_checked_and_saved(db: Database, event: Event) -> Non
     async with db.transaction() as tx:
         await readiness.save_settings(tx, settings)
     assert await readiness.load_settings(db) == readiness.Settings(30, 1, 900)
+
+
+async def test_a_candidate_who_is_away_is_not_asked_the_next_one_is(
+    db: Database, event: Event, booth: dict[str, int]
+) -> None:
+    ada, bas = await line(db, event, ["Ada", "Bas"], booth["a"])
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE requests SET away_since = ? WHERE id = ?", (T0 + 100, ada))
+    await set_status(db, booth["a1"], "available")
+    await readiness.ask_due(db, T0 + 300)
+    # Ada keeps her place (the grace period decides about her); Bas is asked.
+    assert await asked(db) == {bas}
+    assert await order(db, booth["a"]) == [ada, bas]
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE requests SET away_since = NULL WHERE id = ?", (ada,))
+    await set_status(db, booth["a2"], "available")
+    await readiness.ask_due(db, T0 + 301)
+    assert await asked(db) == {ada, bas}
