@@ -121,18 +121,14 @@ async def _record(db: Database | Transaction, candidate_id: int) -> dict[str, An
     event = await db.fetchone("SELECT name, timezone FROM event WHERE id = 1")
     if event is None:
         return None
-    # A conversation that ended because the candidate never came (readiness's no-show
-    # mark, where the schema has it) is no proof of anything.
-    marks_no_shows = await db.fetchone(
-        "SELECT 1 FROM pragma_table_info('conversations') WHERE name = 'no_show_at'"
-    )
-    held = " AND c.no_show_at IS NULL" if marks_no_shows is not None else ""
+    # A conversation that ended because the candidate never came (a no-show, see
+    # app.readiness) is no proof of anything.
     rows = await db.fetchall(
         "SELECT c.started_at, c.ended_at, b.name AS booth, COALESCE(s.name, '') AS advisor "
         "FROM conversations c JOIN booths b ON b.id = c.booth_id "
         "LEFT JOIN staff s ON s.id = c.advisor_id "
-        "WHERE c.candidate_id = ? AND c.ended_at IS NOT NULL AND c.ended_at > c.started_at"
-        f"{held} ORDER BY c.started_at, c.id",
+        "WHERE c.candidate_id = ? AND c.ended_at IS NOT NULL AND c.ended_at > c.started_at "
+        "AND c.no_show_at IS NULL ORDER BY c.started_at, c.id",
         (candidate_id,),
     )
     if not rows:

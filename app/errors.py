@@ -91,6 +91,7 @@ MESSAGES: dict[str, str] = {
     "conversation.ended": N_("Dit gesprek is al afgelopen."),
     "feedback.not_ended": N_("Je kunt het gesprek beoordelen als het is afgelopen."),
     "feedback.already_given": N_("Je hebt dit gesprek al beoordeeld. Bedankt!"),
+    "feedback.no_show": N_("Dit gesprek is niet doorgegaan: je bent niet gekomen."),
     # follow-up appointments and the advisors' availability
     "input.datetime": N_("Vul een datum en tijd in, bijvoorbeeld 2026-03-12 14:30."),
     "follow_up.not_found": N_("Deze afspraak bestaat niet."),

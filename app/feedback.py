@@ -50,13 +50,17 @@ async def rate(
     rating, comment = check(rating, comment)
     async with db.transaction() as tx:
         row = await tx.fetchone(
-            "SELECT candidate_id, ended_at FROM conversations WHERE id = ?", (conversation_id,)
+            "SELECT candidate_id, ended_at, no_show_at FROM conversations WHERE id = ?",
+            (conversation_id,),
         )
         # Someone else's conversation is refused as if it did not exist.
         if row is None or row["candidate_id"] != candidate_id:
             raise DomainError("conversation.not_found")
         if row["ended_at"] is None:
             raise DomainError("feedback.not_ended")
+        # The candidate never came: there was no conversation to rate.
+        if row["no_show_at"] is not None:
+            raise DomainError("feedback.no_show")
         given = await tx.fetchone(
             "SELECT 1 FROM feedback WHERE conversation_id = ?", (conversation_id,)
         )
@@ -77,7 +81,7 @@ async def for_candidate(db: Database, candidate_id: int) -> dict[str, Any] | Non
         "SELECT c.id AS conversation_id, b.name AS booth_name, f.rating, "
         "COALESCE(f.comment, '') AS comment FROM conversations c "
         "JOIN booths b ON b.id = c.booth_id LEFT JOIN feedback f ON f.conversation_id = c.id "
-        "WHERE c.candidate_id = ? AND c.ended_at IS NOT NULL "
+        "WHERE c.candidate_id = ? AND c.ended_at IS NOT NULL AND c.no_show_at IS NULL "
         "ORDER BY c.ended_at DESC, c.id DESC LIMIT 1",
         (candidate_id,),
     )

@@ -470,16 +470,23 @@ CONVERSATION_HEADER = (
 )
 
 
+def _conversation_state(ended_at: float | None, no_show_at: float | None) -> str:
+    if ended_at is None:
+        return "running"
+    return "ended" if no_show_at is None else "no_show"
+
+
 async def export_conversations(
     db: Database, event: Event, now: float, day: date | None = None
 ) -> Export:
-    """Every conversation, ended or running. ``seconds`` is its length (for a running one:
-    so far, at ``now``); ``seconds_overtime`` how far it ran past its planned end."""
+    """Every conversation, ended, running or a no-show (the candidate never joined, see
+    ``app.readiness``). ``seconds`` is its length (for a running one: so far, at ``now``);
+    ``seconds_overtime`` how far it ran past its planned end."""
     scope = scope_of(event, day)
     where, params = scope.where("c.started_at")
     rows = await db.fetchall(
         "SELECT c.id, c.request_id, c.candidate_id, c.booth_id, b.name AS booth, "
-        "s.name AS advisor, c.started_at, c.ends_at, c.ended_at, "
+        "s.name AS advisor, c.started_at, c.ends_at, c.ended_at, c.no_show_at, "
         "(SELECT COUNT(*) FROM follow_ups u WHERE u.conversation_id = c.id "
         "AND u.status != 'cancelled') AS follow_ups "
         "FROM conversations c JOIN booths b ON b.id = c.booth_id "
@@ -501,7 +508,7 @@ async def export_conversations(
                 iso(r["started_at"], scope.zone),
                 iso(r["ends_at"], scope.zone),
                 iso(r["ended_at"], scope.zone),
-                "running" if r["ended_at"] is None else "ended",
+                _conversation_state(r["ended_at"], r["no_show_at"]),
                 _seconds(r["started_at"], until),
                 max(0, round(until - float(r["ends_at"]))),
                 r["follow_ups"],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app import actions, conversations, feedback
+from app import actions, conversations, feedback, readiness
 from app.errors import DomainError, ValidationError
 from app.snapshots import candidate_state, console_state
 from tests.servicekit import (
@@ -153,6 +153,33 @@ async def test_the_last_ended_conversation_is_the_one_to_rate(tmp_path: Path) ->
             "Bouwbedrijf",
             None,
         )
+    finally:
+        await db.close()
+
+
+async def test_a_no_show_is_not_offered_and_cannot_be_rated(tmp_path: Path) -> None:
+    db = await open_db(tmp_path / "hall.db")
+    try:
+        event = await make_event(db)
+        zorg = await make_booth(db, "zorg", name="Zorggroep")
+        anna = await make_advisor(db, zorg, "anna@zorg.nl")
+        sanne = await make_candidate(db, "Sanne")
+        t = time.time()
+        request = await make_request(db, event, sanne, zorg, now=t)
+        talk, _ = await conversations.accept(
+            db, event, advisor_id=anna, request_id=request.id, now=t + 1
+        )
+        # Sanne never joins: after the join time the conversation ends as a no-show.
+        await readiness.join_due(db, t + 3600)
+        ended = await conversations.get_conversation(db, talk.id)
+        assert ended is not None and ended.ended_at is not None
+        assert (await candidate_state(db, event, sanne, t + 3601))["feedback"] is None
+        with pytest.raises(DomainError) as refused:
+            await feedback.rate(
+                db, candidate_id=sanne, conversation_id=talk.id, rating=1, comment="", now=t + 3602
+            )
+        assert refused.value.code == "feedback.no_show"
+        assert await count(db, "feedback") == 0
     finally:
         await db.close()
 

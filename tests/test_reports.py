@@ -500,6 +500,11 @@ async def test_conversations_export(db: Database, scripted: tuple[Event, Script]
     running = rows[5]
     # 09:31:20 → 09:45 so far: 820 s, 220 s past its planned 10 minutes
     assert running[8:] == ["", "running", "820", "220", "0"]
+    # A conversation the candidate never joined ends as a no-show, and says so.
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE conversations SET no_show_at = ended_at WHERE id = ?", (conv[0],))
+    rows = parse((await reports.export_conversations(db, event, now)).to_csv())
+    assert rows[1][9] == "no_show" and rows[2][9] == "ended"
     assert_no_personal_data(data)
     assert "meet.example.test" not in data.decode()  # the video room is not needed
 
