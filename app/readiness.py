@@ -140,7 +140,7 @@ async def update_settings(
 # -- asking --------------------------------------------------------------------------------
 
 
-async def _free_advisors(tx: Transaction, now: float) -> dict[int, list[int]]:
+async def _free_advisors(tx: Database | Transaction, now: float) -> dict[int, list[int]]:
     """Per booth: the advisors who are free or about to be."""
     rows = await tx.fetchall(
         "SELECT s.id, s.booth_id FROM staff s "
@@ -195,33 +195,40 @@ def choose(waiting: list[Request], free: list[int]) -> list[Request]:
     return chosen
 
 
+async def _to_ask(reader: Database | Transaction, now: float) -> list[Request]:
+    """The requests to ask now, over every booth with a free (or nearly free) advisor."""
+    chosen: list[Request] = []
+    for booth_id, advisor_ids in sorted((await _free_advisors(reader, now)).items()):
+        rows = await reader.fetchall(
+            f"SELECT {REQUEST_COLUMNS} FROM requests WHERE booth_id = ? "
+            "AND status = 'waiting' ORDER BY line_at, id",
+            (booth_id,),
+        )
+        chosen += choose([request_from_row(r) for r in rows], advisor_ids)
+    return chosen
+
+
 async def ask_due(db: Database, now: float) -> Changes:
     """Ask the candidates who are next now. Asks nobody twice for the same turn."""
     changes = Changes()
-    # A read first: most rounds have nobody to ask, and need no write transaction.
+    # Reads first: most rounds have nobody to ask, and need no write transaction (every
+    # write moves the revision that clients compare states by).
     if not await db.fetchone(
         "SELECT 1 FROM requests WHERE status = 'waiting' AND ready_asked_at IS NULL LIMIT 1"
-    ):
+    ) or not await _to_ask(db, now):
         return changes
     async with db.transaction() as tx:
         settings = await load_settings(tx)
-        free = await _free_advisors(tx, now)
-        for booth_id, advisor_ids in sorted(free.items()):
-            rows = await tx.fetchall(
-                f"SELECT {REQUEST_COLUMNS} FROM requests WHERE booth_id = ? "
-                "AND status = 'waiting' ORDER BY line_at, id",
-                (booth_id,),
+        for request in await _to_ask(tx, now):
+            await tx.execute(
+                "UPDATE requests SET ready_asked_at = ?, ready_until = ?, ready_at = NULL, "
+                "ready_extended = 0 WHERE id = ? AND status = 'waiting' "
+                "AND ready_asked_at IS NULL",
+                (now, now + settings.ready_seconds, request.id),
             )
-            for request in choose([request_from_row(r) for r in rows], advisor_ids):
-                await tx.execute(
-                    "UPDATE requests SET ready_asked_at = ?, ready_until = ?, ready_at = NULL, "
-                    "ready_extended = 0 WHERE id = ? AND status = 'waiting' "
-                    "AND ready_asked_at IS NULL",
-                    (now, now + settings.ready_seconds, request.id),
-                )
-                changes.booth_ids.add(booth_id)
-                changes.candidate_ids.add(request.candidate_id)
-                changes.asked[request.id] = request.candidate_id
+            changes.booth_ids.add(request.booth_id)
+            changes.candidate_ids.add(request.candidate_id)
+            changes.asked[request.id] = request.candidate_id
     return changes
 
 

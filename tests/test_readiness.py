@@ -69,8 +69,11 @@ async def test_nobody_is_asked_while_no_advisor_is_free(
     db: Database, event: Event, booth: dict[str, int]
 ) -> None:
     await line(db, event, ["Ada", "Bas"], booth["a"])
-    changes = await readiness.ask_due(db, T0 + 300)
+    revision = await db.revision()
+    changes = await readiness.run_due(db, T0 + 300)
     assert not changes and await asked(db) == set()
+    # A round with nobody to ask writes nothing: clients compare states by the revision.
+    assert await db.revision() == revision
 
 
 async def test_one_candidate_is_asked_per_free_advisor_in_line_order(
