@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from app import announcements, snapshots
+from app import announcements, feedback, snapshots
 from app.db import Database
 from app.event import Event, load_event
 from app.hallfeed import HallFeed
@@ -99,10 +99,14 @@ class Live:
             for candidate_id, view in (
                 await snapshots.waiting_request_views(self.db, event, booth_id, now)
             ).items():
+                # The whole state: a client replaces what it holds with it.
+                state = {
+                    "request": view,
+                    "conversation": None,
+                    "feedback": await feedback.for_candidate(self.db, candidate_id),
+                }
                 await self.hub.publish(
-                    f"candidate:{candidate_id}",
-                    "me.state",
-                    {"request": view, "conversation": None, "rev": rev},
+                    f"candidate:{candidate_id}", "me.state", {**state, "rev": rev}
                 )
 
     async def candidate_changed(self, candidate_id: int) -> None:
