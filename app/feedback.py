@@ -77,20 +77,34 @@ async def rate(
 async def for_candidate(db: Database, candidate_id: int) -> dict[str, Any] | None:
     """The candidate's last ended conversation and the rating they gave it (``rating``
     None while not yet rated); None when they have had no conversation that ended."""
-    row = await db.fetchone(
-        "SELECT c.id AS conversation_id, b.name AS booth_name, f.rating, "
+    return (await for_candidates(db, [candidate_id]))[candidate_id]
+
+
+async def for_candidates(
+    db: Database, candidate_ids: list[int]
+) -> dict[int, dict[str, Any] | None]:
+    """``for_candidate`` for many candidates in one read (every waiting candidate of a booth
+    whose state is pushed)."""
+    found: dict[int, dict[str, Any] | None] = dict.fromkeys(candidate_ids)
+    if not candidate_ids:
+        return found
+    marks = ", ".join("?" * len(candidate_ids))
+    rows = await db.fetchall(
+        "SELECT c.candidate_id, c.id AS conversation_id, b.name AS booth_name, f.rating, "
         "COALESCE(f.comment, '') AS comment FROM conversations c "
         "JOIN booths b ON b.id = c.booth_id LEFT JOIN feedback f ON f.conversation_id = c.id "
-        "WHERE c.candidate_id = ? AND c.ended_at IS NOT NULL AND c.no_show_at IS NULL "
-        "ORDER BY c.ended_at DESC, c.id DESC LIMIT 1",
-        (candidate_id,),
+        f"WHERE c.candidate_id IN ({marks}) AND c.ended_at IS NOT NULL "
+        "AND c.no_show_at IS NULL ORDER BY c.ended_at DESC, c.id DESC",
+        tuple(candidate_ids),
     )
-    if row is None:
-        return None
-    return {
-        "conversation_id": row["conversation_id"],
-        "booth_name": row["booth_name"],
-        "rating": row["rating"],
-        "comment": row["comment"],
-        "comment_max": COMMENT_MAX,
-    }
+    for row in rows:
+        candidate_id = int(row["candidate_id"])
+        if found[candidate_id] is None:  # the first row is the last conversation
+            found[candidate_id] = {
+                "conversation_id": row["conversation_id"],
+                "booth_name": row["booth_name"],
+                "rating": row["rating"],
+                "comment": row["comment"],
+                "comment_max": COMMENT_MAX,
+            }
+    return found

@@ -96,15 +96,11 @@ class Live:
             )
             for row in advisor_ids:
                 await self.console_changed(row["id"], event)
-            for candidate_id, view in (
-                await snapshots.waiting_request_views(self.db, event, booth_id, now)
-            ).items():
+            views = await snapshots.waiting_request_views(self.db, event, booth_id, now)
+            rated = await feedback.for_candidates(self.db, list(views))
+            for candidate_id, view in views.items():
                 # The whole state: a client replaces what it holds with it.
-                state = {
-                    "request": view,
-                    "conversation": None,
-                    "feedback": await feedback.for_candidate(self.db, candidate_id),
-                }
+                state = {"request": view, "conversation": None, "feedback": rated[candidate_id]}
                 await self.hub.publish(
                     f"candidate:{candidate_id}", "me.state", {**state, "rev": rev}
                 )
