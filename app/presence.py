@@ -166,14 +166,15 @@ class Presence:
         db: Database,
         clock: Callable[[], float],
         grace_seconds: float,
-        on_away: Callable[[], Awaitable[None]] | None = None,
+        on_change: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.grace_seconds = grace_seconds
         self.refresh_seconds = refresh_seconds_for(grace_seconds)
-        # Called after a candidate was marked away: their lapse is a new deadline.
-        self.on_away = on_away
+        # Called after a candidate was marked away (their lapse is a new deadline) or back
+        # (one who is next may now be asked whether they are ready, see app.readiness).
+        self.on_change = on_change
         self._connections: dict[int, int] = {}
 
     def _online_until(self) -> float:
@@ -187,8 +188,8 @@ class Presence:
             if self.connected(candidate_id):
                 # A connection came back while the mark was written.
                 await mark_present(self.db, [candidate_id])
-            elif self.on_away is not None:
-                await self.on_away()
+            elif self.on_change is not None:
+                await self.on_change()
 
     async def arrived(self, role: str, person_id: int | None) -> None:
         """A connection of this person opened."""
@@ -198,7 +199,8 @@ class Presence:
         self._connections[person_id] = count + 1
         if count == 0:
             try:
-                await mark_present(self.db, [person_id])
+                if await mark_present(self.db, [person_id]) and self.on_change is not None:
+                    await self.on_change()
                 await mark_online(self.db, [person_id], self._online_until())
             except Exception:
                 log.exception("marking a candidate present failed")
@@ -230,8 +232,8 @@ class Presence:
 
     async def start(self) -> None:
         """At start-up, before any connection: candidates nobody has seen are away."""
-        if await mark_unseen_away(self.db, self.clock()) and self.on_away is not None:
-            await self.on_away()
+        if await mark_unseen_away(self.db, self.clock()) and self.on_change is not None:
+            await self.on_change()
 
     async def run(self) -> None:
         """Mark the candidates connected to this process present again, now and then."""

@@ -70,7 +70,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         feed = HallFeed(hub.local, observe=metrics.observe_broadcast, clock=clock)
         live = Live(db, hub, clock, settings.hall_push_seconds, feed)
         deadlines = Deadlines(db, live, clock, lease, settings.grace_seconds)
-        presence = Presence(db, clock, settings.grace_seconds, on_away=live.deadlines_moved)
+        presence = Presence(db, clock, settings.grace_seconds, on_change=live.deadlines_moved)
         hub.listen(DEADLINES_WAKE, lambda _event, _data: deadlines.wake())
         if settings.redis_url:
 

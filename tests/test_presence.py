@@ -142,7 +142,7 @@ async def test_the_last_connection_closing_marks_away(db: Database) -> None:
     async def wake() -> None:
         woken.append(clock.now)
 
-    tracker = Presence(db, clock, GRACE, on_away=wake)
+    tracker = Presence(db, clock, GRACE, on_change=wake)
     who = sanne.candidate_id
     await tracker.arrived("candidate", who)
     await tracker.arrived("candidate", who)  # a second tab
@@ -157,8 +157,11 @@ async def test_the_last_connection_closing_marks_away(db: Database) -> None:
     assert await _away_since(db, sanne.id) == clock.now
     assert woken == [clock.now]  # the deadlines are told about the new lapse
 
+    clock.now += 1
     await tracker.arrived("candidate", who)
     assert await _away_since(db, sanne.id) is None
+    # Back: the deadlines are told too (the one who is next may now be asked if ready).
+    assert woken == [clock.now - 1, clock.now]
 
 
 async def test_a_form_request_without_a_socket_starts_away(db: Database) -> None:
