@@ -72,6 +72,18 @@ class Settings:
     mail_from: str = "Inzoomen <noreply@inzoomen.invalid>"
     templates_dir: Path = field(default=PROJECT_ROOT / "templates")
     static_dir: Path = field(default=PROJECT_ROOT / "static")
+    # ICE servers for the hall's own video call (see docs/turn.md). None configured: the
+    # call works on one local network and on loopback only.
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    # coturn's static-auth-secret: each participant gets short-lived credentials.
+    turn_secret: str | None = None
+    turn_ttl_seconds: int = 7200
+    # Or static long-term credentials (a username and password coturn knows).
+    turn_username: str | None = None
+    turn_password: str | None = None
+    # Relayed candidates only: no participant learns the other's address.
+    ice_relay_only: bool = False
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -131,6 +143,39 @@ class Settings:
             raise ConfigError(
                 f"INZOOMEN_MAIL_FROM must be an e-mail address, got {self.mail_from!r}"
             )
+        self._check_ice()
+
+    def _check_ice(self) -> None:
+        for name, urls, schemes in (
+            ("INZOOMEN_STUN_URLS", self.stun_urls, ("stun:", "stuns:")),
+            ("INZOOMEN_TURN_URLS", self.turn_urls, ("turn:", "turns:")),
+        ):
+            for url in urls:
+                host = url.split(":", 1)[1] if ":" in url else ""
+                if not url.startswith(schemes) or not host or any(c.isspace() for c in url):
+                    raise ConfigError(
+                        f"{name} holds URLs that start with {' or '.join(schemes)} and a host, "
+                        f"got {url!r}"
+                    )
+        static = self.turn_username is not None or self.turn_password is not None
+        if (self.turn_username is None) != (self.turn_password is None):
+            raise ConfigError("INZOOMEN_TURN_USERNAME and INZOOMEN_TURN_PASSWORD go together")
+        if self.turn_secret is not None and static:
+            raise ConfigError(
+                "INZOOMEN_TURN_SECRET and INZOOMEN_TURN_USERNAME/INZOOMEN_TURN_PASSWORD "
+                "exclude each other"
+            )
+        if self.turn_urls and self.turn_secret is None and not static:
+            raise ConfigError(
+                "INZOOMEN_TURN_URLS needs INZOOMEN_TURN_SECRET or INZOOMEN_TURN_USERNAME and "
+                "INZOOMEN_TURN_PASSWORD"
+            )
+        if not self.turn_urls and (self.turn_secret is not None or static):
+            raise ConfigError("TURN credentials are set but INZOOMEN_TURN_URLS is empty")
+        if self.turn_ttl_seconds < 60:
+            raise ConfigError("INZOOMEN_TURN_TTL_SECONDS must be at least 60")
+        if self.ice_relay_only and not self.turn_urls:
+            raise ConfigError("INZOOMEN_ICE_RELAY_ONLY needs INZOOMEN_TURN_URLS")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -162,6 +207,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -204,6 +253,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         smtp_tls=_bool(env, "INZOOMEN_SMTP_TLS", False),
         mail_from=env.get("INZOOMEN_MAIL_FROM") or Settings.mail_from,
+        stun_urls=_list(env, "INZOOMEN_STUN_URLS"),
+        turn_urls=_list(env, "INZOOMEN_TURN_URLS"),
+        turn_secret=env.get("INZOOMEN_TURN_SECRET") or None,
+        turn_ttl_seconds=_int(env, "INZOOMEN_TURN_TTL_SECONDS", 7200),
+        turn_username=env.get("INZOOMEN_TURN_USERNAME") or None,
+        turn_password=env.get("INZOOMEN_TURN_PASSWORD") or None,
+        ice_relay_only=_bool(env, "INZOOMEN_ICE_RELAY_ONLY", False),
     )
     settings.check()
     return settings
