@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,9 @@ def _wait_listening(turn: Turn, timeout: float = 15.0) -> None:
     raise RuntimeError(f"turnserver did not listen on {turn.port}:\n{turn.log()}")
 
 
-@pytest.fixture
-def turn(tmp_path: Path) -> Iterator[Turn]:
+@contextmanager
+def running_turn(tmp_path: Path, auth: list[str]) -> Iterator[Turn]:
+    """coturn on a free loopback port, in the foreground, with ``auth`` as its login scheme."""
     port = _free_udp_and_tcp_port()
     log_path = tmp_path / "turn.log"
     command = [
@@ -91,8 +93,7 @@ def turn(tmp_path: Path) -> Iterator[Turn]:
         "--relay-ip=127.0.0.1",
         "--min-port=40000",
         "--max-port=40999",
-        "--use-auth-secret",
-        f"--static-auth-secret={SECRET}",
+        *auth,
         f"--realm={REALM}",
         "--fingerprint",
         "--allow-loopback-peers",
@@ -120,6 +121,13 @@ def turn(tmp_path: Path) -> Iterator[Turn]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def turn(tmp_path: Path) -> Iterator[Turn]:
+    """coturn with the TURN REST API scheme: it knows only the shared secret."""
+    with running_turn(tmp_path, ["--use-auth-secret", f"--static-auth-secret={SECRET}"]) as t:
+        yield t
 
 
 def _settings(turn: Turn, secret: str) -> Any:
@@ -205,7 +213,7 @@ CALL = """async ([configA, configB]) => {
       e.channel.addEventListener('message', (m) => resolve(m.data));
     });
   });
-  channel.addEventListener('open', () => channel.send('hallo via de relay'));
+  channel.addEventListener('open', () => channel.send('hallo over het datakanaal'));
   await a.setLocalDescription(await a.createOffer());
   await b.setRemoteDescription(a.localDescription);
   await b.setLocalDescription(await b.createAnswer());
@@ -241,10 +249,46 @@ async def test_two_relay_only_peers_talk_through_coturn(turn: Turn, server: Live
         page = await browser.new_page()
         await page.goto(f"{server.url}/")
         result: dict[str, Any] = await page.evaluate(CALL, [config_a, config_b])
-    assert result["message"] == "hallo via de relay", f"{result}\n{turn.log()}"
+    assert result["message"] == "hallo over het datakanaal", f"{result}\n{turn.log()}"
     assert result["pairs"] == [
         {"local": "relay", "remote": "relay"},
         {"local": "relay", "remote": "relay"},
     ], result
     log = turn.log()
     assert "candidate-12" in log and "advisor-3" in log
+
+
+async def test_a_static_login_works_too(tmp_path: Path, server: LiveServer) -> None:
+    auth = ["--lt-cred-mech", "--user=hall:static-pass"]
+    with running_turn(tmp_path, auth) as turn:
+        settings = load_settings(
+            {
+                "INZOOMEN_TURN_URLS": turn.url,
+                "INZOOMEN_TURN_USERNAME": "hall",
+                "INZOOMEN_TURN_PASSWORD": "static-pass",
+                "INZOOMEN_ICE_RELAY_ONLY": "true",
+            }
+        )
+        result = await _gather(server, client_config(settings, "candidate-12", time.time()))
+        assert any(" typ relay " in c for c in result["candidates"]), f"{result}\n{turn.log()}"
+        wrong = settings.with_overrides(turn_password="not-the-password")
+        refused = await _gather(server, client_config(wrong, "candidate-12", time.time()))
+        assert refused["candidates"] == [], refused
+        assert 401 in refused["errors"], refused
+
+
+async def test_without_ice_servers_a_call_connects_on_loopback(server: LiveServer) -> None:
+    settings = load_settings({})
+    now = time.time()
+    config_a = client_config(settings, "candidate-12", now)
+    config_b = client_config(settings, "advisor-3", now)
+    assert config_a == {"iceServers": [], "iceTransportPolicy": "all"}
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(f"{server.url}/")
+        result: dict[str, Any] = await page.evaluate(CALL, [config_a, config_b])
+    assert result["message"] == "hallo over het datakanaal", result
+    assert result["pairs"] == [
+        {"local": "host", "remote": "host"},
+        {"local": "host", "remote": "host"},
+    ], result
