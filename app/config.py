@@ -151,7 +151,7 @@ class Settings:
             ("INZOOMEN_TURN_URLS", self.turn_urls, ("turn:", "turns:")),
         ):
             for url in urls:
-                host = url.split(":", 1)[1] if ":" in url else ""
+                host = url.split(":", 1)[1].split("?", 1)[0] if ":" in url else ""
                 if not url.startswith(schemes) or not host or any(c.isspace() for c in url):
                     raise ConfigError(
                         f"{name} holds URLs that start with {' or '.join(schemes)} and a host, "

@@ -119,6 +119,11 @@ def test_static_credentials_and_relay_only() -> None:
         ({"INZOOMEN_STUN_URLS": "https://x.example"}, "INZOOMEN_STUN_URLS"),
         ({"INZOOMEN_STUN_URLS": "stun:"}, "INZOOMEN_STUN_URLS"),
         (
+            {"INZOOMEN_TURN_URLS": "turn:?transport=udp", "INZOOMEN_TURN_SECRET": SECRET},
+            "INZOOMEN_TURN_URLS",
+        ),
+        ({"INZOOMEN_STUN_URLS": "stun:a.example, stun:b .example"}, "INZOOMEN_STUN_URLS"),
+        (
             {"INZOOMEN_TURN_URLS": "stun:x.example", "INZOOMEN_TURN_SECRET": SECRET},
             "INZOOMEN_TURN_URLS .*turn: or turns:",
         ),
