@@ -15,7 +15,7 @@ from app.db import Database
 from app.errors import DomainError
 from app.event import Event
 from app.queue import REQUEST_COLUMNS, Request, next_for_advisor, request_from_row
-from app.video import provider_for
+from app.video import meeting_for
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,15 @@ class Conversation:
     warned_at: float | None
     time_up_at: float | None
     ended_at: float | None
+    # The call on the hall's own page (app.calls), when the event uses built-in video.
+    call_token: str | None = None
+    # The external room both can fall back to when video does not work.
+    room_url: str = ""
 
 
 _COLUMNS = (
     "id, request_id, booth_id, advisor_id, candidate_id, video_url, started_at, ends_at, "
-    "warned_at, time_up_at, ended_at"
+    "warned_at, time_up_at, ended_at, call_token, room_url"
 )
 
 
@@ -50,7 +54,7 @@ async def accept(
     advisor = await get_staff(db, advisor_id)
     if advisor is None or advisor.role != "advisor" or advisor.booth_id is None:
         raise DomainError("auth.forbidden")
-    video_url = provider_for(event).room_for(advisor)
+    meeting = meeting_for(event, advisor)
     async with db.transaction() as tx:
         busy = await tx.fetchone(
             "SELECT 1 FROM conversations WHERE advisor_id = ? AND ended_at IS NULL",
@@ -85,13 +89,16 @@ async def accept(
         try:
             conversation_id = await tx.insert(
                 "INSERT INTO conversations (request_id, booth_id, advisor_id, candidate_id, "
-                "video_url, started_at, ends_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "video_url, call_token, room_url, started_at, ends_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     request.id,
                     request.booth_id,
                     advisor_id,
                     request.candidate_id,
-                    video_url,
+                    meeting.video_url,
+                    meeting.call_token,
+                    meeting.room_url,
                     now,
                     now + event.conversation_seconds,
                 ),

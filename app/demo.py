@@ -525,7 +525,7 @@ async def seed_demo(db: Database, today: date, password: str = DEMO_PASSWORD) ->
                 timezone=DEMO_TIMEZONE,
                 conversation_seconds=600,
                 warning_seconds=120,
-                video_provider="jitsi",
+                video_provider="builtin",
                 video_base_url="https://meet.jit.si",
             ),
         )

@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 
 from app.db import Database, Transaction
 
-VIDEO_PROVIDERS = ("jitsi", "personal")
+# builtin: the call runs on the hall's own call page (app.calls); jitsi: a fresh room on a
+# Jitsi-compatible server; personal: each advisor's own meeting link.
+VIDEO_PROVIDERS = ("builtin", "jitsi", "personal")
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ async def ensure_event(db: Database) -> None:
                     timezone="Europe/Amsterdam",
                     conversation_seconds=600,
                     warning_seconds=120,
-                    video_provider="jitsi",
+                    video_provider="builtin",
                     video_base_url="https://meet.jit.si",
                 ),
             )

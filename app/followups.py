@@ -30,7 +30,7 @@ from app.admin import https_url_ok
 from app.db import Database, Transaction
 from app.errors import DomainError, ValidationError
 from app.event import Event
-from app.video import provider_for
+from app.video import appointment_link
 
 LENGTHS = (15, 20, 30, 45, 60)
 DEFAULT_MINUTES = 30
@@ -392,7 +392,7 @@ async def book(
             # Like a conversation's link: the holder's (or, for a booth, the booker's).
             owner = await get_staff(tx, advisor_id if advisor_id is not None else staffer.id)
             assert owner is not None
-            location = provider_for(event).room_for(owner)
+            location = appointment_link(event, owner)
         elif not location and booking.mode == "phone":
             location = conversation["phone"] or ""
             if not location:

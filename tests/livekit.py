@@ -45,7 +45,11 @@ class World:
 
 
 async def seed_world(
-    path: Path, *, conversation_seconds: int = 600, warning_seconds: int = 120
+    path: Path,
+    *,
+    conversation_seconds: int = 600,
+    warning_seconds: int = 120,
+    video_provider: str = "jitsi",
 ) -> World:
     db = await Database.open(path)
     today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
@@ -58,7 +62,7 @@ async def seed_world(
                     timezone="Europe/Amsterdam",
                     conversation_seconds=conversation_seconds,
                     warning_seconds=warning_seconds,
-                    video_provider="jitsi",
+                    video_provider=video_provider,
                     video_base_url="https://meet.example.test",
                 ),
             )
