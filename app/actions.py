@@ -15,6 +15,7 @@ from typing import Any
 from app import (
     advisors,
     announcements,
+    calls,
     conversations,
     extension,
     feedback,
@@ -26,6 +27,7 @@ from app import (
 )
 from app import followups as follow_ups
 from app.auth import Principal, announce_revoked
+from app.candidates import PHONE_MAX
 from app.errors import DomainError
 from app.event import load_event
 from app.followups import Booking, Staffer
@@ -33,6 +35,7 @@ from app.protocol import Field, clean_payload
 from app.resources import Resources
 from app.transfer import NOTE_MAX as TRANSFER_NOTE_MAX
 from app.transfer import transfer as transfer_candidate
+from app.video import TOKEN_MAX
 
 Handler = Callable[[Resources, Principal, dict[str, Any]], Awaitable[Any]]
 
@@ -611,3 +614,73 @@ async def conversation_allow_extension(r: Resources, p: Principal, data: dict[st
     )
     await r.live.booths_changed([allowed.booth_id])
     return {"conversation_id": allowed.conversation_id}
+
+
+# -- the call on the hall's own page (app.calls) ---------------------------------------------
+
+
+@action(
+    "call.signal",
+    ("candidate", "advisor"),
+    Field("token", str, max_length=TOKEN_MAX),
+    Field("kind", str, choices=calls.SIGNAL_KINDS),
+    Field("peer", str, max_length=calls.PEER_MAX),
+    Field("to", str, required=False, max_length=calls.PEER_MAX),
+    Field("sdp", str, required=False, max_length=calls.SDP_MAX),
+    Field("candidate", str, required=False, max_length=calls.CANDIDATE_MAX),
+    Field("sdp_mid", str, required=False, max_length=calls.SDP_MID_MAX),
+    Field("audio", bool, required=False),
+    Field("video", bool, required=False),
+    Field("audio_only", bool, required=False),
+)
+async def call_signal(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    call = await calls.running(r.db, data["token"], role=p.role, person_id=p.id)
+    message = calls.signal(data["kind"], data)
+    # To the other participant only; their call page picks it up, their other pages not.
+    await r.hub.publish(
+        call.topic_of(call.other_role(p.role)),
+        "call.signal",
+        {"token": call.token, "from": p.role, **message},
+    )
+    return {"kind": message["kind"]}
+
+
+@action(
+    "call.fallback",
+    ("candidate", "advisor"),
+    Field("token", str, max_length=TOKEN_MAX),
+    Field("choice", str, choices=calls.FALLBACKS),
+)
+async def call_fallback(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    call = await calls.running(r.db, data["token"], role=p.role, person_id=p.id)
+    url = calls.fallback_url(call, data["choice"])
+    told = {"token": call.token, "choice": data["choice"], "url": url, "from": p.role}
+    await r.hub.publish(call.topic_of(call.other_role(p.role)), "call.fallback", told)
+    return {"choice": data["choice"], "url": url}
+
+
+@action(
+    "call.phone_me",
+    ("candidate",),
+    Field("token", str, max_length=TOKEN_MAX),
+    Field("phone", str, max_length=PHONE_MAX),
+    Field("agree", bool),
+)
+async def call_phone_me(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    call = await calls.ask_phone(
+        r.db,
+        data["token"],
+        candidate_id=_id(p),
+        phone=data["phone"],
+        agree=data["agree"],
+        now=r.now(),
+    )
+    told = {
+        "token": call.token,
+        "choice": "phone",
+        "phone": call.callback_phone,
+        "name": call.candidate_name,
+        "from": "candidate",
+    }
+    await r.hub.publish(call.topic_of("advisor"), "call.fallback", told)
+    return {"choice": "phone", "phone": call.callback_phone}

@@ -44,6 +44,16 @@ def check_sign_in(name: str, email: str, phone: str, consent: bool) -> tuple[str
     return name, email, phone
 
 
+def check_phone(phone: str, *, required: bool = False) -> str:
+    """A phone number as a person types it: digits, spaces, brackets, dashes, a leading +."""
+    phone = phone.strip()
+    if not phone and required:
+        raise DomainError("input.required", field="phone")
+    if phone and not _PHONE.match(phone):
+        raise DomainError("input.phone", field="phone")
+    return phone
+
+
 async def sign_in(
     db: Database, *, name: str, email: str, phone: str, consent: bool, now: float
 ) -> Candidate:

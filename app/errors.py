@@ -114,6 +114,12 @@ MESSAGES: dict[str, str] = {
     "availability.too_many": N_(
         "Je hebt al %(max)s periodes. Verwijder er eerst een voordat je een nieuwe toevoegt."
     ),
+    # the call on the hall's own page
+    "call.not_found": N_("Dit gesprek bestaat niet, of je bent er geen deelnemer van."),
+    "call.ended": N_("Dit gesprek is afgelopen."),
+    "call.no_personal_link": N_("Deze adviseur heeft geen eigen videolink."),
+    "call.no_room": N_("Er is geen uitwijkruimte voor dit gesprek."),
+    "call.phone_consent": N_("Geef toestemming dat de adviseur je op dit nummer belt."),
     # readiness ("Ben je er klaar voor?")
     "ready.not_asked": N_("We hebben je nog niet gevraagd of je klaar bent. Wacht nog even."),
     "ready.already_confirmed": N_("Je hebt al laten weten dat je klaar bent."),

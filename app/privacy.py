@@ -46,7 +46,8 @@ RETENTION_BATCH = 100
 # Free-text fields that may hold personal data about the candidate: emptied on erasure.
 _FREE_TEXT = {
     "requests": ("question", "decline_message", "transfer_note"),
-    "conversations": ("notes",),
+    # notes: the booth's; callback_phone: the number they asked to be phoned on ("bel mij").
+    "conversations": ("notes", "callback_phone"),
     "follow_ups": ("message", "candidate_message"),
     # What a proof of attendance said (its code stays: checking it says the data was erased).
     "attendance_proofs": ("content",),

@@ -128,6 +128,8 @@ def conversation_view(
         "id": conversation.id,
         "booth_id": conversation.booth_id,
         "video_url": conversation.video_url,
+        # The call is on the hall's own page: both land there on accept (app.calls).
+        "builtin_call": conversation.call_token is not None,
         "started_at": conversation.started_at,
         "ends_at": conversation.ends_at,
         "warning_seconds": event.warning_seconds,

@@ -242,6 +242,11 @@ HTTP_RULES: list[Probe] = [
     http("POST /mijn-verzoek/meer-tijd",          "S 409:request.not_waiting 404:request.not_found F F F", CONVERSATION, **REQ),
     http("POST /mijn-verzoek/deelnemen",          "S 303:https://meet.example.test/ 404:conversation.not_found F F F", CONVERSATION, **CONV),
     http("POST /beheer/evenement/klaar",          "S F F F F 303:/beheer/evenement?opgeslagen=", ready_seconds="60", ready_step_back="3", join_seconds="120"),
+    # the call page of a conversation: its two participants only; to anyone else a real
+    # token and a made-up one look the same
+    http("GET /videogesprek/{call}",              "SI 200 404:call.not_found 200 404:call.not_found 404:call.not_found", "call"),
+    http("GET /videogesprek/verzonnen-token",     "SI 404:call.not_found 404:call.not_found 404:call.not_found 404:call.not_found 404:call.not_found", "call"),
+    http("POST /videogesprek/{call}/bel-mij",     "404:call.not_found 303:/videogesprek/ 404:call.not_found 404:call.not_found 404:call.not_found 404:call.not_found", "call", phone="06 1234 5678", agree="ja"),
 ]
 # fmt: on
 
@@ -309,6 +314,10 @@ ACTION_RULES: dict[str, ActionRule] = {
     "request.ready":      act(f"S request.not_waiting {NOT_REQ} F F F", REQ, CONVERSATION),
     "request.more_time":  act(f"S request.not_waiting {NOT_REQ} F F F", REQ, CONVERSATION),
     "conversation.join":  act(f"S ok {NOT_CONV} F F F", CONV, CONVERSATION),
+    # the call page: signalling and its ways out, between the two participants only
+    "call.signal":        act("S ok call.not_found ok call.not_found F", {"token": "{call}", "kind": "hello", "peer": "p1"}, "call"),
+    "call.fallback":      act("S ok call.not_found ok call.not_found F", {"token": "{call}", "choice": "external"}, "call"),
+    "call.phone_me":      act("S ok call.not_found F F F", {"token": "{call}", "phone": "06 1234 5678", "agree": True}, "call"),
 }
 # fmt: on
 
@@ -328,6 +337,8 @@ NOT_STATE_COLUMNS = {("requests", "away_since"), ("candidates", "online_until")}
 # The readiness prompt is raised (and lapses) by the server's timers, not by anyone's step.
 NOT_STATE_COLUMNS |= {("requests", c) for c in ("ready_asked_at", "ready_until", "ready_misses")}
 NOT_STATE_COLUMNS |= {("requests", "line_at")}
+# Opening the call page is the candidate's joining the call (app.pages.call).
+NOT_STATE_COLUMNS |= {("conversations", "joined_at")}
 
 
 # -- the routes and actions of the app ------------------------------------------------------
@@ -442,6 +453,15 @@ def db_value(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
         connection.close()
 
 
+def db_write(db_path: Path, sql: str) -> None:
+    connection = sqlite3.connect(db_path, timeout=10)
+    try:
+        with connection:
+            connection.execute(sql)
+    finally:
+        connection.close()
+
+
 _serial = itertools.count(1)
 
 
@@ -520,7 +540,7 @@ class Hall:
         await candidate.sign_in_candidate(f"Kandidaat {n}", f"kandidaat{n}@example.nl")
         await other.sign_in_candidate(f"Ander {n}", f"ander{n}@example.nl")
         values = {"booth": str(self.world.booth_a), "key": f"key-{n}"}
-        if kind in ("request", "addressed", "conversation", "ended"):
+        if kind in ("request", "addressed", "conversation", "ended", "call"):
             form = {"question": f"Vraag {n}", "client_key": f"scene-{n}"}
             if kind == "addressed":
                 form["advisor_id"] = str(self.world.advisor_a2)
@@ -534,16 +554,31 @@ class Hall:
                     (f"kandidaat{n}@example.nl",),
                 )
             )
-        if kind in ("conversation", "ended"):
-            taken = await self.post(
-                advisor, "/adviseur/accepteren", {"request_id": values["request"]}
-            )
+        if kind in ("conversation", "ended", "call"):
+            # ``call``: accepted while the event uses built-in video, so it has a call page.
+            if kind == "call":
+                db_write(self.db_path, "UPDATE event SET video_provider = 'builtin'")
+            try:
+                taken = await self.post(
+                    advisor, "/adviseur/accepteren", {"request_id": values["request"]}
+                )
+            finally:
+                if kind == "call":
+                    db_write(self.db_path, "UPDATE event SET video_provider = 'jitsi'")
             assert taken.status_code == 303, taken.text
             values["conversation"] = str(
                 db_value(
                     self.db_path,
                     "SELECT id FROM conversations WHERE request_id = ?",
                     (int(values["request"]),),
+                )
+            )
+        if kind == "call":
+            values["call"] = str(
+                db_value(
+                    self.db_path,
+                    "SELECT call_token FROM conversations WHERE id = ?",
+                    (int(values["conversation"]),),
                 )
             )
         if kind == "ended":
@@ -842,7 +877,7 @@ async def test_each_principal_sees_only_what_it_may(hall: Hall) -> None:
             await peer.close()
 
     pages: dict[str, list[str]] = {key: [] for key in people}
-    values = {"booth": str(world.booth_a), "conversation": str(conversation)}
+    values = {"booth": str(world.booth_a), "conversation": str(conversation), "call": "verzonnen"}
     gets = [p for p in HTTP_RULES if p.method == "GET" and not p.path.startswith("/static")]
     for key, who in people.items():
         for probe in gets:

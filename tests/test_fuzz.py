@@ -360,9 +360,10 @@ def get_routes() -> list[Route]:
     return [r for r in page_routes if isinstance(r, Route) and "GET" in (r.methods or ())]
 
 
-# Forms shown only to whoever holds a secret link (a staff invitation): no page of the hall
-# renders them, so they are fuzzed with invented fields and tokens.
-BEHIND_A_SECRET_LINK = {"/uitnodiging/{token}"}
+# Forms shown only to whoever holds a secret link (a staff invitation, a call page): no page
+# of the hall renders them for a made-up link, so they are fuzzed with invented fields and
+# tokens.
+BEHIND_A_SECRET_LINK = {"/uitnodiging/{token}", "/videogesprek/{token}/bel-mij"}
 
 
 def fill_path(path: str, values: dict[str, str]) -> str:

@@ -66,6 +66,7 @@ class XssHall:
     db_path: Path
     booth_ids: list[int] = field(default_factory=list)
     conversations: list[int] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)  # the call page tokens of those
     viewers: dict[str, Browserless] = field(default_factory=dict)
     fields: dict[str, list[str]] = field(default_factory=dict)  # field -> values put in
 
@@ -73,7 +74,8 @@ class XssHall:
 async def seed_payloads(path: Path) -> tuple[World, list[int]]:
     """The test hall, plus one booth per payload (name, description, sector) with one
     advisor named by it, and the event named by all of them (no admin form exists yet)."""
-    world = await seed_world(path)
+    # Built-in video: each conversation has a call page, which shows names too.
+    world = await seed_world(path, video_provider="builtin")
     today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
     db = await Database.open(path)
     booth_ids = []
@@ -176,6 +178,9 @@ async def xss_hall(tmp_path: Path) -> Any:
             if i < n - 1:  # the last one keeps running: it shows on the console and overview
                 await post(a2, "/adviseur/beeindigen", {"conversation_id": conversation})
             hall.conversations.append(conversation)
+            hall.calls.append(
+                _value(path, f"SELECT call_token FROM conversations WHERE id = {int(conversation)}")
+            )
         for i, who in enumerate(waiting):
             await post(
                 who, f"/inzoomen/{booth_a}", {"question": tagged("Qw", i), "client_key": "w"}
@@ -260,6 +265,8 @@ def pages_of(hall: XssHall) -> list[str]:
             paths += [path.format(booth=b) for b in (hall.world.booth_a, *hall.booth_ids)]
         elif "{conversation}" in path:
             paths += [path.format(conversation=c) for c in hall.conversations]
+        elif "{call}" in path:
+            paths += [path.format(call=token) for token in hall.calls]
         else:
             paths.append(path)
     return paths
@@ -427,7 +434,7 @@ async def test_typed_input_sent_back_in_a_form_stays_text(
             "next": "/" + payload
         }
         for path in gets():
-            path = path.format(booth=world.booth_a, conversation=conversation)
+            path = path.format(booth=world.booth_a, conversation=conversation, call="verzonnen")
             for who in (anonymous, candidate_, advisor):
                 responses.append((payload, path, await who.http.get(path, params=query)))
 

@@ -11,6 +11,7 @@ from app.pages import (
     admin,
     announcements,
     attendance,
+    call,
     candidate,
     conversation,
     dashboard,
@@ -40,4 +41,5 @@ routes: list[BaseRoute] = [
     *reports.routes,
     *outbox.routes,
     *attendance.routes,
+    *call.routes,
 ]

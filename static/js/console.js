@@ -3,6 +3,7 @@
 
 import { announce, connect, isConnected, send, t } from "./live.js";
 import { startCountdown } from "./countdown.js";
+import { followCalls } from "./enter_call.js";
 import { renderFollowUps } from "./follow_ups.js";
 import { clock, field, fromTemplate, safeUrl, setText, statusLabel, warningText } from "./format.js";
 
@@ -75,7 +76,12 @@ function renderConversation(conversation) {
   setText(field(panel, "candidate_name"), conversation.candidate_name);
   field(panel, "question-row").hidden = !conversation.question;
   setText(field(panel, "question"), conversation.question);
-  panel.querySelector('[data-testid="video-link"]').href = safeUrl(conversation.video_url);
+  const videoLink = panel.querySelector('[data-testid="video-link"]');
+  videoLink.href = safeUrl(conversation.video_url);
+  // A call on the hall's own page opens here; a call elsewhere in a new window.
+  if (conversation.builtin_call) videoLink.removeAttribute("target");
+  else videoLink.target = "_blank";
+  field(videoLink, "new-window").hidden = Boolean(conversation.builtin_call);
   panel.querySelector('[data-testid="book-follow-up"]').href =
     `/adviseur/vervolgafspraak?gesprek=${encodeURIComponent(String(conversation.id))}`;
   for (const input of panel.querySelectorAll('input[name="conversation_id"]')) {
@@ -219,6 +225,7 @@ function renderQueue(entries) {
 
 function render(state) {
   if (!state || !state.advisor) return;
+  if (followCall(state.conversation)) return;
   renderStatus(state.advisor.status);
   renderConversation(state.conversation);
   renderQueue(state.queue);
@@ -292,6 +299,9 @@ function onEvent(name, data) {
 // The first paint came from the server: start its timer, remember who is already waiting.
 const firstPanel = slot.firstElementChild;
 if (firstPanel) startTimer(firstPanel, firstPanel.dataset.conversationId);
+// A call on the hall's own page that begins here (accepted on this or another device):
+// straight into it.
+const followCall = followCalls(firstPanel?.dataset.conversationId ?? "");
 known = new Set([...queueList.querySelectorAll("li[data-request-id]")].map((li) => li.dataset.requestId));
 
 connect({ onEvent });

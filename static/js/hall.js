@@ -2,6 +2,7 @@
 // candidate's own request in a banner.
 
 import { announce, connect, t } from "./live.js";
+import { followCalls } from "./enter_call.js";
 import {
   field,
   fromTemplate,
@@ -201,14 +202,21 @@ function onEvent(name, data) {
       if (!seen.has(card)) card.remove();
     }
     applyFilters();
-    if ("me" in data) renderBanner(data.me);
+    if ("me" in data) {
+      renderBanner(data.me);
+      followCall(data.me?.conversation);
+    }
   } else if (name === "hall.delta") {
     for (const view of data.booths) showBooth(view);
     for (const id of data.removed) document.getElementById(`booth-${id}`)?.remove();
     applyFilters();
   } else if (name === "me.state") {
     renderBanner(data);
+    followCall(data.conversation);
   }
 }
+
+// A call on the hall's own page that begins while the hall is open: straight into it.
+const followCall = followCalls();
 
 connect({ onEvent });

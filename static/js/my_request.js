@@ -4,6 +4,7 @@
 
 import { announce, connect, isConnected, send, serverNow, t } from "./live.js";
 import { startCountdown } from "./countdown.js";
+import { followCalls } from "./enter_call.js";
 import { clock, field, fromTemplate, mmss, safeUrl, setText, waitText, warningText } from "./format.js";
 
 const section = document.getElementById("my-request");
@@ -169,6 +170,10 @@ function fillConversation(panel, conversation) {
   setText(field(panel, "with"), t(conversation.advisor_name ? "with_advisor" : "with_booth", names));
   const join = panel.querySelector('[data-testid="video-link"]');
   join.dataset.href = safeUrl(conversation.video_url);
+  // A call on the hall's own page opens here; a call elsewhere in a new window.
+  if (conversation.builtin_call) join.form.removeAttribute("target");
+  else join.form.target = "_blank";
+  field(join, "new-window").hidden = Boolean(conversation.builtin_call);
   panel.querySelector('input[name="conversation_id"]').value = conversation.id;
   const limit = field(panel, "join-limit");
   limit.hidden = conversation.joined_at != null;
@@ -335,7 +340,12 @@ function render(me) {
   }
 }
 
+// A call on the hall's own page: from the accept straight into it.
+const followCall = followCalls(section.dataset.key.split(":")[2]);
+
 function onEvent(name, data) {
+  if (name === "session.state" && followCall(data.me?.conversation)) return;
+  if (name === "me.state" && followCall(data.conversation)) return;
   if (name === "session.state") render(data.me);
   else if (name === "me.state") render(data);
   else if (name === "conversation.warning") tell(data.id, "warning", warningText(data.ends_at));
@@ -376,7 +386,8 @@ async function submitStep(form) {
       const joined = await send("conversation.join", {
         conversation_id: Number(form.elements.conversation_id.value),
       });
-      window.open(safeUrl(joined.video_url), "_blank", "noopener");
+      if (form.target === "_blank") window.open(safeUrl(joined.video_url), "_blank", "noopener");
+      else window.location.assign(safeUrl(joined.video_url));
       field(section, "join-limit").hidden = true;
     } else {
       const name = action === "ready" ? "request.ready" : "request.more_time";
