@@ -81,9 +81,10 @@ def _wait_listening(turn: Turn, timeout: float = 15.0) -> None:
 
 
 @contextmanager
-def running_turn(tmp_path: Path, auth: list[str]) -> Iterator[Turn]:
-    """coturn on a free loopback port, in the foreground, with ``auth`` as its login scheme."""
-    port = _free_udp_and_tcp_port()
+def running_turn(tmp_path: Path, auth: list[str], port: int | None = None) -> Iterator[Turn]:
+    """coturn on a free loopback port (or this one), in the foreground, with ``auth`` as its
+    login scheme."""
+    port = port or _free_udp_and_tcp_port()
     log_path = tmp_path / "turn.log"
     command = [
         "turnserver",
