@@ -426,3 +426,43 @@ async def test_an_existing_event_keeps_its_video_settings_when_the_schema_moves(
         assert (await load_event(db)).video_provider == "builtin"
     finally:
         await db.close()
+
+
+async def test_signals_cross_between_two_workers_through_redis(
+    two_workers: tuple[LiveServer, LiveServer],
+    world_db: tuple[Path, World],
+    people: list[Browserless],
+) -> None:
+    """The candidate on one worker process, the advisor on another: signalling passes
+    through the shared Redis channel like every other live message."""
+    path, world = world_db
+    connection = sqlite3.connect(path, timeout=10)
+    with connection:
+        connection.execute("UPDATE event SET video_provider = 'builtin'")
+    connection.close()
+    a, b = two_workers
+    people += [Browserless(a), Browserless(b)]
+    candidate, advisor = people
+    await candidate.sign_in_candidate("Twee Werkers", "twee@example.nl")
+    await advisor.log_in("a1@test.example")
+    c, s = await candidate.socket(), await advisor.socket()
+    try:
+        made = await c.send("request.create", {"booth_id": world.booth_a, "client_key": "k1"})
+        request_id = made["data"]["request_id"]
+        await s.next_event(
+            "console.state", where=lambda d: any(r["request_id"] == request_id for r in d["queue"])
+        )
+        assert (await s.send("request.accept", {"request_id": request_id}))["ok"]
+        mine = await c.next_event("me.state", where=lambda d: d["conversation"] is not None)
+        token = mine["conversation"]["video_url"][len(CALL_PATH) :]
+        offer = {"token": token, "kind": "offer", "peer": "adv1", "sdp": OFFER}
+        assert (await s.send("call.signal", offer))["ok"]
+        heard = await c.next_event("call.signal")
+        assert heard["sdp"] == OFFER and heard["from"] == "advisor"
+        answer = {"token": token, "kind": "answer", "peer": "cand1", "to": "adv1", "sdp": OFFER}
+        assert (await c.send("call.signal", answer))["ok"]
+        heard = await s.next_event("call.signal")
+        assert heard["kind"] == "answer" and heard["to"] == "adv1"
+    finally:
+        await c.close()
+        await s.close()

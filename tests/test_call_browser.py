@@ -287,3 +287,35 @@ async def test_a_call_through_a_relay_that_drops_comes_back_by_itself(
             await context_c.close()
         finally:
             server.stop()
+
+
+async def test_the_warning_and_an_extension_show_in_the_call_on_both_sides(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """Conversations of 60 s with the warning at 57 s left: the warning comes on both call
+    pages; the advisor extends from the call page and both timers count to the new end."""
+    path = tmp_path / "short-call.db"
+    world = await seed_world(
+        path, conversation_seconds=60, warning_seconds=57, video_provider="builtin"
+    )
+    server = LiveServer(path, tmp_path / "short-call-server.log")
+    server.start()
+    try:
+        context_a, context_c, advisor, candidate = await into_the_call(browser, server, world)
+        for page in (advisor, candidate):
+            await expect(page.get_by_test_id("call-warning")).to_contain_text(
+                "Begin met afronden", timeout=15_000
+            )
+        await expect(candidate.get_by_test_id("end-choices")).to_have_count(0)
+        await expect(advisor.get_by_test_id("follow-up")).to_be_visible()
+        before = await remaining(candidate)
+        await advisor.get_by_test_id("extend").click()
+        for page in (advisor, candidate):
+            await expect(page.get_by_test_id("call-warning")).to_be_hidden()
+            assert await remaining(page) >= before + 5 * 60 - 5
+        assert abs(await remaining(advisor) - await remaining(candidate)) <= 1
+        await expect(advisor.get_by_test_id("end-choices")).to_be_hidden()
+        await context_a.close()
+        await context_c.close()
+    finally:
+        server.stop()

@@ -67,6 +67,8 @@ def call_texts() -> dict[str, str]:
         "phone_asked": _("De adviseur belt je op %(phone)s."),
         "warning": _("Nog %(n)s min. Begin met afronden."),
         "time_up": _("De tijd is om. Rond het gesprek rustig af."),
+        "extend": _("Verlengen met %(n)s minuten"),
+        "extended": _("Het gesprek is verlengd tot %(time)s."),
         "camera_n": _("Camera %(n)s"),
         "microphone_n": _("Microfoon %(n)s"),
     }

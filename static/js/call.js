@@ -12,6 +12,7 @@
 
 import { announce, connect, isConnected, send } from "./live.js";
 import { startCountdown } from "./countdown.js";
+import { clock } from "./format.js";
 
 const root = document.getElementById("call");
 const token = root.dataset.token;
@@ -571,6 +572,20 @@ function safeUrl(url) {
 
 // -- the conversation: its timer and its end --------------------------------------------------
 
+// The advisor's choices at the warning: extend (when it can), or book a follow-up.
+const endChoices = root.querySelector('[data-testid="end-choices"]');
+const extendForm = root.querySelector('[data-action="extend"]');
+let extension = null;
+let inWindow = false;
+
+function showEndChoices() {
+  if (!endChoices) return;
+  endChoices.hidden = !inWindow;
+  const minutes = extension?.minutes ?? 0;
+  extendForm.hidden = !(minutes > 0);
+  extendForm.querySelector("button").textContent = tt("extend", { n: minutes });
+}
+
 const timerElement = root.querySelector('[data-testid="countdown"]');
 const countdown = startCountdown(
   timerElement,
@@ -588,8 +603,32 @@ const countdown = startCountdown(
       warningLine.hidden = false;
       announce(warningLine.textContent, true);
     },
+    onWindow(inside) {
+      inWindow = inside;
+      showEndChoices();
+    },
   },
 );
+
+function extendTo(endsAt) {
+  if (!countdown.setEnd(endsAt)) return;
+  warningLine.hidden = true;
+  announce(tt("extended", { time: clock(endsAt, root.dataset.timezone) }), true);
+}
+
+extendForm?.addEventListener("submit", async (event) => {
+  if (!isConnected()) return; // the form posts as usual
+  event.preventDefault();
+  const button = extendForm.querySelector("button");
+  button.disabled = true;
+  try {
+    const done = await send("conversation.extend", { conversation_id: conversationId });
+    extendTo(done.ends_at);
+  } catch (error) {
+    showProblem(error.message);
+  }
+  button.disabled = false;
+});
 
 // The state of this participant's conversation, from any state the server pushes. A
 // candidate handed on to another booth waits there again: their page shows their new place;
@@ -604,7 +643,11 @@ function followConversation(conversation, request = null) {
     }
     return;
   }
-  if (countdown.setEnd(conversation.ends_at)) warningLine.hidden = true;
+  extendTo(conversation.ends_at);
+  if (conversation.extension !== undefined) {
+    extension = conversation.extension;
+    showEndChoices();
+  }
 }
 
 function endCall() {
@@ -691,7 +734,7 @@ function onEvent(name, data) {
       if (role === "advisor") followConversation(data.conversation);
       break;
     case "conversation.extended":
-      if (data.id === conversationId && countdown.setEnd(data.ends_at)) warningLine.hidden = true;
+      if (data.id === conversationId) extendTo(data.ends_at);
       break;
     case "call.signal":
       heard(data);
