@@ -74,6 +74,14 @@ async def test_settings_are_saved_in_minutes_with_an_audit_entry(
     assert admin.Settings.of(saved).conversation_minutes == 15
 
 
+@pytest.mark.parametrize("provider", ["builtin", "jitsi", "personal"])
+async def test_each_video_provider_can_be_chosen(db: Database, event: Event, provider: str) -> None:
+    await admin.update_settings(
+        db, {**SETTINGS, "video_provider": provider}, staff_id=None, now=NOW
+    )
+    assert (await load_event(db)).video_provider == provider
+
+
 async def test_settings_leave_open_or_closed_alone(db: Database, event: Event) -> None:
     async with db.transaction() as tx:
         await tx.execute("UPDATE event SET is_open = 0")
