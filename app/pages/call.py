@@ -37,7 +37,7 @@ PARTICIPANTS = ("candidate", "advisor")
 
 
 def call_texts() -> dict[str, str]:
-    """The texts the call page's script shows, translated here."""
+    """The texts the call page's script shows besides the shared ones (client_texts)."""
     return {
         "state.new": _("Camera en microfoon starten…"),
         "state.waiting": _("Wachten tot de ander er is…"),
@@ -65,10 +65,6 @@ def call_texts() -> dict[str, str]:
         "who.candidate": _("De kandidaat"),
         "who.advisor": _("De adviseur"),
         "phone_asked": _("De adviseur belt je op %(phone)s."),
-        "warning": _("Nog %(n)s min. Begin met afronden."),
-        "time_up": _("De tijd is om. Rond het gesprek rustig af."),
-        "extend": _("Verlengen met %(n)s minuten"),
-        "extended": _("Het gesprek is verlengd tot %(time)s."),
         "camera_n": _("Camera %(n)s"),
         "microphone_n": _("Microfoon %(n)s"),
     }

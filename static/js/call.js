@@ -10,9 +10,9 @@
 // and whatever got lost on the way, a connection that does not come up is simply made anew.
 // Nothing here decides when the conversation ends: the server does; this page follows it.
 
-import { announce, connect, isConnected, send } from "./live.js";
+import { announce, connect, isConnected, send, t, texts } from "./live.js";
 import { startCountdown } from "./countdown.js";
-import { clock } from "./format.js";
+import { clock, safeUrl } from "./format.js";
 
 const root = document.getElementById("call");
 const token = root.dataset.token;
@@ -20,7 +20,8 @@ const role = root.dataset.role;
 const conversationId = Number(root.dataset.conversationId);
 const offerer = role === "advisor";
 const iceConfig = readJson("call-ice", {});
-const texts = readJson("call-texts", {});
+// The call page's own texts join the shared ones that t() reads.
+Object.assign(texts, readJson("call-texts", {}));
 
 // A peer connection that is not connected this long after an offer gets a fresh one.
 const STALL_MS = 8000;
@@ -48,11 +49,6 @@ function readJson(id, fallback) {
   } catch {
     return fallback;
   }
-}
-
-function tt(key, params = {}) {
-  const text = texts[key] ?? key;
-  return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
 function randomId() {
@@ -101,7 +97,7 @@ async function capture(kind) {
 function showPreview() {
   for (const track of preview.getTracks()) preview.removeTrack(track);
   if (media.video) preview.addTrack(media.video);
-  localNote.textContent = wantVideo() ? "" : tt(media.audioOnly ? "audio_only_off" : "camera_off");
+  localNote.textContent = wantVideo() ? "" : t(media.audioOnly ? "audio_only_off" : "camera_off");
 }
 
 // Put what this side sends on the connection's senders (no new negotiation needed).
@@ -135,7 +131,7 @@ async function startMedia() {
     media.cameraId = media.video?.getSettings().deviceId ?? "";
   } catch {
     // Ask once; without camera or microphone the call still shows and hears the other side.
-    showProblem(tt("no_media"));
+    showProblem(t("no_media"));
     root.querySelector('[data-testid="fallbacks"]').open = true;
   }
   showPreview();
@@ -161,7 +157,7 @@ function fillSelect(select, devices, chosen, numbered) {
   const options = devices.map((device, index) => {
     const option = document.createElement("option");
     option.value = device.deviceId;
-    option.textContent = device.label || tt(numbered, { n: index + 1 });
+    option.textContent = device.label || t(numbered, { n: index + 1 });
     option.selected = device.deviceId === chosen;
     return option;
   });
@@ -182,7 +178,7 @@ async function switchDevice(kind, deviceId) {
     showPreview();
     await applySenders();
   } catch {
-    showProblem(tt("no_media"));
+    showProblem(t("no_media"));
   }
 }
 
@@ -205,7 +201,7 @@ async function refreshCamera() {
       media.video = await capture("video");
     } catch {
       media.cameraOn = false;
-      showProblem(tt("no_media"));
+      showProblem(t("no_media"));
     }
   } else if (!wantVideo() && media.video) {
     media.video.stop();
@@ -225,12 +221,12 @@ async function setMic(on) {
 
 function renderControls() {
   micButton.setAttribute("aria-pressed", String(!media.micOn));
-  micButton.textContent = tt(media.micOn ? "mic_on" : "mic_off");
+  micButton.textContent = t(media.micOn ? "mic_on" : "mic_off");
   cameraButton.setAttribute("aria-pressed", String(!media.cameraOn));
-  cameraButton.textContent = tt(media.cameraOn ? "camera_on" : "camera_off");
+  cameraButton.textContent = t(media.cameraOn ? "camera_on" : "camera_off");
   cameraButton.disabled = media.audioOnly || (!media.video && !media.cameraOn && !media.cameraId);
   audioOnlyButton.setAttribute("aria-pressed", String(media.audioOnly));
-  audioOnlyButton.textContent = tt(media.audioOnly ? "audio_only_on" : "audio_only_off");
+  audioOnlyButton.textContent = t(media.audioOnly ? "audio_only_on" : "audio_only_off");
   root.dataset.mic = media.micOn ? "on" : "off";
   root.dataset.camera = wantVideo() ? "on" : "off";
 }
@@ -454,10 +450,10 @@ function showConnection() {
   if (root.dataset.connection === state) return;
   const before = root.dataset.connection;
   root.dataset.connection = state;
-  stateLine.textContent = tt(`state.${state}`);
+  stateLine.textContent = t(`state.${state}`);
   stateLine.dataset.state = state;
   if (state === "connected" || (state === "reconnecting" && before === "connected")) {
-    announce(tt(`state.${state}`));
+    announce(t(`state.${state}`));
   }
 }
 
@@ -525,9 +521,9 @@ function otherArrived(from, answerBack) {
 
 function otherMedia(data) {
   const notes = [];
-  if (data.audio_only) notes.push(tt("other_audio_only"));
-  else if (!data.video) notes.push(tt("other_camera_off"));
-  if (!data.audio) notes.push(tt("other_muted"));
+  if (data.audio_only) notes.push(t("other_audio_only"));
+  else if (!data.video) notes.push(t("other_camera_off"));
+  if (!data.audio) notes.push(t("other_muted"));
   remoteNote.textContent = notes.join(" ");
   root.dataset.otherMic = data.audio ? "on" : "off";
   root.dataset.otherCamera = data.video ? "on" : "off";
@@ -542,7 +538,7 @@ function fallbackTold(data) {
   const text = notice.querySelector('[data-field="notice"]');
   const link = notice.querySelector('[data-field="notice-link"]');
   if (data.choice === "phone") {
-    text.textContent = tt("fallback_phone", { name: data.name, phone: data.phone });
+    text.textContent = t("fallback_phone", { name: data.name, phone: data.phone });
     link.href = `tel:${String(data.phone).replace(/[^0-9+]/g, "")}`;
     const callback = document.querySelector('[data-field="callback-text"]');
     const callbackLink = document.querySelector('[data-field="callback-link"]');
@@ -552,22 +548,13 @@ function fallbackTold(data) {
       callbackLink.hidden = false;
     }
   } else {
-    const who = tt(`who.${data.from}`);
-    text.textContent = tt(data.choice === "personal" ? "fallback_personal" : "fallback_external", { who });
+    const who = t(`who.${data.from}`);
+    text.textContent = t(data.choice === "personal" ? "fallback_personal" : "fallback_external", { who });
     link.href = safeUrl(data.url);
   }
   link.hidden = false;
   notice.hidden = false;
   announce(text.textContent, true);
-}
-
-function safeUrl(url) {
-  try {
-    const parsed = new URL(url, window.location.href);
-    return ["https:", "http:", "tel:"].includes(parsed.protocol) ? parsed.href : "#";
-  } catch {
-    return "#";
-  }
 }
 
 // -- the conversation: its timer and its end --------------------------------------------------
@@ -583,7 +570,7 @@ function showEndChoices() {
   endChoices.hidden = !inWindow;
   const minutes = extension?.minutes ?? 0;
   extendForm.hidden = !(minutes > 0);
-  extendForm.querySelector("button").textContent = tt("extend", { n: minutes });
+  extendForm.querySelector("button").textContent = t("extend", { n: minutes });
 }
 
 const timerElement = root.querySelector('[data-testid="countdown"]');
@@ -594,12 +581,12 @@ const countdown = startCountdown(
   {
     onWarning() {
       const minutes = Math.round(Number(timerElement.dataset.warningSeconds) / 60);
-      warningLine.textContent = tt("warning", { n: minutes });
+      warningLine.textContent = t("warning", { n: minutes });
       warningLine.hidden = false;
       announce(warningLine.textContent, true);
     },
     onTimeUp() {
-      warningLine.textContent = tt("time_up");
+      warningLine.textContent = t("time_up");
       warningLine.hidden = false;
       announce(warningLine.textContent, true);
     },
@@ -613,7 +600,7 @@ const countdown = startCountdown(
 function extendTo(endsAt) {
   if (!countdown.setEnd(endsAt)) return;
   warningLine.hidden = true;
-  announce(tt("extended", { time: clock(endsAt, root.dataset.timezone) }), true);
+  announce(t("extended", { time: clock(endsAt, root.dataset.timezone) }), true);
 }
 
 extendForm?.addEventListener("submit", async (event) => {
@@ -663,7 +650,7 @@ function endCall() {
   const endedPanel = document.querySelector('[data-testid="call-ended"]');
   endedPanel.hidden = false;
   endedPanel.querySelector("h2").focus();
-  announce(tt("state.ended"), true);
+  announce(t("state.ended"), true);
 }
 
 function showProblem(text) {
@@ -696,7 +683,7 @@ phoneForm?.addEventListener("submit", async (event) => {
       phone: phoneForm.elements.phone.value,
       agree: phoneForm.elements.agree.checked,
     });
-    asked.textContent = tt("phone_asked", { phone: done.phone });
+    asked.textContent = t("phone_asked", { phone: done.phone });
     asked.hidden = false;
     hideProblem();
   } catch (error) {
