@@ -24,6 +24,7 @@ from app import booths, catalogues, i18n, queue, templating
 from app.db import Database
 from app.i18n import LANGUAGES
 from app.middleware import LANGUAGE_COOKIE
+from app.pages.call import call_texts
 from tests.livekit import Browserless, World, csrf_from
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -402,6 +403,10 @@ async def test_every_script_text_is_translated(new_visitor, world: World) -> Non
     used = set()
     for path in SCRIPTS.glob("*.js"):
         used |= set(re.findall(r"\bt\(\s*[\"'](\w+)[\"']", path.read_text(encoding="utf-8")))
+    # The call page carries texts of its own besides the shared ones (app.pages.call).
+    i18n.set_language("en")
+    english.update(call_texts())
+    assert english["state.connected"] == "Connected"
     missing = sorted(key for key in used if key not in english)
     assert not missing, f"scripts ask t() for texts the page does not carry: {missing}"
     assert english["accepted"] == "Your conversation starts now. Open the video link."
