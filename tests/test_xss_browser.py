@@ -124,7 +124,9 @@ async def test_pushed_payloads_stay_text(tmp_path: Path) -> None:
 
             await expect(advisor.get_by_test_id("queue-item")).to_have_count(len(PAYLOADS))
             await expect(waiting.get_by_test_id("decline-message")).to_have_text(message)
-            await expect(talking.get_by_test_id("video-link")).to_be_visible()
+            # Built-in video: the accept took Y's page to the call page, which names both.
+            await expect(talking).to_have_url(re.compile(r"/videogesprek/[A-Za-z0-9_-]{43}$"))
+            await expect(talking.get_by_test_id("call")).to_be_visible()
             await expect(talking.locator("body")).to_contain_text(tagged("A", 3))
             await expect(moderator.locator("body")).to_contain_text(y_name)
             last_booth = hall.locator(f"#booth-{booth_ids[-1]}")
