@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -574,3 +575,13 @@ def comparable(state: dict[str, Any]) -> Any:
     if request is not None:
         request.pop("wait_minutes", None)
     return state
+
+
+def db_value(path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """One value read from a hall's database file, read-only (None when there is no row)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = connection.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+    finally:
+        connection.close()

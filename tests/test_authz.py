@@ -39,7 +39,7 @@ from app import actions
 from app.config import Settings
 from app.errors import MESSAGES
 from app.server import create_app
-from tests.livekit import Browserless, LiveServer, World
+from tests.livekit import Browserless, LiveServer, World, db_value
 
 PRINCIPALS = ("anonymous", "candidate", "other_candidate", "advisor", "other_advisor", "moderator")
 
@@ -440,15 +440,6 @@ def fingerprint(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
             sql = f'SELECT {", ".join(columns)} FROM "{table}" ORDER BY rowid'
             rows[table] = connection.execute(sql).fetchall()
         return rows
-    finally:
-        connection.close()
-
-
-def db_value(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        row = connection.execute(sql, params).fetchone()
-        return None if row is None else row[0]
     finally:
         connection.close()
 

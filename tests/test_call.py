@@ -20,7 +20,7 @@ from app.db import _statements
 from app.errors import DomainError
 from app.event import Event, load_event
 from app.video import CALL_PATH, appointment_link, meeting_for
-from tests.livekit import Browserless, LiveServer, Peer, World, seed_world
+from tests.livekit import Browserless, LiveServer, Peer, World, db_value, seed_world
 
 OFFER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
@@ -86,15 +86,6 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
         for visitor in clients:
             await visitor.aclose()
         server.stop()
-
-
-def db_value(path: Path, sql: str, params: tuple[object, ...] = ()) -> object:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        row = connection.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-    finally:
-        connection.close()
 
 
 async def quiet(peer: Peer, name: str, seconds: float = 0.5) -> list[dict[str, object]]:

@@ -15,6 +15,7 @@ from icalendar import Calendar
 
 from app.errors import MESSAGES
 from tests.livekit import Browserless, Peer, World, csrf_from
+from tests.livekit import db_value as value
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 MESSAGE = 'Neem je <b>cv</b> mee & "diploma"'
@@ -32,15 +33,6 @@ def rows(path: Path, table: str) -> list[Any]:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return connection.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
-    finally:
-        connection.close()
-
-
-def value(path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        row = connection.execute(sql, params).fetchone()
-        return None if row is None else row[0]
     finally:
         connection.close()
 

@@ -6,23 +6,13 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from app.errors import MESSAGES
-from tests.livekit import Browserless, Peer, World
+from tests.livekit import Browserless, Peer, World, db_value
 
 STEP_IN = "/moderator/ingrijpen"
-
-
-def db_value(path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        row = connection.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-    finally:
-        connection.close()
 
 
 def page_text(response: Any) -> str:
