@@ -10,7 +10,7 @@
 // and whatever got lost on the way, a connection that does not come up is simply made anew.
 // Nothing here decides when the conversation ends: the server does; this page follows it.
 
-import { announce, connect, isConnected, send, t, texts } from "./live.js";
+import { announce, connect, isConnected, readJson, send, t, texts } from "./live.js";
 import { startCountdown } from "./countdown.js";
 import { clock, safeUrl } from "./format.js";
 
@@ -19,9 +19,9 @@ const token = root.dataset.token;
 const role = root.dataset.role;
 const conversationId = Number(root.dataset.conversationId);
 const offerer = role === "advisor";
-const iceConfig = readJson("call-ice", {});
+const iceConfig = readJson("call-ice");
 // The call page's own texts join the shared ones that t() reads.
-Object.assign(texts, readJson("call-texts", {}));
+Object.assign(texts, readJson("call-texts"));
 
 // A peer connection that is not connected this long after an offer gets a fresh one.
 const STALL_MS = 8000;
@@ -42,14 +42,6 @@ const audioOnlyButton = root.querySelector('[data-control="audio-only"]');
 const cameraSelect = document.getElementById("camera-select");
 const micSelect = document.getElementById("mic-select");
 const notice = root.querySelector('[data-testid="fallback-notice"]');
-
-function readJson(id, fallback) {
-  try {
-    return JSON.parse(document.getElementById(id).textContent);
-  } catch {
-    return fallback;
-  }
-}
 
 function randomId() {
   const bytes = new Uint8Array(12);

@@ -17,7 +17,8 @@ const CLOCK_SAMPLES = 3;
 // Close code of a socket whose session ended (docs/protocol.md): do not reconnect.
 const SESSION_ENDED = 4001;
 
-function readTexts(id) {
+// The data of a <script type="application/json"> element; {} when it is missing or broken.
+export function readJson(id) {
   const element = document.getElementById(id);
   if (!element) return {};
   try {
@@ -28,7 +29,7 @@ function readTexts(id) {
 }
 
 // Every text the scripts show, translated by the server.
-export const texts = { ...readTexts("client-texts-extra"), ...readTexts("client-texts") };
+export const texts = { ...readJson("client-texts-extra"), ...readJson("client-texts") };
 
 // A text by key, with %(name)s replaced by params.name.
 export function t(key, params = {}) {
