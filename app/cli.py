@@ -70,6 +70,7 @@ def serve(args: argparse.Namespace) -> int:
         "ws_per_message_deflate": False,
         "timeout_graceful_shutdown": 5,
         "proxy_headers": True,
+        "forwarded_allow_ips": list(settings.trusted_proxies),
         "log_level": os.environ.get("INZOOMEN_LOG_LEVEL", "info"),
     }
     if args.workers > 1:

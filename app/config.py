@@ -6,6 +6,7 @@ mode the server refuses to start with the default secret key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,8 @@ from pathlib import Path
 DEFAULT_SECRET_KEY = "inzoomen-development-secret-change-me"
 ENVIRONMENTS = ("development", "demo", "production")
 GRACE_MIN_SECONDS = 30
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -84,6 +87,13 @@ class Settings:
     turn_password: str | None = None
     # Relayed candidates only: no participant learns the other's address.
     ice_relay_only: bool = False
+    # Addresses (or networks, or "*") of the reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto headers are believed: behind them the scheme is https, so the
+    # WebSocket's Origin check, secure cookies and HSTS see what the browser used.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Every logger's level, and the one log format: "text" (with time stamps) or "json".
+    log_level: str = "info"
+    log_format: str = "text"
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -144,6 +154,7 @@ class Settings:
                 f"INZOOMEN_MAIL_FROM must be an e-mail address, got {self.mail_from!r}"
             )
         self._check_ice()
+        self._check_operations()
 
     def _check_ice(self) -> None:
         for name, urls, schemes in (
@@ -176,6 +187,27 @@ class Settings:
             raise ConfigError("INZOOMEN_TURN_TTL_SECONDS must be at least 60")
         if self.ice_relay_only and not self.turn_urls:
             raise ConfigError("INZOOMEN_ICE_RELAY_ONLY needs INZOOMEN_TURN_URLS")
+
+    def _check_operations(self) -> None:
+        for proxy in self.trusted_proxies:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    "INZOOMEN_TRUSTED_PROXIES holds IP addresses or networks (or *), "
+                    f"got {proxy!r}"
+                ) from None
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(
+                f"INZOOMEN_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"INZOOMEN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
+                f"got {self.log_format!r}"
+            )
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -260,6 +292,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         turn_username=env.get("INZOOMEN_TURN_USERNAME") or None,
         turn_password=env.get("INZOOMEN_TURN_PASSWORD") or None,
         ice_relay_only=_bool(env, "INZOOMEN_ICE_RELAY_ONLY", False),
+        trusted_proxies=_list(env, "INZOOMEN_TRUSTED_PROXIES") or Settings.trusted_proxies,
+        log_level=(env.get("INZOOMEN_LOG_LEVEL") or "info").lower(),
+        log_format=(env.get("INZOOMEN_LOG_FORMAT") or "text").lower(),
     )
     settings.check()
     return settings
