@@ -17,7 +17,16 @@ ENVIRONMENTS = ("development", "demo", "production")
 GRACE_MIN_SECONDS = 30
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def _files_dir(name: str) -> Path:
+    """``templates`` or ``static``: inside the package when installed from the wheel, which
+    carries them there; at the repository's top level in a checkout."""
+    packaged = PACKAGE_DIR / name
+    return packaged if packaged.is_dir() else PROJECT_ROOT / name
+
 
 
 class ConfigError(Exception):
@@ -73,8 +82,8 @@ class Settings:
     smtp_starttls: bool = True
     smtp_tls: bool = False
     mail_from: str = "Inzoomen <noreply@inzoomen.invalid>"
-    templates_dir: Path = field(default=PROJECT_ROOT / "templates")
-    static_dir: Path = field(default=PROJECT_ROOT / "static")
+    templates_dir: Path = field(default_factory=lambda: _files_dir("templates"))
+    static_dir: Path = field(default_factory=lambda: _files_dir("static"))
     # ICE servers for the hall's own video call (see docs/turn.md). None configured: the
     # call works on one local network and on loopback only.
     stun_urls: tuple[str, ...] = ()
@@ -196,8 +205,7 @@ class Settings:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
                 raise ConfigError(
-                    "INZOOMEN_TRUSTED_PROXIES holds IP addresses or networks (or *), "
-                    f"got {proxy!r}"
+                    f"INZOOMEN_TRUSTED_PROXIES holds IP addresses or networks (or *), got {proxy!r}"
                 ) from None
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(

@@ -29,6 +29,7 @@ log = logging.getLogger("inzoomen.hub")
 
 SEPARATOR = "\n"
 RETRY_MAX_SECONDS = 5.0
+PING_TIMEOUT_SECONDS = 2.0
 
 
 class RedisHub:
@@ -67,6 +68,11 @@ class RedisHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         await self._redis.aclose()
+
+    async def ping(self) -> None:
+        """Redis answers PING within ``PING_TIMEOUT_SECONDS``; raises otherwise. A probe
+        must answer the load balancer even when Redis went silent rather than away."""
+        await asyncio.wait_for(self._redis.ping(), PING_TIMEOUT_SECONDS)
 
     async def publish(self, topic: str, event: str, data: Any) -> None:
         """Publish to every process. When Redis cannot be reached the message is lost (the
@@ -121,4 +127,4 @@ class RedisHub:
                 await asyncio.sleep(delay)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
