@@ -9,8 +9,12 @@ The transport's write buffer is the connection's bounded send buffer: when a cli
 read and its buffer grows past ``PUSH_BUFFER_BYTES``, the connection is closed with 1013 (try
 again later); the client reconnects and gets a fresh snapshot.
 
-Without this protocol (another ASGI server) the app falls back to a queue and a task per
-connection; see ``app.ws``.
+It extends uvicorn's internals (``conn``, ``transport``, ``queue``, ``loop``, ``close_sent``…),
+which are not a public interface: ``push_protocol()`` offers it only when uvicorn has the
+sans-I/O implementation (0.35 and newer) with those attributes. Without it (an older or
+newer uvicorn that changed them, or another ASGI server) the app falls back to a bounded
+queue and a task per connection; see ``app.ws``. Both paths close a client that falls too
+far behind with 1013 (tests/test_push_contract.py).
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
+
+try:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+except ImportError:  # uvicorn before 0.35
+    WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
 
 EXTENSION = "inzoomen.push"
 PUSH_BUFFER_BYTES = 512 * 1024
@@ -29,6 +37,18 @@ CLOSE_TRY_AGAIN = 1013
 ABORT_AFTER_SECONDS = 2.0
 
 log = logging.getLogger("inzoomen.ws")
+
+# What Pusher uses of uvicorn's protocol, checked on the class before it is offered.
+_INTERNALS = (
+    "conn",
+    "transport",
+    "queue",
+    "loop",
+    "close_sent",
+    "disconnected",
+    "handshake_complete",
+    "handle_connect",
+)
 
 
 class Pusher:
@@ -71,9 +91,36 @@ class Pusher:
         protocol.loop.call_later(ABORT_AFTER_SECONDS, transport.abort)
 
 
-class PushProtocol(WebSocketsSansIOProtocol):
-    def handle_connect(self, event: Request) -> None:
-        super().handle_connect(event)
-        scope: Any = getattr(self, "scope", None)
-        if scope is not None and not self.close_sent:
-            scope["extensions"][EXTENSION] = Pusher(self)
+def _attributes_used(cls: type[Any]) -> set[str]:
+    """The attribute names the class's own methods read or set (``self.conn = …``)."""
+    names: set[str] = set()
+    for member in vars(cls).values():
+        code = getattr(member, "__code__", None)
+        if code is not None:
+            names.update(code.co_names)
+    return names | set(vars(cls))
+
+
+def push_protocol() -> type[Any] | None:
+    """uvicorn's ``ws`` protocol class that offers ``inzoomen.push``, or None when this
+    uvicorn cannot carry it (then uvicorn's own protocol and the app's fallback serve)."""
+    if WebSocketsSansIOProtocol is None:
+        return None
+    missing = set(_INTERNALS) - _attributes_used(WebSocketsSansIOProtocol)
+    if missing:
+        log.warning(
+            "uvicorn's WebSocket protocol lacks %s: messages go through the fallback queue",
+            ", ".join(sorted(missing)),
+        )
+        return None
+    return PushProtocol
+
+
+if WebSocketsSansIOProtocol is not None:
+
+    class PushProtocol(WebSocketsSansIOProtocol):
+        def handle_connect(self, event: Request) -> None:
+            super().handle_connect(event)
+            scope: Any = getattr(self, "scope", None)
+            if scope is not None and not self.close_sent:
+                scope["extensions"][EXTENSION] = Pusher(self)
