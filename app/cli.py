@@ -1,4 +1,10 @@
-"""The ``inzoomen`` command: serve, migrate, create-user, backup, retention."""
+"""The ``inzoomen`` command: serve, check, migrate, create-user, backup, retention.
+
+Operators meet the hall through this command, on a console or a hosting platform that starts
+it for them. So every option says what it does, its default and the environment variable it
+falls back to; settings a platform sets on its own (``WEB_CONCURRENCY``) never make the server
+crash in a loop; and ``inzoomen check`` tells what is wrong before the event starts.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app import accounts, demo
+from app import accounts, demo, logs, preflight, version
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.event import has_event
+
+log = logging.getLogger("inzoomen")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -27,6 +35,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "demo", False) and settings.environment == "development":
         settings = settings.with_overrides(environment="demo")
     settings.check()
+    logs.configure(settings.log_level, settings.log_format)
     return settings
 
 
@@ -50,14 +59,70 @@ def _print_demo(logins: demo.DemoLogins, url: str) -> None:
     print(flush=True)
 
 
+def _port(args: argparse.Namespace) -> int:
+    if args.port is not None:
+        port: int = args.port
+    else:
+        raw = os.environ.get("PORT", "").strip() or "8000"
+        try:
+            port = int(raw)
+        except ValueError:
+            raise ConfigError(f"PORT must be a whole number, got {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"the port must be between 0 and 65535, got {port}")
+    return port
+
+
+def _workers(args: argparse.Namespace, settings: Settings) -> int:
+    """How many worker processes to start. Several workers share live updates through
+    Redis only. An explicit --workers without Redis is refused; WEB_CONCURRENCY, which
+    hosting platforms set from the machine's size, falls back to one worker with a warning,
+    so a missing Redis does not become a crash loop."""
+    if args.workers is not None:
+        if args.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+        if args.workers > 1 and not settings.redis_url:
+            raise ConfigError(
+                f"--workers {args.workers} needs INZOOMEN_REDIS_URL: live updates between "
+                "worker processes go through Redis; set INZOOMEN_REDIS_URL or use --workers 1"
+            )
+        workers: int = args.workers
+        return workers
+    raw = os.environ.get("WEB_CONCURRENCY", "").strip()
+    if not raw:
+        return 1
+    try:
+        wanted = int(raw)
+    except ValueError:
+        raise ConfigError(f"WEB_CONCURRENCY must be a whole number, got {raw!r}") from None
+    if wanted < 1:
+        log.warning("WEB_CONCURRENCY=%s is below 1; running one worker process", raw)
+        return 1
+    if wanted > 1 and not settings.redis_url:
+        log.warning(
+            "WEB_CONCURRENCY=%d asks for %d worker processes, but INZOOMEN_REDIS_URL is not "
+            "set: live updates between worker processes need Redis, so one worker runs; set "
+            "INZOOMEN_REDIS_URL to run %d",
+            wanted,
+            wanted,
+            wanted,
+        )
+        return 1
+    return wanted
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.server import create_app
-    from app.wsprotocol import PushProtocol
+    from app.wsprotocol import push_protocol
 
     settings = _settings(args)
-    port = args.port if args.port is not None else int(os.environ.get("PORT", "8000"))
+    refusal = preflight.default_secret_refusal(settings.secret_key, args.host)
+    if refusal is not None:
+        raise ConfigError(refusal)
+    port = _port(args)
+    workers = _workers(args, settings)
     if args.demo:
         logins = asyncio.run(_prepare_demo(settings))
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -65,25 +130,53 @@ def serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "host": args.host,
         "port": port,
-        "ws": PushProtocol,
+        "ws": push_protocol() or "auto",
         "ws_max_size": settings.ws_max_message_bytes,
         "ws_per_message_deflate": False,
         "timeout_graceful_shutdown": 5,
         "proxy_headers": True,
         "forwarded_allow_ips": list(settings.trusted_proxies),
-        "log_level": os.environ.get("INZOOMEN_LOG_LEVEL", "info"),
+        # uvicorn applies this in every worker process it starts, so all log alike.
+        "log_config": logs.log_config(settings.log_level, settings.log_format),
+        "log_level": settings.log_level,
     }
-    if args.workers > 1:
-        if not settings.redis_url:
-            raise ConfigError("--workers above 1 needs INZOOMEN_REDIS_URL for live updates")
+    log.info(
+        "inzoomen %s (%s) on %s port %d, %d worker process%s",
+        version(),
+        settings.environment,
+        args.host,
+        port,
+        workers,
+        "" if workers == 1 else "es",
+    )
+    if workers > 1:
         # Each worker process builds the app from the environment.
         os.environ["INZOOMEN_DB"] = str(settings.database_path)
         os.environ["INZOOMEN_ENV"] = settings.environment
         factory = "app.server:app_from_environment"
-        uvicorn.run(factory, factory=True, workers=args.workers, **options)
+        uvicorn.run(factory, factory=True, workers=workers, **options)
     else:
-        uvicorn.run(create_app(settings), **options)
+        # workers=1 given outright: uvicorn would otherwise read WEB_CONCURRENCY itself.
+        uvicorn.run(create_app(settings), workers=1, **options)
     return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    level = env.get("INZOOMEN_LOG_LEVEL", "").lower()
+    log_format = env.get("INZOOMEN_LOG_FORMAT", "").lower()
+    logs.configure(
+        level if level in logs.LEVELS else "info",
+        log_format if log_format in logs.FORMATS else "text",
+    )
+    database = Path(args.db) if args.db else None
+    results = asyncio.run(preflight.run_checks(env, args.host, database))
+    for result in results:
+        print(f"{result.status:<8} {result.name}: {result.message}")
+    problems = sum(1 for r in results if r.status == preflight.PROBLEM)
+    warnings = sum(1 for r in results if r.status == preflight.WARNING)
+    print(f"{problems} problem(s), {warnings} warning(s)")
+    return 1 if problems else 0
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -206,56 +299,134 @@ def retention(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="inzoomen", description="The Inzoomen live event hall")
-    commands = top.add_subparsers(dest="command", required=True)
+DB_HELP = "SQLite database file (default: $INZOOMEN_DB, else inzoomen.db)"
 
-    p = commands.add_parser("serve", help="run the hall")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=None, help="default: $PORT or 8000")
-    p.add_argument("--db", help="SQLite file (default: $INZOOMEN_DB or inzoomen.db)")
-    p.add_argument("--demo", action="store_true", help="create a demo event when none exists")
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="inzoomen",
+        description="The Inzoomen live event hall. Settings come from INZOOMEN_* environment "
+        "variables (see the README); `inzoomen check` reports what is wrong with them.",
+    )
+    top.add_argument(
+        "--version",
+        action="version",
+        version=f"inzoomen {version()}",
+        help="print the installed version and exit",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser(
+        "serve",
+        help="run the hall",
+        description="Run the hall's web server. The default secret key is refused on any "
+        "address but loopback: set INZOOMEN_SECRET_KEY first. Logging follows "
+        "INZOOMEN_LOG_LEVEL and INZOOMEN_LOG_FORMAT.",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for every "
+        "address, which needs INZOOMEN_SECRET_KEY)",
+    )
+    p.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: $PORT, else 8000)"
+    )
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="create a demo event with sample booths and accounts when the database has no "
+        "event, and print the demo logins (default: off)",
+    )
     p.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-        help="worker processes (above 1 needs INZOOMEN_REDIS_URL); default: $WEB_CONCURRENCY or 1",
+        default=None,
+        help="worker processes; above 1 needs INZOOMEN_REDIS_URL (default: $WEB_CONCURRENCY, "
+        "else 1; a WEB_CONCURRENCY above 1 without INZOOMEN_REDIS_URL runs one worker with a "
+        "warning)",
     )
     p.set_defaults(run=serve)
 
-    p = commands.add_parser("migrate", help="apply database migrations")
-    p.add_argument("--db")
+    p = commands.add_parser(
+        "check",
+        help="report what is wrong with the configuration",
+        description="Check the configuration before the event: secret key, proxies and "
+        "origins, the database file, and (when set) Redis, the SMTP server and TURN, which "
+        "are really contacted. One line per check: ok, warning or problem. Exit status 0 "
+        "without problems, 1 with any.",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address `inzoomen serve` will listen on, to judge the secret key against "
+        "it (default: 127.0.0.1)",
+    )
+    p.add_argument("--db", help=DB_HELP)
+    p.set_defaults(run=check)
+
+    p = commands.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Apply every database migration not applied yet (serve does so at start).",
+    )
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(run=migrate)
 
-    p = commands.add_parser("create-user", help="create an advisor or moderator account")
-    p.add_argument("--db")
-    p.add_argument("--role", choices=accounts.ROLES, required=True)
-    p.add_argument("--email", required=True)
-    p.add_argument("--name", required=True)
-    p.add_argument("--booth", help="booth slug (advisors)")
-    p.add_argument("--personal-link", help="the advisor's own meeting link")
-    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p = commands.add_parser(
+        "create-user",
+        help="create an advisor or moderator account",
+        description="Create a staff account. The password is asked for, or read from stdin.",
+    )
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument(
+        "--role", choices=accounts.ROLES, required=True, help="the account's role (required)"
+    )
+    p.add_argument("--email", required=True, help="the e-mail address to log in with (required)")
+    p.add_argument("--name", required=True, help="the name shown to others (required)")
+    p.add_argument(
+        "--booth", help="slug of the advisor's booth (required for advisors; default: none)"
+    )
+    p.add_argument("--personal-link", help="the advisor's own meeting link (default: none)")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin instead of asking (default: ask)",
+    )
     p.set_defaults(run=create_user)
 
     p = commands.add_parser(
-        "retention", help="anonymise candidates' personal data past its retention time"
+        "retention",
+        help="anonymise candidates' personal data past its retention time",
+        description="Anonymise candidates' personal data once the retention time after the "
+        "event has passed.",
     )
-    p.add_argument("--db")
-    p.add_argument("--dry-run", action="store_true", help="only say what would be anonymised")
+    p.add_argument("--db", help=DB_HELP)
     p.add_argument(
-        "--days", type=int, help="days after the event (default: $INZOOMEN_RETENTION_DAYS)"
+        "--dry-run",
+        action="store_true",
+        help="only say what would be anonymised (default: anonymise)",
+    )
+    p.add_argument(
+        "--days",
+        type=int,
+        help="days after the event, 0 to 3650 (default: $INZOOMEN_RETENTION_DAYS, else 30)",
     )
     p.set_defaults(run=retention)
 
-    p = commands.add_parser("backup", help="consistent copy of the live database")
-    p.add_argument("--db")
-    p.add_argument("target")
+    p = commands.add_parser(
+        "backup",
+        help="consistent copy of the live database",
+        description="Write a consistent copy of the database, also while the hall runs.",
+    )
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("target", help="the new file to write (must not exist)")
     p.set_defaults(run=backup)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
