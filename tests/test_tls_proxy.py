@@ -17,7 +17,9 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -171,6 +173,29 @@ async def test_candidate_signs_in_and_the_hall_goes_live_over_wss(trusted: Site)
     assert '"GET /ws HTTP/1.1" 101' in access
     # Every request reached the hall as the visitor's, not as nginx's (127.0.0.2).
     assert PROXY_ADDRESS not in trusted.hall.log()
+
+
+def test_tls_with_forward_secrecy_and_aead_ciphers_only(trusted: Site) -> None:
+    def handshake(maximum: ssl.TLSVersion, ciphers: str | None = None) -> tuple[str, str]:
+        context = unverified_ssl_context()
+        context.maximum_version = maximum
+        if ciphers is not None:
+            context.set_ciphers(ciphers)
+        address = ("127.0.0.1", trusted.proxy.https_port)
+        with (
+            socket.create_connection(address, timeout=10) as raw,
+            context.wrap_socket(raw) as tls,
+        ):
+            version, cipher = tls.version(), tls.cipher()
+            assert version is not None and cipher is not None
+            return version, cipher[0]
+
+    assert handshake(ssl.TLSVersion.TLSv1_3)[0] == "TLSv1.3"
+    version, cipher = handshake(ssl.TLSVersion.TLSv1_2)
+    assert version == "TLSv1.2" and cipher.startswith("ECDHE-") and "GCM" in cipher
+    # An old CBC cipher, which nginx's default list would still accept, is refused.
+    with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
+        handshake(ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA")
 
 
 async def test_hsts_on_every_response_and_the_visitor_address_cannot_be_forged(
@@ -353,13 +378,29 @@ def test_service_runs_serve_where_nginx_looks_for_it() -> None:
         assert _unit_values(DEPLOY / unit, "User") == ["inzoomen"]
 
 
-def test_environment_file_is_a_production_configuration() -> None:
+def test_environment_file_is_a_production_configuration(tmp_path: Path) -> None:
     path = DEPLOY / "inzoomen.env"
     text = path.read_text(encoding="utf-8")
     named = set(re.findall(r"^#?([A-Z_]+)=", text, re.MULTILINE))
     known = _config_variables()
     assert named - known - {"WEB_CONCURRENCY"} == set(), "unknown settings in inzoomen.env"
     assert known - named == set(), "settings of app/config.py missing from inzoomen.env"
+
+    # Every line, the examples uncommented too, reads the same in `sh` (as the README's
+    # commands read it) as in systemd, which takes off one pair of double quotes.
+    assignments = re.findall(r"^#?([A-Z_]+)=(.*)$", text, re.MULTILINE)
+    uncommented = tmp_path / "all.env"
+    uncommented.write_text("".join(f"{n}={v}\n" for n, v in assignments), encoding="utf-8")
+    shell = subprocess.run(
+        ["/bin/sh", "-c", 'set -a; . "$1"; exec /usr/bin/env -0', "sh", str(uncommented)],
+        env={},
+        capture_output=True,
+        check=True,
+    )
+    read = dict(item.split("=", 1) for item in shell.stdout.decode().split("\0") if item)
+    for name, value in assignments:
+        quoted = len(value) > 1 and value[0] == value[-1] == '"'
+        assert read.get(name) == (value[1:-1] if quoted else value), name
 
     env = _environment_file(path)
     # As shipped, without a secret key, the hall refuses to start.
