@@ -326,9 +326,12 @@ async def check_redis(
     import redis.asyncio
     import redis.exceptions
 
-    client = redis.asyncio.Redis.from_url(
-        url, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
+    try:
+        client = redis.asyncio.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+    except ValueError as error:  # a port that is no number, an unknown option
+        return Check(name, PROBLEM, f"INZOOMEN_REDIS_URL cannot be read: {error}")
     try:
         answer = await client.ping()
     except (redis.exceptions.RedisError, OSError) as error:

@@ -147,8 +147,11 @@ def test_json_format_gives_one_object_per_line_from_every_logger(tmp_path: Path)
     server.start()
     try:
         assert httpx.get(f"{server.url}/nergens").status_code == 404
+        # An invitation link is a credential; the access log's fields leave it out too.
+        httpx.get(f"{server.url}/uitnodiging/geheim-token-123")
     finally:
         server.stop()
+    assert "geheim-token-123" not in server.log()
     entries = _json_lines(server.log())
     loggers = {entry["logger"] for entry in entries}
     assert {"inzoomen", "uvicorn.error", "uvicorn.access"} <= loggers
@@ -450,6 +453,10 @@ async def test_check_redis_really_pings(redis_server: RedisServer) -> None:
     settings, _ = preflight.load({"INZOOMEN_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     assert settings is not None
     assert (await preflight.check_redis(settings, {})).status == preflight.PROBLEM
+    settings, _ = preflight.load({"INZOOMEN_REDIS_URL": "redis://127.0.0.1:poort/0"})
+    assert settings is not None
+    unreadable = await preflight.check_redis(settings, {})
+    assert unreadable.status == preflight.PROBLEM and "INZOOMEN_REDIS_URL" in unreadable.message
     # Without Redis, a WEB_CONCURRENCY above 1 is a warning: serve runs one worker.
     settings, _ = preflight.load({})
     assert settings is not None
