@@ -306,7 +306,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="inzoomen",
         description="The Inzoomen live event hall. Settings come from INZOOMEN_* environment "
-        "variables (see the README); `inzoomen check` reports what is wrong with them.",
+        "variables (see docs/operations.md); `inzoomen check` reports what is wrong with them.",
     )
     top.add_argument(
         "--version",

@@ -1,7 +1,8 @@
 """Settings, read once from environment variables.
 
 Every setting has a safe default for a demo on one machine. Outside development and demo
-mode the server refuses to start with the default secret key.
+mode the server refuses to start with the default secret key, and ``inzoomen serve`` refuses
+it in every mode on any address but loopback.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ def _files_dir(name: str) -> Path:
     carries them there; at the repository's top level in a checkout."""
     packaged = PACKAGE_DIR / name
     return packaged if packaged.is_dir() else PROJECT_ROOT / name
-
 
 
 class ConfigError(Exception):
