@@ -164,6 +164,10 @@ class Hub(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Return when the hub can carry messages now; raise when it cannot (readiness)."""
+        ...
+
     async def publish(self, topic: str, event: str, data: Any) -> None: ...
 
     def listen(self, topic: str, listener: Listener) -> None: ...
@@ -202,6 +206,9 @@ class MemoryHub:
 
     async def close(self) -> None:
         return None
+
+    async def ping(self) -> None:
+        return None  # nothing outside this process to reach
 
     async def publish(self, topic: str, event: str, data: Any) -> None:
         self.published += 1

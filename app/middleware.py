@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,15 +60,42 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def language_of(headers: Headers) -> str:
+    """The visitor's language: the one they picked (the cookie) wins; until they pick one,
+    their browser's ``Accept-Language`` decides; Dutch when neither names a hall language."""
+    chosen = cookie_parser(headers.get("cookie", "")).get(LANGUAGE_COOKIE)
+    if chosen is not None and chosen in i18n.LANGUAGES:
+        return chosen
+    return i18n.negotiate(headers.get("accept-language"))
+
+
 class Language:
-    """Every request and WebSocket connection speaks the language the visitor chose
-    (a cookie), Dutch by default."""
+    """Every request and WebSocket connection speaks the visitor's language (``language_of``).
+
+    A page depends on the language, so HTML answers say that they vary with both headers
+    that choose it: a shared cache must not hand one visitor's English page to another."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
-            i18n.set_language(i18n.pick_language(cookies.get(LANGUAGE_COOKIE)))
-        await self.app(scope, receive, send)
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        i18n.set_language(language_of(Headers(scope=scope)))
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", []))
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    varies = {v.strip().lower() for v in headers.get("vary", "").split(",")}
+                    for name in ("Cookie", "Accept-Language"):
+                        if name.lower() not in varies:
+                            headers.add_vary_header(name)
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)

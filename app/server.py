@@ -20,6 +20,7 @@ from app.db import Database
 from app.deadlines import LEASE, Deadlines
 from app.event import ensure_event, load_event
 from app.hallfeed import HallFeed
+from app.health import Health
 from app.hub import Hub, MemoryHub
 from app.leases import Lease
 from app.live import DEADLINES_WAKE, Live
@@ -29,6 +30,7 @@ from app.metrics import Metrics
 from app.metrics import routes as metrics_routes
 from app.middleware import Language, SecurityHeaders
 from app.pages import routes as web_routes
+from app.pages.errors import exception_handlers
 from app.presence import Presence
 from app.privacy import RetentionJob
 from app.resources import Resources
@@ -42,8 +44,8 @@ SESSION_MAX_AGE = 12 * 60 * 60
 
 
 class Hall(Starlette):
-    """The app, with security headers outside everything, so that the error page Starlette
-    writes for an unexpected exception carries them too."""
+    """The app, with security headers outside everything, so that the page of an unexpected
+    exception (``server_error``, run by Starlette's outermost middleware) carries them too."""
 
     def build_middleware_stack(self) -> ASGIApp:
         return SecurityHeaders(super().build_middleware_stack())
@@ -85,6 +87,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         app.state.resources = Resources(
             settings, db, hub, live, deadlines, clock, metrics, presence
         )
+        app.state.health = Health(db, hub, redis_configured=settings.redis_url is not None)
         app.state.templates = make_templates(settings.templates_dir, event.timezone)
         app.state.templates.env.globals["retention_days"] = settings.retention_days
         retention = RetentionJob(
@@ -138,7 +141,13 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             https_only=settings.https_only_cookies,
         ),
     ]
-    return Hall(routes=routes, middleware=middleware, lifespan=lifespan)
+    return Hall(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        # Pages for 404, 405 and 500 in the visitor's language (app/pages/errors.py).
+        exception_handlers=exception_handlers,
+    )
 
 
 def app_from_environment() -> Starlette:

@@ -19,13 +19,14 @@ import httpx
 import pytest
 from babel.dates import format_date
 from babel.messages.pofile import read_po
+from websockets.asyncio.client import connect
 
 from app import booths, catalogues, i18n, queue, templating
 from app.db import Database
 from app.i18n import LANGUAGES
 from app.middleware import LANGUAGE_COOKIE
 from app.pages.call import call_texts
-from tests.livekit import Browserless, World, csrf_from
+from tests.livekit import Browserless, LiveServer, Peer, World, csrf_from
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -95,6 +96,74 @@ def test_formats_follow_the_language() -> None:
     assert i18n.gettext("Opent %(day)s om %(time)s", day="x", time="y") == "Opens x at y"
     i18n.set_language("xx")
     assert i18n.current_language() == "nl"
+
+
+# -- the browser's language ------------------------------------------------------------------
+
+ACCEPT_LANGUAGE = {
+    None: "nl",
+    "": "nl",
+    "en": "en",
+    "EN-gb": "en",
+    "en-US,en;q=0.9": "en",
+    "nl-BE": "nl",
+    "fr": "nl",
+    "fr, en;q=0.1": "en",
+    "en;q=0.8, nl;q=0.9": "nl",
+    "en;q=0.8, nl;q=0.8": "en",  # a tie: the one written first
+    "nl;q=0.8, en;q=0.8": "nl",
+    "*": "nl",
+    "nl;q=0.5, *": "en",  # every language but Dutch, at full quality
+    "en;q=0, *": "nl",
+    "en;q=0, nl;q=0": "nl",  # nothing acceptable: Dutch all the same
+    "en;q=0.001": "en",
+    "en;q=1.5": "nl",  # malformed ranges are skipped
+    "en;q=abc, nl;q=0.1": "nl",
+    ", ;q=1, en": "en",
+    "x" * 5000 + ",en": "nl",  # a giant header is cut, not parsed to its end
+}
+
+
+@pytest.mark.parametrize(("header", "language"), list(ACCEPT_LANGUAGE.items()))
+def test_accept_language_picks_one_of_the_halls_languages(
+    header: str | None, language: str
+) -> None:
+    assert i18n.negotiate(header) == language
+
+
+async def test_pages_speak_the_browsers_language_until_one_is_chosen(
+    new_visitor, world: World
+) -> None:
+    visitor: Browserless = new_visitor()
+    english = await visitor.http.get("/", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert '<html lang="en">' in english.text and "Welcome to the hall" in english.text
+    assert {"accept-language", "cookie"} <= {
+        name.strip().lower() for name in english.headers["vary"].split(",")
+    }
+    await visitor.http.get("/taal/nl")
+    chosen = await visitor.http.get("/", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert '<html lang="nl">' in chosen.text and "Welkom in de hal" in chosen.text
+
+
+async def test_the_websocket_speaks_the_browsers_language_until_one_is_chosen(
+    server: LiveServer, world: World
+) -> None:
+    async def message(headers: dict[str, str]) -> str:
+        connection = await connect(
+            server.ws_url, origin=server.url, additional_headers=headers, compression=None
+        )
+        peer = Peer(connection)
+        await peer.next_event("session.welcome")
+        reply = await peer.send("no.such_action")
+        await peer.close()
+        return str(reply["error"]["message"])
+
+    assert await message({}) == "Deze actie bestaat niet."
+    assert await message({"Accept-Language": "en-US,en;q=0.9"}) == "This action does not exist."
+    chosen = {"Accept-Language": "en", "Cookie": f"{LANGUAGE_COOKIE}=nl"}
+    assert await message(chosen) == "Deze actie bestaat niet."
+    odd_cookie = {"Accept-Language": "en", "Cookie": f"{LANGUAGE_COOKIE}=xx"}
+    assert await message(odd_cookie) == "This action does not exist."
 
 
 # -- no text outside the catalogues: templates -----------------------------------------------

@@ -1,4 +1,5 @@
-"""Pages about the hall itself: language choice, accessibility, privacy, health."""
+"""Pages about the hall itself: language choice, accessibility, privacy; and the probes of
+its health (alive: ``/healthz``; ready: ``/readyz``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from app.errors import DomainError
+from app.health import Health
 from app.i18n import LANGUAGES
 from app.middleware import LANGUAGE_COOKIE
 from app.pages.common import (
@@ -18,6 +20,7 @@ from app.pages.common import (
 )
 
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def choose_language(request: Request) -> Response:
@@ -48,12 +51,18 @@ async def privacy_page(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    r = resources_of(request)
-    try:
-        await r.db.fetchvalue("SELECT 1")
-    except Exception:
-        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    """Alive: the process answers. Nothing else is asked, so a slow database does not get a
+    working process restarted."""
+    return JSONResponse({"status": "ok"}, headers=NO_STORE)
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the database answers, and Redis when the hall uses it (``app.health``)."""
+    health: Health = request.app.state.health
+    readiness = await health.readiness()
+    return JSONResponse(
+        readiness.as_dict(), status_code=200 if readiness.ready else 503, headers=NO_STORE
+    )
 
 
 routes = [
@@ -61,4 +70,5 @@ routes = [
     Route("/toegankelijkheid", accessibility_page, methods=["GET"]),
     Route("/privacy", privacy_page, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
 ]
