@@ -11,7 +11,10 @@ a reader never waits for a writer). They run on the event loop itself: they are 
 indexed queries on a local file, and handing each to a thread and back costs more than the
 query. Each read runs to its end at once, so every read sees every commit before it.
 
-Every write transaction also moves the database revision on by one (``revision()``).
+Every write transaction that changes a row also moves the database revision on by one
+(``revision()``), except bookkeeping that no view shows (``transaction(moves_revision=False)``):
+clients compare states by the revision, so a revision moved by a background round that found
+nothing to do, or by a lease renewal, would tell them of a change that is not there.
 """
 
 from __future__ import annotations
@@ -180,8 +183,11 @@ class Database:
         return applied_now
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, *, moves_revision: bool = True) -> AsyncIterator[Transaction]:
         """One guarded transaction; the block is left only once it is committed.
+
+        The revision moves on only when the transaction changed a row; ``moves_revision=False``
+        is for rows no client's view is built from (leases, the record of a retention run).
 
         Transactions that arrive while others are running are committed together (group
         commit): each runs in a savepoint of one open ``BEGIN IMMEDIATE`` transaction, and
@@ -196,13 +202,15 @@ class Database:
                 self._committer = asyncio.create_task(self._commit_group())
             group = self._group
             await self._writer.execute("SAVEPOINT tx")
+            changes_before = self._writer.total_changes
             try:
                 yield Transaction(self._writer)
             except BaseException:
                 await self._writer.execute("ROLLBACK TO tx")
                 await self._writer.execute("RELEASE tx")
                 raise
-            if self._counts_revisions:
+            changed = self._writer.total_changes != changes_before
+            if self._counts_revisions and moves_revision and changed:
                 await self._writer.execute("UPDATE revision SET rev = rev + 1")
             await self._writer.execute("RELEASE tx")
         await asyncio.shield(group)

@@ -4,6 +4,10 @@ A lease is a row in the database with its holder and an expiry time. A process h
 it keeps renewing it; when the holder stops (or dies), another process takes it over once it
 has expired. The database decides who holds it, so this works for every process that shares
 the database, on one machine or several.
+
+Taking, renewing and releasing a lease leave the database revision alone: no client's view
+shows a lease, and a renewal every few seconds would otherwise tell every client of a change
+that is not there.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ def holder_name() -> str:
 
 async def acquire(db: Database, name: str, holder: str, now: float, ttl: float) -> bool:
     """Take or renew the lease; True when ``holder`` holds it until ``now + ttl``."""
-    async with db.transaction() as tx:
+    async with db.transaction(moves_revision=False) as tx:
         await tx.execute(
             "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
@@ -38,7 +42,7 @@ async def acquire(db: Database, name: str, holder: str, now: float, ttl: float) 
 
 
 async def release(db: Database, name: str, holder: str) -> None:
-    async with db.transaction() as tx:
+    async with db.transaction(moves_revision=False) as tx:
         await tx.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
 

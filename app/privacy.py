@@ -491,7 +491,8 @@ async def run_retention(
         total.touched_candidates |= done.touched_candidates
         if len(due) < batch:
             break
-    async with db.transaction() as tx:
+    # The record of the run is bookkeeping no client's view shows.
+    async with db.transaction(moves_revision=False) as tx:
         await tx.execute(
             "INSERT INTO retention_runs (ran_at, retention_days, event_ends_at, candidates, "
             "requests, conversations) VALUES (?, ?, ?, ?, ?, ?)",

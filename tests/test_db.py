@@ -14,7 +14,8 @@ async def test_every_write_moves_the_revision_on(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "hall.db")
     try:
         before = await db.revision()
-        await leases.acquire(db, "x", "a", now=1.0, ttl=1)
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO leases (name, holder, expires_at) VALUES ('x', 'a', 0)")
         assert await db.revision() == before + 1
         try:
             async with db.transaction() as tx:
@@ -23,6 +24,26 @@ async def test_every_write_moves_the_revision_on(tmp_path: Path) -> None:
         except RuntimeError:
             pass
         assert await db.revision() == before + 1
+    finally:
+        await db.close()
+
+
+async def test_a_write_that_changes_nothing_or_only_bookkeeping_leaves_the_revision(
+    tmp_path: Path,
+) -> None:
+    """Clients compare states by the revision: it moves only when a view can differ."""
+    db = await Database.open(tmp_path / "hall.db")
+    try:
+        before = await db.revision()
+        async with db.transaction() as tx:  # a background round that finds nothing to do
+            await tx.execute("UPDATE leases SET holder = 'b' WHERE name = 'none'")
+        assert await db.revision() == before
+        # Taking, renewing and releasing a lease is bookkeeping no view shows.
+        assert await leases.acquire(db, "deadlines", "a", now=1.0, ttl=10)
+        assert await leases.acquire(db, "deadlines", "a", now=5.0, ttl=10)
+        await leases.release(db, "deadlines", "a")
+        assert await db.revision() == before
+        assert await db.fetchvalue("SELECT COUNT(*) FROM leases") == 0
     finally:
         await db.close()
 
