@@ -6,10 +6,13 @@ import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.livekit import PASSWORD, LiveServer, World
+
+DUTCH = "nl-NL"
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -37,10 +40,32 @@ async def chromium() -> AsyncIterator[Browser]:
         browser = await playwright.chromium.launch(
             executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True
         )
+        speak_dutch(browser)
         try:
             yield browser
         finally:
             await browser.close()
+
+
+def speak_dutch(browser: Browser) -> None:
+    """Open every page as a Dutch-speaking visitor unless a test asks for another language.
+
+    The hall answers in the language of the browser (Accept-Language) until the visitor
+    picks one; Chromium's own default is en-US, and most of the hall's visitors speak Dutch.
+    """
+    open_context = browser.new_context
+    open_page = browser.new_page
+
+    async def new_context(**options: Any) -> BrowserContext:
+        options.setdefault("locale", DUTCH)
+        return await open_context(**options)
+
+    async def new_page(**options: Any) -> Page:
+        options.setdefault("locale", DUTCH)
+        return await open_page(**options)
+
+    setattr(browser, "new_context", new_context)  # noqa: B010 - replaces a bound method
+    setattr(browser, "new_page", new_page)  # noqa: B010
 
 
 async def sign_in(page: Page, server: LiveServer, name: str, email: str, next_path: str) -> None:

@@ -149,6 +149,7 @@ HTTP_RULES: list[Probe] = [
     http("GET /toegankelijkheid",                 "200 200 200 200 200 200"),
     http("GET /privacy",                          "200 200 200 200 200 200"),
     http("GET /healthz",                          "200 200 200 200 200 200"),
+    http("GET /readyz",                           "200 200 200 200 200 200"),
     http("GET /metrics",                          "401 403 403 403 403 200"),
     http("GET /static/js/live.js",                "200 200 200 200 200 200"),
     http("WS /ws",                                "anonymous candidate candidate advisor advisor moderator"),

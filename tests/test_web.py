@@ -11,7 +11,10 @@ async def test_healthz_and_security_headers(server: LiveServer, new_visitor) -> 
     visitor: Browserless = new_visitor()
     health = await visitor.http.get("/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "database": "ok"}
+    assert health.json() == {"status": "ok"}
+    ready = await visitor.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "ok", "redis": "not configured"}
     hall = await visitor.http.get("/")
     assert "default-src 'self'" in hall.headers["content-security-policy"]
     assert hall.headers["x-content-type-options"] == "nosniff"
