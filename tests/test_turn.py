@@ -8,6 +8,7 @@ relayed candidates through it with the RTCConfiguration from ``app.ice.client_co
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -80,11 +81,20 @@ def _wait_listening(turn: Turn, timeout: float = 15.0) -> None:
     raise RuntimeError(f"turnserver did not listen on {turn.port}:\n{turn.log()}")
 
 
+def _relay_port_range() -> tuple[int, int]:
+    """A relay port range of this test process's own, so that coturns started by tests
+    running side by side (pytest-xdist's workers gw0, gw1, …) never hand out the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 40000 + 1000 * (int(worker) if worker.isdigit() else 0)
+    return first, first + 999
+
+
 @contextmanager
 def running_turn(tmp_path: Path, auth: list[str], port: int | None = None) -> Iterator[Turn]:
     """coturn on a free loopback port (or this one), in the foreground, with ``auth`` as its
     login scheme."""
     port = port or _free_udp_and_tcp_port()
+    relay_ports = _relay_port_range()
     log_path = tmp_path / "turn.log"
     command = [
         "turnserver",
@@ -92,8 +102,8 @@ def running_turn(tmp_path: Path, auth: list[str], port: int | None = None) -> It
         f"--listening-port={port}",
         "--listening-ip=127.0.0.1",
         "--relay-ip=127.0.0.1",
-        "--min-port=40000",
-        "--max-port=40999",
+        f"--min-port={relay_ports[0]}",
+        f"--max-port={relay_ports[1]}",
         *auth,
         f"--realm={REALM}",
         "--fingerprint",
