@@ -6,7 +6,8 @@
   depends on the machine's load: ``bench/durability.py`` measures it.
 - SIGTERM: clients get 1012 and come back; the process exits within a bound even with a
   client that never reads and a connection that never finishes its handshake.
-- Reconnects after a dropped connection of 1 s, 30 s and 5 minutes end in the server's state.
+- Reconnects after a dropped connection of 1 s, 30 s and longer than the grace period end in
+  the server's state.
 - ``inzoomen backup`` of a live database, and a restore a server starts on.
 
 The figures are printed (run with ``-s`` to see them).
@@ -508,15 +509,18 @@ async def test_sigterm_closes_with_1012_and_never_hangs(tmp_path: Path) -> None:
         server.stop()
 
 
-# -- 4. reconnect after 1 s, 30 s and 5 minutes away ----------------------------------------
+# -- 4. reconnect after 1 s, 30 s and longer than the grace period away ---------------------
 
 
-async def test_reconnect_after_1s_30s_and_5min_ends_in_the_servers_state(tmp_path: Path) -> None:
+async def test_reconnect_after_1s_30s_and_past_the_grace_ends_in_the_servers_state(
+    tmp_path: Path,
+) -> None:
     """Three groups of clients (candidate, advisor, moderator, onlooker) lose their
-    connection for 1 s, 30 s and 5 minutes while the hall keeps changing. Each comes back
-    by itself to a fresh snapshot whose numbers show it missed something, and then holds
-    exactly the server's state. With a grace period of two minutes, the candidate away for
-    five minutes finds their place lapsed; the others keep theirs."""
+    connection for 1 s, 30 s and 75 s while the hall keeps changing. Each comes back by
+    itself to a fresh snapshot whose numbers show it missed something, and then holds
+    exactly the server's state. With a grace period of 45 s, the candidate away for longer
+    finds their place lapsed; the others keep theirs. (The grace period of an event is
+    minutes; the rule is the same at any length, and a shorter one keeps the test short.)"""
     hall = await seed_hall(
         tmp_path / "hall.db",
         booth_count=3,
@@ -524,10 +528,10 @@ async def test_reconnect_after_1s_30s_and_5min_ends_in_the_servers_state(tmp_pat
         conversation_seconds=600,
         warning_seconds=60,
     )
-    env = {**ENV, "INZOOMEN_GRACE_SECONDS": "120"}
+    env = {**ENV, "INZOOMEN_GRACE_SECONDS": "45"}
     server = LiveServer(hall.path, tmp_path / "server.log", env=env)
     server.start()
-    gaps = {"1 s": 1.0, "30 s": 30.0, "5 min": 300.0}
+    gaps = {"1 s": 1.0, "30 s": 30.0, "75 s": 75.0}
     try:
         async with people_of(server) as people:
             groups: dict[str, list[ReconnectingPeer]] = {}
@@ -615,9 +619,9 @@ async def test_reconnect_after_1s_30s_and_5min_ends_in_the_servers_state(tmp_pat
             for label in ("1 s", "30 s"):
                 request = results[label][1]
                 assert (request["id"], request["status"]) == (requests[label], "waiting")
-            lapsed = results["5 min"][1]
+            lapsed = results["75 s"][1]
             assert (lapsed["id"], lapsed["status"], lapsed["closed_reason"]) == (
-                requests["5 min"],
+                requests["75 s"],
                 "expired",
                 "away",
             )
