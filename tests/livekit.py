@@ -147,14 +147,17 @@ class LiveServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, timeout: float = 20.0) -> None:
+    def command(self) -> list[str]:
+        """What starts the server: ``inzoomen serve`` on this port and database file."""
         command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--db", str(self.db_path), *self.args]
+        return [*command, "--port", str(self.port), "--db", str(self.db_path), *self.args]
+
+    def start(self, timeout: float = 20.0) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command,
+                self.command(),
                 cwd=ROOT,
-                env=self.env,
+                env={**self.env, "INZOOMEN_DB": str(self.db_path)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

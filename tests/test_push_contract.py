@@ -14,9 +14,7 @@ import asyncio
 import contextlib
 import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from app.video import CALL_PATH
 from app.wsprotocol import push_protocol
-from tests.livekit import ROOT, Browserless, LiveServer, Peer, World, seed_world
+from tests.livekit import Browserless, LiveServer, Peer, World, seed_world
 
 TOKEN = "contract-metrics-token-0123456789"
 ENV = {
@@ -47,24 +45,10 @@ MOST = 1200
 class FallbackServer(LiveServer):
     """The hall's app factory under plain uvicorn with its own WebSocket protocol."""
 
-    def start(self, timeout: float = 20.0) -> None:
+    def command(self) -> list[str]:
         command = [sys.executable, "-m", "uvicorn", "--factory", "app.server:app_from_environment"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets-sansio"]
-        command += ["--no-access-log"]
-        env = {**self.env, "INZOOMEN_DB": str(self.db_path)}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; see {self.log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not become healthy; see {self.log_path}")
+        return [*command, "--no-access-log"]
 
 
 async def call_scene(
