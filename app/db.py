@@ -36,7 +36,8 @@ Params = Sequence[Any] | dict[str, Any]
 BUSY_TIMEOUT_MS = 5000
 
 
-def _migrations() -> list[tuple[int, str]]:
+def migrations() -> list[tuple[int, str]]:
+    """Every migration the package carries, as (version, SQL), oldest first."""
     found: list[tuple[int, str]] = []
     for entry in resources.files("app.migrations").iterdir():
         name = entry.name
@@ -159,7 +160,7 @@ class Database:
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
             )
-            for version, sql in _migrations():
+            for version, sql in migrations():
                 await self._writer.execute("BEGIN IMMEDIATE")
                 try:
                     cursor = await self._writer.execute(

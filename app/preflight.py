@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from app.config import DEFAULT_SECRET_KEY, ConfigError, Settings, load_settings
-from app.db import _migrations
+from app.db import migrations
 
 OK = "ok"
 WARNING = "warning"
@@ -263,7 +263,7 @@ def check_database(path: Path) -> Check:
         return Check(
             name, PROBLEM, f"{path} is an SQLite database, but not an Inzoomen one; {hint}"
         )
-    known = {version for version, _ in _migrations()}
+    known = {version for version, _ in migrations()}
     newer = sorted(applied - known)
     if newer:
         return Check(

@@ -384,14 +384,14 @@ def test_every_provider_answers_through_the_same_interface() -> None:
 async def test_an_existing_event_keeps_its_video_settings_when_the_schema_moves(
     tmp_path: Path,
 ) -> None:
-    from app.db import Database, _migrations
+    from app.db import Database, migrations
 
     path = tmp_path / "old.db"
     connection = sqlite3.connect(path)
     connection.execute(
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)"
     )
-    for version, sql in _migrations():
+    for version, sql in migrations():
         if version >= 19:
             break
         for statement in _statements(sql):

@@ -80,7 +80,7 @@ async def test_restart_keeps_queue_order_and_timers(tmp_path):
 
 async def test_migrations_are_applied_once(tmp_path):
     path = tmp_path / "hall.db"
-    versions = [v for v, _ in db_module._migrations()]
+    versions = [v for v, _ in db_module.migrations()]
     assert versions and versions[0] == 1
 
     db = await open_db(path)
@@ -107,7 +107,7 @@ async def test_fresh_database_applies_every_migration(tmp_path):
     db = await db_module.Database.open(tmp_path / "plain.db", migrate=False)
     try:
         applied = await db.migrate()
-        assert applied == [v for v, _ in db_module._migrations()]
+        assert applied == [v for v, _ in db_module.migrations()]
         assert await db.migrate() == []
         assert await db.fetchvalue("SELECT COUNT(*) FROM schema_migrations") == len(applied)
     finally:
@@ -122,7 +122,7 @@ async def test_two_workers_starting_at_once_apply_each_migration_once(tmp_path):
     must see that the first already applied everything, not replay the migration.
     """
     path = tmp_path / "hall.db"
-    versions = [v for v, _ in db_module._migrations()]
+    versions = [v for v, _ in db_module.migrations()]
     blocker = sqlite3.connect(path, isolation_level=None)
     workers: list[db_module.Database] = []
     try:
