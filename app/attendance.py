@@ -14,18 +14,24 @@ stay valid for what they said then. The moderator checks a code: what it said, w
 issued, and whether it still matches the candidate's record. Erasing the candidate empties
 the snapshot (``app.privacy``); the code then says the data was erased.
 
-The document itself (a PDF made with fpdf2 in the core fonts, which hold Western European
-letters; anything else is written with its nearest Latin letters) is made here as well;
-the pages only serve it.
+The document itself (a PDF made with fpdf2) is made here as well; the pages only serve it.
+It is written in the fonts in ``app/fonts`` (see the README there), so that every name is
+printed as the candidate gave it, in whatever script: Noto Sans for Latin (with Vietnamese
+and the Dutch and Turkish letters), Greek and Cyrillic, Noto Sans Arabic and Droid Sans
+Fallback (Chinese, Japanese, Korean) where it has no glyph. Text shaping (HarfBuzz) joins
+Arabic letters and sets right-to-left text in its order.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -320,69 +326,107 @@ def describe(content: dict[str, Any], issued_at: float | None = None) -> dict[st
 
 # -- the PDF ------------------------------------------------------------------------------
 
-_TYPOGRAPHY = {
-    "–": "-",
-    "—": "-",
-    "‐": "-",
-    "‑": "-",
-    "‘": "'",
-    "’": "'",
-    "‚": ",",
-    "“": '"',
-    "”": '"',
-    "„": '"',
-    "…": "...",
-    "€": "EUR",
-    "•": "-",
-    "\u00a0": " ",
-    "\u202f": " ",
-}
+FONTS = Path(__file__).parent / "fonts"
+# The face the proof is written in, per style ("" regular, "B" bold, "I" italic).
+MAIN_FONT = ("noto-sans", {"": "NotoSans-Regular.ttf", "B": "NotoSans-Bold.ttf",
+                           "I": "NotoSans-Italic.ttf"})  # fmt: skip
+# Where the main face has no glyph, in this order. A style a fallback lacks (Arabic italic,
+# CJK bold) is written in the style it has.
+ARABIC_FONT = ("noto-sans-arabic", {"": "NotoSansArabic-Regular.ttf",
+                                     "B": "NotoSansArabic-Bold.ttf"})  # fmt: skip
+CJK_FONT = ("droid-sans-fallback", {"": "DroidSansFallbackFull.ttf"})
+
+
+@functools.cache
+def _covered() -> frozenset[int]:
+    """The code points the main face and the Arabic face have glyphs for (read once)."""
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    covered: set[int] = set()
+    for file in ("NotoSans-Regular.ttf", "NotoSansArabic-Regular.ttf"):
+        with TTFont(FONTS / file, lazy=True) as font:
+            covered.update(font.getBestCmap())
+    return frozenset(covered)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def needs_cjk_font(view: dict[str, Any]) -> bool:
+    """Whether the proof holds a letter only the CJK face has. That face is large (reading
+    it takes most of a second), so a proof without such letters does without it."""
+    covered = _covered()
+    return any(
+        ord(ch) not in covered and not ch.isspace() for text in _strings(view) for ch in text
+    )
 
 
 def pdf_text(text: str) -> str:
-    """Text the PDF's core fonts can write (Latin-1): Western European letters as they are
-    (ë, ç, ö, ß, ...), other letters as their nearest Latin letter (ş -> s, ł -> l), and
-    what has none as "?". Control characters are left out."""
+    """Text as the PDF writes it: everything as it is, without control characters (a line
+    break or tab in a name is a space) and without unassigned code points."""
     out = []
     for ch in text:
-        ch = _TYPOGRAPHY.get(ch, ch)
-        if len(ch) > 1:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Zl", "Zp"):
+            out.append(" " if ch.isspace() else "")
+        elif category in ("Cs", "Co", "Cn"):
+            continue
+        else:
             out.append(ch)
-            continue
-        if unicodedata.category(ch).startswith("C"):
-            continue
-        try:
-            ch.encode("latin-1")
-            out.append(ch)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        base = {"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i", "ø": "o"}.get(ch, base)
-        try:
-            base.encode("latin-1")
-            out.append(base or "?")
-        except UnicodeEncodeError:
-            out.append("?")
     return "".join(out)
+
+
+def _document() -> Any:
+    """An fpdf2 document that writes its font into the page as soon as it is chosen.
+
+    fpdf2 (2.8) writes a chosen font lazily, with the first line of text. When that line
+    starts in a fallback font (a name in Arabic or Chinese at the start of a table cell) the
+    font lands inside a saved-and-restored graphics state (q ... Q), and every line after it
+    is shown without a font: garbled, or not at all. Written at once, the font is part of
+    the page's state before any line, and a line in a fallback font only changes it locally.
+    """
+    from fpdf import FPDF
+
+    class Document(FPDF):
+        def set_font(self, family: str | None = None, style: Any = "", size: float = 0) -> None:
+            super().set_font(family, style, size)
+            font = self.current_font
+            if self.page and font is not None and not self.current_font_is_set_on_page:
+                self._out(self._set_font_for_page(font, self.font_size_pt))
+
+    return Document(orientation="P", unit="mm", format="A4")
 
 
 def render_pdf(view: dict[str, Any], code: str) -> bytes:
     """The proof as an A4 PDF: the same content as the printable page, and the code."""
-    from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf = _document()
+    fonts = (MAIN_FONT, ARABIC_FONT, CJK_FONT) if needs_cjk_font(view) else (MAIN_FONT, ARABIC_FONT)
+    for family, styles in fonts:
+        for style, file in styles.items():
+            pdf.add_font(family, style, FONTS / file)
+    pdf.set_fallback_fonts([family for family, _styles in fonts[1:]], exact_match=False)
+    # Arabic letters joined and right-to-left runs in their order (HarfBuzz, uharfbuzz).
+    pdf.set_text_shaping(True)
     pdf.set_margins(20, 20, 20)
     pdf.set_auto_page_break(True, margin=20)
-    pdf.set_title(pdf_text(_("Bewijs van deelname") + " - " + view["event"]))
+    pdf.set_title(pdf_text(_("Bewijs van deelname") + " – " + view["event"]))
     pdf.set_author(pdf_text(view["event"]))
     pdf.set_lang(i18n.current_language())
     pdf.add_page()
     width = pdf.epw
 
     def line(text: str, size: float = 11, style: str = "", height: float = 6) -> None:
-        pdf.set_font("helvetica", style, size)
+        pdf.set_font(MAIN_FONT[0], style, size)
         pdf.multi_cell(
             width, height, pdf_text(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
         )
@@ -408,11 +452,11 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
     heading(_("Gesprekken"))
     columns = (0.34, 0.34, 0.17, 0.15)
     headers = (_("Organisatie"), _("Datum"), _("Tijd"), _("Minuten"))
-    pdf.set_font("helvetica", "B", 10)
+    pdf.set_font(MAIN_FONT[0], "B", 10)
     for share, text in zip(columns, headers, strict=True):
         pdf.cell(width * share, 7, pdf_text(text), border="B")
     pdf.ln(7)
-    pdf.set_font("helvetica", "", 10)
+    pdf.set_font(MAIN_FONT[0], "", 10)
     for c in view["conversations"]:
         cells = (
             c["booth"],
@@ -438,7 +482,7 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
             x += width * share
         pdf.set_xy(pdf.l_margin, bottom)
         if c["advisor"]:
-            pdf.set_font("helvetica", "I", 9)
+            pdf.set_font(MAIN_FONT[0], "I", 9)
             pdf.multi_cell(
                 width,
                 5,
@@ -446,7 +490,7 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
                 new_x=XPos.LMARGIN,
                 new_y=YPos.NEXT,
             )
-            pdf.set_font("helvetica", "", 10)
+            pdf.set_font(MAIN_FONT[0], "", 10)
         pdf.ln(1)
     total = view["total_minutes"]
     line(i18n.ngettext("Totaal: %(num)s minuut", "Totaal: %(num)s minuten", total), 10, "B")

@@ -108,6 +108,7 @@ def test_the_wheel_carries_templates_static_files_catalogues_and_migrations(whee
         | shipped(ROOT / "static", "**/*.*", "app/static")
         | shipped(ROOT / "app" / "migrations", "*.sql", "app/migrations")
         | shipped(ROOT / "app" / "locale", "*/LC_MESSAGES/*.po", "app/locale")
+        | shipped(ROOT / "app" / "fonts", "*.*", "app/fonts")
     )
     assert len(wanted) > 60
     missing = sorted(wanted - names)
