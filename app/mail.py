@@ -4,7 +4,9 @@ about (the outbox pattern: a change that did not commit sends nothing).
 A message is a row in ``outbox``: kind, address, subject, plain-text body and at most one
 attachment (a calendar file). A background task (``app.mail_delivery``) sends pending
 messages over SMTP when a server is configured; without one they stay here, and the
-moderator reads them on the outbox page. A message is pending while ``sent_at`` is NULL;
+moderator reads them on the outbox page. The To header carries the recipient's name as well
+(``recipient_name``), looked up when the message is sent, so an erased candidate's name is not
+kept here. A message is pending while ``sent_at`` is NULL;
 ``next_attempt_at`` says when it is tried (again), NULL when it is not tried any more.
 """
 
@@ -87,6 +89,29 @@ def valid_address(address: str) -> bool:
         return False
     local, domain = address.split("@")
     return bool(local and "." in domain.strip(".") and ".." not in domain)
+
+
+def display_name(name: str) -> str:
+    """A person's name as it may stand in a header: whitespace (a line break too) as single
+    spaces and without other control characters; the header encodes the rest (RFC 2047)."""
+    kept = "".join(ch for ch in name if ch.isprintable() or ch.isspace())
+    return " ".join(kept.split())
+
+
+async def recipient_name(db: Database, message: Message) -> str:
+    """The name of the person a message goes to, for its To header: the candidate it is
+    about when it goes to their address, else the staff member with that address; empty
+    when the hall knows no name (or the candidate was erased)."""
+    name = None
+    if message.candidate_id is not None:
+        name = await db.fetchvalue(
+            "SELECT name FROM candidates WHERE id = ? AND email = ? COLLATE NOCASE "
+            "AND erased_at IS NULL",
+            (message.candidate_id, message.to_address),
+        )
+    if not name:
+        name = await db.fetchvalue("SELECT name FROM staff WHERE email = ?", (message.to_address,))
+    return display_name(str(name)) if name else ""
 
 
 async def enqueue(

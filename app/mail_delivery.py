@@ -29,6 +29,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
@@ -92,13 +94,28 @@ class SmtpServer:
         )
 
 
+def recipient(address: str, name: str) -> str | Address:
+    """The To header's value: ``Name <address>`` when the name is known. The e-mail package
+    writes a name in any script as an RFC 2047 encoded word (and quotes one with a comma),
+    so the header stays ASCII for every mail server."""
+    name = mail.display_name(name)
+    if not name:
+        return address
+    try:
+        return Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError, HeaderParseError):
+        # An address the e-mail package cannot take apart is sent as it is, without name.
+        return address
+
+
 def email_message(
-    message: mail.Message, attachment: mail.Attachment | None, sender: str
+    message: mail.Message, attachment: mail.Attachment | None, sender: str, to_name: str = ""
 ) -> EmailMessage:
-    """The outbox message as an RFC 5322 e-mail: plain text, and its calendar file attached."""
+    """The outbox message as an RFC 5322 e-mail: plain text (UTF-8), and its calendar file
+    attached; ``to_name`` is the recipient's name for the To header."""
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = message.to_address
+    email["To"] = recipient(message.to_address, to_name)
     email["Subject"] = message.subject
     email["Date"] = formatdate(message.created_at, localtime=False)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "inzoomen.invalid"
@@ -215,7 +232,8 @@ class MailDelivery:
     async def _send(self, message: mail.Message) -> None:
         assert self.server is not None
         attachment = await mail.attachment(self.db, message.id)
-        email = email_message(message, attachment, self.sender)
+        name = await mail.recipient_name(self.db, message)
+        email = email_message(message, attachment, self.sender, name)
         await aiosmtplib.send(
             email,
             sender=parseaddr(self.sender)[1],
