@@ -9,6 +9,10 @@ protocol (an init script, or ``page.evaluate``), never through an inline script 
 tests add explicit checks for states that come later (``await checked.check(page, name)``),
 and everything found is asserted at the end (``assert_clean``; the ``checked_browser``
 fixture in tests/conftest.py does that by itself).
+
+Checked contexts also validate the HTML the server sent for every page they load (the
+main document's response, before any script changed it) with tests/htmlkit.py: a browser
+repairs broken markup silently, so axe alone would never see it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Error, Locator, Page, Route
+from playwright.async_api import Browser, BrowserContext, Error, Locator, Page, Response, Route
+
+from tests.htmlkit import check_html
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENS = ROOT / "test-artifacts" / "screens"
@@ -338,6 +344,9 @@ class CheckedBrowser:
     errors: list[str] = field(default_factory=list)
     contexts: list[BrowserContext] = field(default_factory=list)
     pending: list[asyncio.Task[None]] = field(default_factory=list)
+    # HTML problems per page (path), and the pages whose HTML was validated.
+    html_found: dict[str, list[str]] = field(default_factory=dict)
+    html_checked: list[str] = field(default_factory=list)
 
     def _record(self, name: str, violations: list[dict[str, Any]]) -> None:
         self.checked.append(name)
@@ -347,6 +356,7 @@ class CheckedBrowser:
     async def new_context(self, **options: Any) -> BrowserContext:
         context = await self.browser.new_context(**options)
         self.contexts.append(context)
+        context.on("response", self._watch_document)
 
         async def report(source: dict[str, Any], result: dict[str, Any]) -> None:
             name = f"after load: {_path(result['url'])}"
@@ -380,6 +390,28 @@ class CheckedBrowser:
 
         page.on("load", on_load)
 
+    def _watch_document(self, response: Response) -> None:
+        """Validate the HTML of every page a checked context loads (frames included)."""
+        if response.request.resource_type != "document" or not 200 <= response.status < 600:
+            return
+        if 300 <= response.status < 400:
+            return  # a redirect has no page
+        if "text/html" not in response.headers.get("content-type", ""):
+            return
+        self.pending.append(asyncio.create_task(self._validate(response)))
+
+    async def _validate(self, response: Response) -> None:
+        name = _path(response.url)
+        try:
+            text = await response.text()
+        except Error:  # the page went away before its body was read; later loads are checked
+            return
+        self.html_checked.append(name)
+        problems = [str(problem) for problem in check_html(text)]
+        if problems:
+            known = self.html_found.setdefault(name, [])
+            known += [p for p in problems if p not in known]
+
     async def new_page(self, **options: Any) -> Page:
         return await (await self.new_context(**options)).new_page()
 
@@ -406,11 +438,16 @@ class CheckedBrowser:
     def report(self) -> str:
         parts = [format_violations(v, state) for state, v in self.found.items()]
         parts += [f"axe could not run: {e}" for e in self.errors]
+        parts += [
+            f"{len(problems)} HTML problem(s) in the page the server sent for {page}:\n"
+            + "\n".join(f"- {p}" for p in problems)
+            for page, problems in self.html_found.items()
+        ]
         return "\n\n".join(parts)
 
     async def assert_clean(self) -> None:
         await self.settle()
-        assert not self.found and not self.errors, self.report()
+        assert not self.found and not self.errors and not self.html_found, self.report()
 
 
 def _path(url: str) -> str:
