@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app import emails
 from app.db import Database, Transaction
 from app.errors import DomainError, ValidationError
 from app.sessions import end_all_of_staff as end_all_sessions
@@ -71,10 +72,15 @@ async def create_staff(
         exists = await tx.fetchone("SELECT 1 FROM booths WHERE id = ?", (booth_id,))
         if exists is None:
             raise ValueError(f"there is no booth with id {booth_id}")
+    try:
+        address = emails.normalise(email)
+    except DomainError:
+        # The command line and the demo call this: they report a ValueError to the operator.
+        raise ValueError(f"not a valid e-mail address: {email.strip()!r}") from None
     return await tx.insert(
         "INSERT INTO staff (email, name, role, password_hash, booth_id, personal_link) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (email.strip(), name.strip(), role, hash_password(password), booth_id, personal_link),
+        (address, name.strip(), role, hash_password(password), booth_id, personal_link),
     )
 
 
@@ -109,12 +115,27 @@ async def _verified(stored: str, password: str) -> bool:
 
 
 async def authenticate(db: Database, email: str, password: str) -> Staff:
+    """The active account with this e-mail address and password.
+
+    The address is looked up in its normal form (app/emails.py; ``staff.email`` is
+    ``COLLATE NOCASE``). Text that is no address at all is looked up as typed, so an account
+    made before addresses were checked still signs in; if that fails too, the answer is
+    ``input.email`` rather than ``auth.bad_login`` — after the same password check, so it
+    says nothing about whether such an account exists, only that the text is no address.
+    """
+    malformed: DomainError | None = None
+    try:
+        address = emails.normalise(email)
+    except DomainError as error:
+        address, malformed = email.strip(), error
     row = await db.fetchone(
         f"SELECT {_COLUMNS}, password_hash FROM staff WHERE email = ? AND active = 1",
-        (email.strip(),),
+        (address,),
     )
     stored = _DUMMY_HASH if row is None else row["password_hash"]
     if not await _verified(stored, password) or row is None:
+        if malformed is not None:
+            raise ValidationError({"email": malformed})
         raise DomainError("auth.bad_login")
     data = dict(row)
     data.pop("password_hash")

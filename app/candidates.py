@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app import emails
 from app.db import Database, Transaction
 from app.errors import DomainError, ValidationError
 
 NAME_MAX = 100
-EMAIL_MAX = 254
+EMAIL_MAX = emails.EMAIL_MAX
 PHONE_MAX = 20
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 
 
@@ -25,16 +25,16 @@ class Candidate:
 
 def check_sign_in(name: str, email: str, phone: str, consent: bool) -> tuple[str, str, str]:
     """Clean the sign-in fields or raise one error per wrong field."""
-    name, email, phone = name.strip(), email.strip(), phone.strip()
+    name, phone = name.strip(), phone.strip()
     errors: dict[str, DomainError] = {}
     if not name:
         errors["name"] = DomainError("input.required", field="name")
     elif len(name) > NAME_MAX:
         errors["name"] = DomainError("input.too_long", field="name", max=NAME_MAX)
-    if not email:
-        errors["email"] = DomainError("input.required", field="email")
-    elif len(email) > EMAIL_MAX or not _EMAIL.match(email):
-        errors["email"] = DomainError("input.email", field="email")
+    try:
+        email = emails.normalise(email, field="email")
+    except DomainError as error:
+        errors["email"] = error
     if phone and not _PHONE.match(phone):
         errors["phone"] = DomainError("input.phone", field="phone")
     if not consent:
@@ -80,7 +80,10 @@ async def get_candidate(db: Database | Transaction, candidate_id: int) -> Candid
 
 async def email_blocked(db: Database | Transaction, email: str) -> bool:
     """Whether a candidate with this e-mail address (in any case) was blocked by the
-    moderator: then nobody signs in with it again until they are unblocked."""
+    moderator: then nobody signs in with it again until they are unblocked.
+
+    Addresses are stored in their normal form (app/emails.py), so the case of the domain
+    never differs; ``lower`` matches a local part typed in other capitals (ASCII only)."""
     found = await db.fetchone(
         "SELECT 1 FROM candidates WHERE lower(email) = lower(?) AND email != '' "
         "AND blocked_at IS NOT NULL AND erased_at IS NULL",

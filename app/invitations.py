@@ -22,10 +22,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app import audit, sessions
+from app import audit, emails, sessions
 from app.accounts import MIN_PASSWORD_LENGTH, NO_PASSWORD, ROLES, hash_password
 from app.admin import Fields
-from app.candidates import _EMAIL, EMAIL_MAX
 from app.db import Database, Transaction
 from app.errors import DomainError, ValidationError
 
@@ -111,10 +110,10 @@ async def invite(
     f = Fields(data)
     name = f.text("name", max_len=NAME_MAX)
     email = f.raw("email")
-    if not email:
-        f.fail("email", "input.required")
-    elif len(email) > EMAIL_MAX or not _EMAIL.match(email):
-        f.fail("email", "input.email")
+    try:
+        email = emails.normalise(email, field="email")
+    except DomainError as error:
+        f.errors.setdefault("email", error)
     role = f.choice("role", ROLES)
     booth_text = f.raw("booth_id")
     f.done()
@@ -123,6 +122,7 @@ async def invite(
         if role == "advisor" and booth_id is None:
             code = "input.required" if not booth_text else "booth.not_found"
             raise ValidationError({"booth_id": DomainError(code, field="booth_id")})
+        # staff.email is COLLATE NOCASE: a local part in other capitals is the same account.
         taken = await tx.fetchone("SELECT 1 FROM staff WHERE email = ?", (email,))
         if taken is not None:
             raise ValidationError({"email": DomainError("staff.email_taken", field="email")})

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app import actions, queue, snapshots, throttles
+from app import actions, emails, queue, snapshots, throttles
 from app.accounts import MIN_PASSWORD_LENGTH, authenticate, change_password, get_staff
 from app.advisors import CHOOSABLE
 from app.auth import (
@@ -87,7 +87,7 @@ async def login_submit(request: Request) -> Response:
     if form is None:
         return await csrf_failed(request, principal)
     email = str(form.get("email", ""))
-    attempt = await _attempt(request, email)
+    attempt = await _attempt(request, emails.lookup_form(email))
     try:
         # Over the throttle even the right password is refused, with the same answer as a
         # wrong one, after the same password check: it tells nothing about the account.
