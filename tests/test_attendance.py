@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import zlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,6 +15,7 @@ import pytest
 from app import attendance, conversations, i18n, privacy
 from app.db import Database
 from app.event import Event
+from tests.pdfkit import pdf_pages, pdf_texts
 from tests.servicekit import count, make_advisor, make_booth, make_candidate, make_request
 
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -27,28 +27,6 @@ DUTCH_MONTHS = {"januari", "februari", "maart", "april", "mei", "juni", "juli", 
 def _dutch_again() -> object:
     yield
     i18n.set_language(i18n.DEFAULT_LANGUAGE)
-
-
-def pdf_pages(data: bytes) -> list[list[str]]:
-    """The strings each content stream of a PDF shows (fpdf2 writes one per page), read
-    back by decompressing the streams with zlib."""
-    pages = []
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            stream = zlib.decompress(match.group(1))
-        except zlib.error:
-            continue
-        texts = []
-        for shown in re.finditer(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", stream):
-            raw = re.sub(rb"\\(.)", rb"\1", shown.group(1))
-            texts.append(raw.decode("latin-1"))
-        pages.append(texts)
-    return pages
-
-
-def pdf_texts(data: bytes) -> list[str]:
-    """The strings a PDF shows, in order."""
-    return [text for page in pdf_pages(data) for text in page]
 
 
 async def held(
@@ -392,13 +370,6 @@ async def test_no_shows_are_not_counted(db: Database, event: Event, hall: dict[s
     proof = await attendance.issue(db, hall["zoe"], now=t0 + 700)
     assert proof is not None and proof.content is not None
     assert [c["booth"] for c in proof.content["conversations"]] == ["Bouwbedrijf De Vries & Zn."]
-
-
-def test_pdf_text_keeps_western_letters_and_transliterates_the_rest() -> None:
-    assert attendance.pdf_text("Zoë Çelik-Öztürk") == "Zoë Çelik-Öztürk"
-    assert attendance.pdf_text("Şükrü Łukasz Dvořák") == "Sükrü Lukasz Dvorák"
-    assert attendance.pdf_text("Een – streepje “zo”…") == 'Een - streepje "zo"...'
-    assert attendance.pdf_text("日本\x07") == "??"
 
 
 async def test_the_pdf_holds_the_proof_and_the_code(

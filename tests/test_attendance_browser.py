@@ -13,7 +13,7 @@ from playwright.async_api import expect
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in, sign_in
 from tests.livekit import LiveServer, World
-from tests.test_attendance import pdf_texts
+from tests.pdfkit import pdf_texts
 
 pytestmark = pytest.mark.browser
 

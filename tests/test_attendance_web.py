@@ -12,7 +12,7 @@ from typing import Any
 
 from app.errors import MESSAGES
 from tests.livekit import Browserless, Peer, World
-from tests.test_attendance import pdf_texts
+from tests.pdfkit import pdf_texts
 
 CODE = re.compile(r'data-testid="proof-code">([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})<')
 ZOE = "Zoë Çelik-Öztürk"

@@ -23,7 +23,7 @@ from playwright.async_api import Page, expect
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in, sign_in
 from tests.livekit import LiveServer, World, free_port, seed_world
-from tests.test_attendance import pdf_texts
+from tests.pdfkit import pdf_texts
 from tests.test_mail_smtp import SmtpInbox
 
 pytestmark = pytest.mark.browser

@@ -134,7 +134,7 @@ async def test_delivery_task_sends_queued_mail_when_woken(
     assert mail_from == "afspraken@inzoomen.example"
     assert rcpt_tos == ["sanne@voorbeeld.nl"]
     assert message["From"] == SENDER
-    assert message["To"] == "sanne@voorbeeld.nl"
+    assert message["To"] == "Sanne Jansen <sanne@voorbeeld.nl>"
     assert message["Subject"].startswith(
         "Afspraak bevestigd met Zorgpunt Utrecht op maandag 30 maart om 14:00"
     )
