@@ -3,6 +3,7 @@ a verification code. The domain work is in ``app.attendance``; here are only the
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -66,7 +67,9 @@ async def my_proof_pdf(request: Request) -> Response:
         # Nothing to prove yet: the page says so.
         return RedirectResponse(MY_PROOF, status_code=303)
     view = attendance.describe(proof.content, proof.issued_at)
-    body = attendance.render_pdf(view, proof.code)
+    # Laying out text in embedded fonts takes a few hundred milliseconds: in a thread, so
+    # the live hall's other connections are not held up meanwhile.
+    body = await asyncio.to_thread(attendance.render_pdf, view, proof.code)
     name = f"bewijs-van-deelname-{proof.display_code}.pdf"
     return Response(
         body,
