@@ -91,7 +91,8 @@ async def get_staff(db: Database | Transaction, staff_id: int) -> Staff | None:
 
 async def staff_of_booths(db: Database) -> list[Staff]:
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM staff WHERE role = 'advisor' AND active = 1 ORDER BY name"
+        f"SELECT {_COLUMNS} FROM staff WHERE role = 'advisor' AND active = 1 "
+        "ORDER BY name COLLATE DUTCH_NAME"
     )
     return [_staff(r) for r in rows]
 

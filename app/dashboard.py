@@ -124,7 +124,7 @@ async def _running(db: Database) -> list[dict[str, Any]]:
 async def _advisors(db: Database) -> list[dict[str, Any]]:
     rows = await db.fetchall(
         "SELECT id, name, booth_id, status, status_since FROM staff "
-        "WHERE role = 'advisor' AND active = 1 ORDER BY name, id"
+        "WHERE role = 'advisor' AND active = 1 ORDER BY name COLLATE DUTCH_NAME, id"
     )
     return [dict(r) for r in rows]
 

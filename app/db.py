@@ -30,6 +30,8 @@ from typing import Any
 
 import aiosqlite
 
+from app import names
+
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
 
@@ -70,6 +72,12 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     await conn.execute("PRAGMA foreign_keys = ON")
     # Erased personal data is overwritten with zeros, not left in free space of the file.
     await conn.execute("PRAGMA secure_delete = ON")
+    # Lists of people are ordered as a Dutch reader expects (app/names.py). aiosqlite has no
+    # create_collation of its own; its _execute runs the call on the connection's thread,
+    # as its create_function does.
+    await conn._execute(  # type: ignore[no-untyped-call]
+        conn._conn.create_collation, names.COLLATION, names.collate
+    )
     return conn
 
 
@@ -107,6 +115,7 @@ def _connect_reader(path: Path) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA query_only = ON")
+    conn.create_collation(names.COLLATION, names.collate)
     return conn
 
 

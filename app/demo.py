@@ -586,7 +586,7 @@ async def existing_logins(db: Database, password: str = DEMO_PASSWORD) -> DemoLo
     """The logins of a demo event seeded earlier into this database."""
     rows = await db.fetchall(
         "SELECT s.email, b.name AS booth FROM staff s JOIN booths b ON b.id = s.booth_id "
-        "WHERE s.role = 'advisor' AND s.active = 1 ORDER BY b.position, s.name"
+        "WHERE s.role = 'advisor' AND s.active = 1 ORDER BY b.position, s.name COLLATE DUTCH_NAME"
     )
     moderator = await db.fetchvalue(
         "SELECT email FROM staff WHERE role = 'moderator' AND active = 1 ORDER BY id LIMIT 1"

@@ -58,7 +58,7 @@ async def list_staff(db: Database, now: float) -> list[StaffRow]:
         "(SELECT MAX(i.expires_at) FROM invitations i WHERE i.staff_id = s.id "
         " AND i.used_at IS NULL AND i.expires_at > ?) AS pending_until "
         "FROM staff s LEFT JOIN booths b ON b.id = s.booth_id "
-        "ORDER BY s.role DESC, s.active DESC, s.name COLLATE NOCASE, s.id",
+        "ORDER BY s.role DESC, s.active DESC, s.name COLLATE DUTCH_NAME, s.id",
         (now,),
     )
     return [

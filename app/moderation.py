@@ -335,7 +335,7 @@ async def step_in_view(db: Database, event: Event, now: float) -> dict[str, Any]
     )
     advisor_rows = await db.fetchall(
         "SELECT id, name, booth_id, status FROM staff WHERE role = 'advisor' AND active = 1 "
-        "AND booth_id IS NOT NULL ORDER BY name"
+        "AND booth_id IS NOT NULL ORDER BY name COLLATE DUTCH_NAME"
     )
     waiting_rows = await db.fetchall(
         "SELECT r.id, r.booth_id, r.advisor_id, r.candidate_id, r.created_at, r.moved_at, "
