@@ -119,6 +119,10 @@ def lookup_form(address: str) -> str:
 def ascii_form(address: str) -> str:
     """The address as a mail server without SMTPUTF8 takes it: the domain in its ASCII
     (IDNA) form, ``jan@xn--bcher-kva.example``. An address whose local part is not ASCII
-    has no such form and is returned in its normal form."""
-    checked = validate_email(address, check_deliverability=False, test_environment=True)
+    has no such form and is returned in its normal form; one the check refuses (stored before
+    it existed) is returned as it is."""
+    try:
+        checked = validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return address
     return str(checked.ascii_email or checked.normalized)

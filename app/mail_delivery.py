@@ -36,7 +36,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 
-from app import mail
+from app import emails, mail
 from app.config import Settings
 from app.db import Database
 from app.followup_mail import queue_follow_up_mail
@@ -115,7 +115,7 @@ def email_message(
     attached; ``to_name`` is the recipient's name for the To header."""
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = recipient(message.to_address, to_name)
+    email["To"] = recipient(emails.ascii_form(message.to_address), to_name)
     email["Subject"] = message.subject
     email["Date"] = formatdate(message.created_at, localtime=False)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "inzoomen.invalid"
@@ -237,7 +237,8 @@ class MailDelivery:
         await aiosmtplib.send(
             email,
             sender=parseaddr(self.sender)[1],
-            recipients=[message.to_address],
+            # A domain in its ASCII form: not every mail server takes SMTPUTF8.
+            recipients=[emails.ascii_form(message.to_address)],
             hostname=self.server.host,
             port=self.server.port,
             username=self.server.username,

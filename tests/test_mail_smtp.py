@@ -497,3 +497,26 @@ async def test_an_address_refused_for_good_is_not_tried_again(db: Database, even
     assert refused.state == "failed" and refused.attempts == 1
     assert "550" in refused.last_error and "no such user" in refused.last_error
     assert [to for _f, to, _m in inbox.received] == [["sanne@voorbeeld.nl"]]
+
+
+async def test_an_address_with_an_international_domain_is_sent_in_its_ascii_form(
+    db: Database, event: Event, smtp: SmtpInbox
+) -> None:
+    """Addresses are stored in their normal form (``jan@bücher.example``); a mail server
+    without SMTPUTF8 takes the domain only in its IDNA form."""
+    delivery = MailDelivery(db, time.time, SmtpServer("127.0.0.1", smtp.port), SENDER)
+    async with db.transaction() as tx:
+        await mail.enqueue(
+            tx,
+            kind="booked",
+            to_address="jan@bücher.example",
+            subject="Afspraak bevestigd",
+            body="Tot dan.",
+            now=time.time(),
+        )
+    assert await delivery.deliver_due() == 1
+    [(_from, rcpt_tos, message)] = smtp.received
+    assert rcpt_tos == ["jan@xn--bcher-kva.example"]
+    assert message["To"] == "jan@xn--bcher-kva.example"
+    [stored] = await mail.messages(db)
+    assert stored.state == "sent" and stored.to_address == "jan@bücher.example"
