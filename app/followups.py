@@ -582,7 +582,7 @@ async def holders(db: Database, staffer: Staffer, booth_id: int | None) -> list[
     choices: list[dict[str, str]] = []
     advisors = await db.fetchall(
         "SELECT id, name FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1 "
-        "AND id != ? ORDER BY name",
+        "AND id != ? ORDER BY name COLLATE DUTCH_NAME",
         (booth_id, staffer.id),
     )
     choices += [

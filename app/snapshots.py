@@ -37,7 +37,7 @@ async def _advisors(db: Database, booth_id: int | None) -> list[_AdvisorRow]:
     if booth_id is not None:
         sql += " AND booth_id = ?"
         params = (booth_id,)
-    rows = await db.fetchall(sql + " ORDER BY name", params)
+    rows = await db.fetchall(sql + " ORDER BY name COLLATE DUTCH_NAME", params)
     return [_AdvisorRow(**dict(r)) for r in rows]
 
 

@@ -179,7 +179,7 @@ async def transfer_targets(db: Database, own_booth_id: int) -> list[dict[str, An
     )
     advisor_rows = await db.fetchall(
         "SELECT id, name, booth_id FROM staff WHERE role = 'advisor' AND active = 1 "
-        "AND status != 'offline' AND booth_id IS NOT NULL ORDER BY name"
+        "AND status != 'offline' AND booth_id IS NOT NULL ORDER BY name COLLATE DUTCH_NAME"
     )
     return [
         {

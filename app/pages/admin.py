@@ -716,7 +716,7 @@ async def _schedule_page(
     if booth is not None:
         advisors = await r.db.fetchall(
             "SELECT id, name FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1 "
-            "ORDER BY name",
+            "ORDER BY name COLLATE DUTCH_NAME",
             (booth.id,),
         )
     if values is None:
