@@ -14,6 +14,11 @@ from tests.livekit import PASSWORD, LiveServer, World
 
 DUTCH = "nl-NL"
 
+# How long an expectation may wait for the page to get there. Playwright's default (5 s) is a
+# bound a busy machine breaks when two test processes run browsers side by side; the tests
+# assert what a person sees, not how fast (bench/ measures that).
+expect.set_options(timeout=15_000)
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
