@@ -4,7 +4,6 @@ and the command line; a refused address changes nothing and is named in the visi
 from __future__ import annotations
 
 import html
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from markupsafe import escape
 from app import accounts, candidates, emails, i18n, invitations, moderation
 from app.db import Database
 from app.errors import DomainError, ValidationError
-from tests.livekit import Browserless, LiveServer, World
+from tests.livekit import Browserless, LiveServer, World, db_value
 from tests.servicekit import PASSWORD, count
 
 # What the form used to let through.
@@ -202,15 +201,6 @@ async def test_an_account_made_before_addresses_were_checked_still_logs_in(
 # --- over HTTP ----------------------------------------------------------------------------
 
 
-def _value(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        row = connection.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-    finally:
-        connection.close()
-
-
 async def _sign_in(visitor: Browserless, email: str) -> Any:
     token = await visitor.csrf("/aanmelden")
     return await visitor.http.post(
@@ -230,7 +220,7 @@ async def test_the_sign_in_form_redisplays_a_wrong_address_escaped_with_its_reas
     server: LiveServer, new_visitor: Any, world_db: tuple[Path, World]
 ) -> None:
     db_path = world_db[0]
-    before = _value(db_path, "SELECT COUNT(*) FROM candidates")
+    before = db_value(db_path, "SELECT COUNT(*) FROM candidates")
     reasons = {
         "jan@gmail..com": emails.DOUBLE_DOT,
         "jan,piet@x.nl": emails.SEPARATORS,
@@ -248,7 +238,7 @@ async def test_the_sign_in_form_redisplays_a_wrong_address_escaped_with_its_reas
         assert f'value="{escape(typed)}"' in page, typed
         assert "<b>de</b>" not in page and '"><@x.nl' not in page
         assert (await visitor.http.get("/mijn-verzoek")).status_code == 303  # not signed in
-    assert _value(db_path, "SELECT COUNT(*) FROM candidates") == before
+    assert db_value(db_path, "SELECT COUNT(*) FROM candidates") == before
 
 
 async def test_the_sign_in_form_takes_an_idn_domain_and_a_plus_address(
@@ -263,7 +253,7 @@ async def test_the_sign_in_form_takes_an_idn_domain_and_a_plus_address(
         response = await _sign_in(visitor, typed)
         assert response.status_code == 303, response.text
         assert (await visitor.http.get("/mijn-verzoek")).status_code == 200
-        found = _value(db_path, "SELECT COUNT(*) FROM candidates WHERE email = ?", (stored,))
+        found = db_value(db_path, "SELECT COUNT(*) FROM candidates WHERE email = ?", (stored,))
         assert found == 1, typed
 
 
