@@ -10,12 +10,12 @@ from app import i18n
 
 LANGUAGE_COOKIE = "inzoomen_lang"
 
+POLICY = (
+    "default-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
 SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
-    ),
+    (b"content-security-policy", POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
@@ -26,8 +26,17 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 _STARTS = {"http.response.start", "websocket.http.response.start"}
 
 
-def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    headers = list(SECURITY_HEADERS)
+def policy_with_scripts(script_hashes: tuple[str, ...]) -> bytes:
+    """The content security policy that also lets the given inline scripts run, each named
+    by the base64 SHA-256 of its text (the page's import map): nothing else inline runs."""
+    if not script_hashes:
+        return POLICY.encode()
+    allowed = " ".join(f"'sha256-{digest}'" for digest in script_hashes)
+    return f"{POLICY}; script-src 'self' {allowed}".encode()
+
+
+def security_headers(scope: Scope, policy: bytes = POLICY.encode()) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-security-policy", policy), *SECURITY_HEADERS[1:]]
     if scope.get("scheme") in ("https", "wss"):
         headers.append(HSTS)
     return headers
@@ -37,14 +46,15 @@ class SecurityHeaders:
     """Adds a strict content security policy and friends to every HTTP response, and to
     the HTTP response that refuses a WebSocket handshake."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, script_hashes: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.policy = policy_with_scripts(script_hashes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        added = security_headers(scope)
+        added = security_headers(scope, self.policy)
         names = {name for name, _value in added}
 
         async def send_with_headers(message: Message) -> None:

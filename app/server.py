@@ -12,9 +12,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from app.assets import HashedStaticFiles, Manifest
 from app.config import Settings, load_settings
 from app.db import Database
 from app.deadlines import LEASE, Deadlines
@@ -47,8 +47,11 @@ class Hall(Starlette):
     """The app, with security headers outside everything, so that the page of an unexpected
     exception (``server_error``, run by Starlette's outermost middleware) carries them too."""
 
+    # The inline scripts every page may run (the import map), by their SHA-256.
+    script_hashes: tuple[str, ...] = ()
+
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        return SecurityHeaders(super().build_middleware_stack(), self.script_hashes)
 
 
 def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Starlette:
@@ -88,7 +91,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             settings, db, hub, live, deadlines, clock, metrics, presence
         )
         app.state.health = Health(db, hub, redis_configured=settings.redis_url is not None)
-        app.state.templates = make_templates(settings.templates_dir, event.timezone)
+        app.state.templates = make_templates(settings.templates_dir, event.timezone, manifest)
         app.state.templates.env.globals["retention_days"] = settings.retention_days
         retention = RetentionJob(
             db,
@@ -124,11 +127,17 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             await hub.close()
             await db.close()
 
+    # Read before the first request: a page and the static files it names share one manifest.
+    manifest = Manifest.of(settings.static_dir)
     routes = [
         *web_routes,
         *metrics_routes,
         WebSocketRoute("/ws", hall_socket),
-        Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+        Mount(
+            "/static",
+            HashedStaticFiles(directory=settings.static_dir, manifest=manifest),
+            name="static",
+        ),
     ]
     middleware = [
         Middleware(Language),
@@ -141,13 +150,15 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             https_only=settings.https_only_cookies,
         ),
     ]
-    return Hall(
+    hall = Hall(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
         # Pages for 404, 405 and 500 in the visitor's language (app/pages/errors.py).
         exception_handlers=exception_handlers,
     )
+    hall.script_hashes = (manifest.import_map_hash(),)
+    return hall
 
 
 def app_from_environment() -> Starlette:

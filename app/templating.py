@@ -7,10 +7,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 from starlette.templating import Jinja2Templates
 
 from app import i18n
 from app.advisors import STATUSES
+from app.assets import Manifest
 from app.booths import BOOTH_KINDS, OFFERS, SECTORS
 
 
@@ -26,7 +28,9 @@ def day_label(value: date | str) -> str:
     return i18n.format_day(day)
 
 
-def make_templates(directory: Path, timezone: str = "Europe/Amsterdam") -> Jinja2Templates:
+def make_templates(
+    directory: Path, timezone: str = "Europe/Amsterdam", manifest: Manifest | None = None
+) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
         autoescape=True,  # always, whatever the file name
@@ -54,4 +58,9 @@ def make_templates(directory: Path, timezone: str = "Europe/Amsterdam") -> Jinja
     env.globals["SECTORS"] = SECTORS
     env.globals["BOOTH_KINDS"] = BOOTH_KINDS
     env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
+    # Templates name static files by their plain path; the URL carries the file's hash.
+    assets = manifest if manifest is not None else Manifest({})
+    env.globals["static_url"] = assets.url
+    # Made of file names under static/ only, never of anything a user typed.
+    env.globals["import_map"] = lambda: markupsafe.Markup(assets.import_map())
     return Jinja2Templates(env=env)
