@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Browser, BrowserContext, Error, Locator, Page, Response, Route
 
 from tests.htmlkit import check_html
+from tests.stylekit import area_selectors
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENS = ROOT / "test-artifacts" / "screens"
@@ -67,6 +68,19 @@ _AXE_RUNNER = """
 })();
 """.replace("AXE_TAGS", json.dumps(AXE_TAGS))
 
+# Runs in the page: the selectors of area style sheets (tests/stylekit.py) that match an
+# element of this page while the page does not link their sheet.
+_UNSTYLED = """
+window.__unstyled = () => {
+  const linked = [...document.querySelectorAll('link[rel="stylesheet"]')].map((l) => l.href);
+  const loads = (stem) => linked.some((href) => new RegExp(`/css/${stem}[.]`).test(href));
+  return AREA_SELECTORS.filter(([stem, selector]) => {
+    if (loads(stem)) return false;
+    try { return document.querySelector(selector) !== null; } catch { return false; }
+  }).map(([stem, selector]) => `${stem}.css: ${selector}`);
+};
+"""
+
 # The init script of a checked context: axe, the runner, and a check after every load,
 # reported back to Python through an exposed binding.
 _AUTO_CHECK = """
@@ -74,8 +88,9 @@ if (location.protocol === "http:" || location.protocol === "https:") {
   window.addEventListener("load", () => {
     // Let the page's module scripts paint their first state.
     window.setTimeout(() => {
+      const unstyled = window.__unstyled();
       window.__a11yCheck().then(
-        (violations) => window.__a11yReport({url: location.href, violations}),
+        (violations) => window.__a11yReport({url: location.href, violations, unstyled}),
         (error) => window.__a11yReport({url: location.href, error: String(error)}),
       );
     }, 150);
@@ -367,10 +382,18 @@ class CheckedBrowser:
                 self.errors.append(f"{name}: {result['error']}")
             else:
                 self._record(name, result["violations"])
+                if result.get("unstyled"):
+                    self.errors.append(
+                        f"{name}: elements styled by a sheet the page does not link: "
+                        + "; ".join(result["unstyled"])
+                    )
 
         if options.get("java_script_enabled", True):
             await context.expose_binding("__a11yReport", report)
-            await context.add_init_script(axe_source() + "\n" + _AXE_RUNNER + _AUTO_CHECK)
+            unstyled = _UNSTYLED.replace("AREA_SELECTORS", json.dumps(area_selectors()))
+            await context.add_init_script(
+                axe_source() + "\n" + _AXE_RUNNER + unstyled + _AUTO_CHECK
+            )
         else:
             mark_without_scripts(context)
             # No scripts run in these pages, so nothing changes after a load: check each

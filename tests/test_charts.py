@@ -204,7 +204,7 @@ def test_series_differ_in_dash_pattern_and_marker_shape_not_only_colour() -> Non
     assert len({s.style for s in c.series}) == charts.SERIES_STYLES
     # the marker shapes differ (compared at the same place: the legend sample)
     assert len({s.legend_marker for s in c.series}) == charts.SERIES_STYLES
-    css = (TEMPLATES.parent / "static" / "css" / "hall.css").read_text()
+    css = (TEMPLATES.parent / "static" / "css" / "moderator.css").read_text()
     dashes = {
         i: re.search(rf"\.chart-series-{i} \.chart-line \{{\s*stroke-dasharray: ([^;]+);", css)
         for i in range(charts.SERIES_STYLES)

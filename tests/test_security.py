@@ -185,7 +185,7 @@ async def test_every_response_carries_the_security_headers(
     await moderator.log_in("mod@test.example")
     paths = get_paths(world)
     extra = [
-        "/static/css/hall.css",
+        "/static/css/base.css",
         "/static/js/live.js",
         "/static/img/favicon.svg",
         "/static/bestaat-niet.js",

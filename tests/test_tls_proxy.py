@@ -203,7 +203,7 @@ async def test_hsts_on_every_response_and_the_visitor_address_cannot_be_forged(
 ) -> None:
     proxy = trusted.proxy
     async with _https() as client:
-        for path in ("/", "/aanmelden", "/static/css/hall.css", "/healthz", "/bestaat-niet"):
+        for path in ("/", "/aanmelden", "/static/css/base.css", "/healthz", "/bestaat-niet"):
             response = await client.get(f"{proxy.url}{path}")
             assert response.status_code in (200, 404), (path, response.status_code)
             assert response.headers["strict-transport-security"] == (

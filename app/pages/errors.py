@@ -145,7 +145,7 @@ def _minimal_page(status: int, texts: tuple[str, str]) -> Response:
         f'<html lang="{html.escape(language)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(heading)}</title>\n"
-        '<link rel="stylesheet" href="/static/css/hall.css">\n</head>\n<body>\n'
+        '<link rel="stylesheet" href="/static/css/base.css">\n</head>\n<body>\n'
         '<main id="main" class="wrap">\n<div class="narrow">\n'
         f"<h1>{html.escape(heading)}</h1>\n"
         f'<p data-testid="error-text">{html.escape(text)}</p>\n'
