@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.types import ASGIApp
@@ -41,6 +42,12 @@ log = logging.getLogger("inzoomen")
 
 SESSION_COOKIE = "inzoomen_session"
 SESSION_MAX_AGE = 12 * 60 * 60
+
+
+# Below this a compressed answer saves less than its own headers cost. Level 6 is gzip's
+# usual balance: pages are made per request, so level 9's last percent is not worth its CPU.
+COMPRESS_FROM_BYTES = 500
+COMPRESS_LEVEL = 6
 
 
 class Hall(Starlette):
@@ -140,6 +147,14 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         ),
     ]
     middleware = [
+        # Text answers (pages, style sheets, scripts, JSON) travel compressed; what is
+        # compressed already (the PDF, images) is left alone. WebSockets never pass here.
+        Middleware(
+            GZipMiddleware,
+            minimum_size=COMPRESS_FROM_BYTES,
+            compresslevel=COMPRESS_LEVEL,
+            exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf"),
+        ),
         Middleware(Language),
         Middleware(
             SessionMiddleware,
