@@ -214,7 +214,7 @@ async def update_settings(
             staff_id=staff_id,
             action="event.settings",
             subject="event",
-            detail=", ".join(changed) or "-",
+            detail=audit.Detail("settings_changed", {"fields": changed}),
             at=now,
         )
     return changed
@@ -271,7 +271,7 @@ async def save_day(
             staff_id=staff_id,
             action="event.day_added" if existing is None else "event.day_changed",
             subject=f"day:{key}",
-            detail=f"{hours.opens}-{hours.closes}",
+            detail=audit.Detail("hours", {"opens": hours.opens, "closes": hours.closes}),
             at=now,
         )
     return hours, existing is None
@@ -289,7 +289,7 @@ async def remove_day(db: Database, day: str, *, staff_id: int | None, now: float
             staff_id=staff_id,
             action="event.day_removed",
             subject=f"day:{day}",
-            detail=f"{blocks} schedule blocks removed",
+            detail=audit.Detail("blocks_removed", {"count": blocks}),
             at=now,
         )
     return blocks

@@ -23,6 +23,9 @@ AUDIENCES = ("all", "advisors")
 TEXT_MAX = 280
 # At most this many at once: more would push the page itself out of sight.
 LIVE_MAX = 5
+# How many characters of its text name an announcement in a list or the audit log: enough
+# to recognise it, short enough for a table cell on a phone.
+NAME_MAX = 40
 # Line breaks and tabs are text; other control characters are not.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -42,6 +45,24 @@ class Announcement:
     @property
     def live(self) -> bool:
         return self.ended_at is None
+
+    @property
+    def name(self) -> str:
+        return short_name(self.text)
+
+
+def short_name(text: str, limit: int = NAME_MAX) -> str:
+    """What an announcement is called where it is listed: the start of its text, on one
+    line, cut at a word when it is longer than ``limit`` (plain text: the page escapes it).
+    A moderator recognises "Om 15:00 begint de pauze…" where "announcement 7" says nothing."""
+    words = " ".join(text.split())
+    if len(words) <= limit:
+        return words
+    # Cut after the last whole word that fits (the character after the limit may be the
+    # space that ends it); a word is only broken when it is most of the limit by itself.
+    space = words[: limit + 1].rfind(" ")
+    cut = words[:space] if space >= limit // 2 else words[:limit]
+    return cut.rstrip(" ,.;:!?-–") + "…"
 
 
 def audiences_for(role: str) -> tuple[str, ...]:
@@ -159,7 +180,7 @@ async def create(
             staff_id=staff_id,
             action="announcement.create",
             subject=f"announcement:{announcement_id}",
-            detail=f"{audience}: {text}",
+            detail=audit.Detail("announcement", {"audience": audience, "text": text}),
             at=now,
         )
         created = await get_announcement(tx, announcement_id)

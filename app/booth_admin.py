@@ -143,7 +143,7 @@ async def create(
             staff_id=staff_id,
             action="booth.create",
             subject=f"booth:{booth_id}",
-            detail=given.name,
+            detail=audit.Detail("booth_name", {"name": given.name}),
             at=now,
         )
     return booth_id
@@ -169,7 +169,7 @@ async def update(
             staff_id=staff_id,
             action="booth.update",
             subject=f"booth:{booth_id}",
-            detail=given.name,
+            detail=audit.Detail("booth_name", {"name": given.name}),
             at=now,
         )
 
@@ -208,7 +208,7 @@ async def remove(db: Database, booth_id: int, *, staff_id: int | None, now: floa
             staff_id=staff_id,
             action="booth.remove",
             subject=f"booth:{booth_id}",
-            detail=f"{booth.name}; {len(advisors)} advisors deactivated",
+            detail=audit.Detail("booth_removed", {"name": booth.name, "advisors": len(advisors)}),
             at=now,
         )
     return advisors
@@ -236,7 +236,7 @@ async def move(
             staff_id=staff_id,
             action="booth.move",
             subject=f"booth:{booth_id}",
-            detail=f"{direction} to {j + 1}",
+            detail=audit.Detail("booth_moved", {"direction": direction, "position": j + 1}),
             at=now,
         )
     return True
@@ -414,7 +414,7 @@ async def import_csv(db: Database, raw: bytes, *, staff_id: int | None, now: flo
             staff_id=staff_id,
             action="booth.import",
             subject="booths",
-            detail=f"{created} created, {updated} updated",
+            detail=audit.Detail("booths_imported", {"created": created, "updated": updated}),
             at=now,
         )
     return ImportResult(created, updated)

@@ -113,7 +113,7 @@ async def update_settings(
             staff_id=staff_id,
             action="event.extension",
             subject="event",
-            detail=", ".join(changed) or "-",
+            detail=audit.Detail("settings_changed", {"fields": changed}),
             at=now,
         )
     return changed
@@ -218,7 +218,9 @@ async def allow(db: Database, *, staff_id: int, conversation_id: int, now: float
             staff_id=staff_id,
             action="conversation.allow_extension",
             subject=f"conversation:{conversation_id}",
-            detail=f"booth {row['booth_id']}, advisor {row['advisor_id']}",
+            detail=audit.Detail(
+                "with_advisor", {"booth": row["booth_id"], "advisor": row["advisor_id"]}
+            ),
             at=now,
         )
     return Allowed(conversation_id, row["booth_id"], row["advisor_id"])

@@ -421,7 +421,14 @@ async def book(
             staff_id=staffer.id,
             action="follow_up.book",
             subject=f"follow_up:{follow_up_id}",
-            detail=f"{local_text(event, starts_at)} {booking.minutes} min {booking.mode}",
+            detail=audit.Detail(
+                "follow_up",
+                {
+                    "local": local_text(event, starts_at),
+                    "minutes": booking.minutes,
+                    "mode": booking.mode,
+                },
+            ),
             at=now,
         )
         await _mail(tx, follow_up_id, "booked", now)
@@ -545,7 +552,10 @@ async def reschedule(
             staff_id=staffer.id,
             action="follow_up.reschedule",
             subject=f"follow_up:{follow_up_id}",
-            detail=f"{local_text(event, starts_at)} {length} min",
+            detail=audit.Detail(
+                "follow_up",
+                {"local": local_text(event, starts_at), "minutes": length, "mode": None},
+            ),
             at=now,
         )
         await _mail(tx, follow_up_id, "changed", now)

@@ -137,7 +137,7 @@ async def invite(
             staff_id=actor,
             action="staff.invite",
             subject=f"staff:{staff_id}",
-            detail=role if booth_id is None else f"{role} booth:{booth_id}",
+            detail=audit.Detail("invited", {"role": role, "booth": booth_id}),
             at=now,
         )
     return staff_id, token
@@ -197,7 +197,7 @@ async def deactivate(db: Database, staff_id: int, *, actor: int | None, now: flo
             staff_id=actor,
             action="staff.deactivate",
             subject=f"staff:{staff_id}",
-            detail=f"{released} waiting requests now for the booth" if released else "",
+            detail=audit.Detail("deactivated", {"released": released}) if released else None,
             at=now,
         )
     booth = target["booth_id"]
@@ -246,8 +246,9 @@ async def assign(
             staff_id=actor,
             action="staff.assign",
             subject=f"staff:{staff_id}",
-            detail=f"booth:{old} -> booth:{booth_id}"
-            + (f"; {released} waiting requests now for the booth" if released else ""),
+            detail=audit.Detail(
+                "assigned", {"from_booth": old, "to_booth": booth_id, "released": released}
+            ),
             at=now,
         )
     return old, booth_id

@@ -61,6 +61,21 @@ async def _end_waiting(
     out.requests_ended += len(rows)
 
 
+def _requests_ended(out: Outcome) -> audit.Detail:
+    return audit.Detail("requests_ended", {"count": out.requests_ended})
+
+
+class MoreWaiting(Exception):
+    """More requests wait at the booth than the moderator was shown and confirmed ending.
+    Nothing changed; ``waiting`` is how many wait now, for asking again."""
+
+    def __init__(self, booth_id: int, waiting: int, confirmed: int) -> None:
+        super().__init__(f"booth {booth_id}: {waiting} waiting, {confirmed} confirmed")
+        self.booth_id = booth_id
+        self.waiting = waiting
+        self.confirmed = confirmed
+
+
 async def _end_conversation(
     tx: Transaction, conversation_id: int, now: float, wrap_up_seconds: int, out: Outcome
 ) -> bool:
@@ -101,10 +116,18 @@ async def set_event_open(db: Database, *, staff_id: int, is_open: bool, now: flo
             staff_id=staff_id,
             action="event.open" if is_open else "event.close",
             subject="event",
-            detail="" if is_open else f"waiting requests ended: {out.requests_ended}",
+            detail=None if is_open else _requests_ended(out),
             at=now,
         )
     return out
+
+
+async def _waiting_at(db: Database | Transaction, booth_id: int) -> int:
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS n FROM requests WHERE booth_id = ? AND status = 'waiting'",
+        (booth_id,),
+    )
+    return int(row["n"]) if row is not None else 0
 
 
 async def _live_booth(tx: Transaction, booth_id: int) -> Any:
@@ -117,15 +140,33 @@ async def _live_booth(tx: Transaction, booth_id: int) -> Any:
 
 
 async def set_booth_closed(
-    db: Database, *, staff_id: int, booth_id: int, closed: bool, now: float
+    db: Database,
+    *,
+    staff_id: int,
+    booth_id: int,
+    closed: bool,
+    now: float,
+    at_most: int | None = None,
 ) -> Outcome:
     """Close a booth (whatever its schedule says) or open it again. Closing ends its waiting
-    requests kindly; its running conversations go on."""
+    requests kindly; its running conversations go on. Opening it again does not bring those
+    requests back.
+
+    ``at_most`` is how many waiting requests the moderator was shown when they confirmed
+    closing. When more wait by now (candidates joined since the page was drawn), nothing
+    changes and ``MoreWaiting`` says how many, so the moderator is asked again with the new
+    number rather than ending more than they agreed to. Fewer is fine: those who left or were
+    taken in the meantime are no longer ended. The count and the closing are one
+    transaction, so nobody can join in between."""
     out = Outcome(booth_ids={booth_id})
     async with db.transaction() as tx:
         booth = await _live_booth(tx, booth_id)
         if bool(booth["closed"]) == closed:
             raise DomainError("moderation.no_change")
+        if closed and at_most is not None:
+            waiting = await _waiting_at(tx, booth_id)
+            if waiting > at_most:
+                raise MoreWaiting(booth_id, waiting, at_most)
         await tx.execute("UPDATE booths SET closed = ? WHERE id = ?", (int(closed), booth_id))
         if closed:
             await _end_waiting(tx, "booth_id = ?", (booth_id,), BOOTH_CLOSED, now, out)
@@ -134,7 +175,7 @@ async def set_booth_closed(
             staff_id=staff_id,
             action="booth.close" if closed else "booth.open",
             subject=f"booth:{booth_id}",
-            detail=f"waiting requests ended: {out.requests_ended}" if closed else "",
+            detail=_requests_ended(out) if closed else None,
             at=now,
         )
     return out
@@ -186,18 +227,20 @@ async def move_request(
             "WHERE id = ?",
             (booth_id, advisor_id, now, request_id),
         )
-        detail = f"from booth:{request.booth_id}"
-        if request.advisor_id is not None:
-            detail += f" advisor:{request.advisor_id}"
-        detail += f" to booth:{booth_id}"
-        if advisor_id is not None:
-            detail += f" advisor:{advisor_id}"
         await audit.record(
             tx,
             staff_id=staff_id,
             action="request.move",
             subject=f"request:{request_id}",
-            detail=detail,
+            detail=audit.Detail(
+                "request_moved",
+                {
+                    "from_booth": request.booth_id,
+                    "from_advisor": request.advisor_id,
+                    "to_booth": booth_id,
+                    "to_advisor": advisor_id,
+                },
+            ),
             at=now,
         )
     out.booth_ids |= {request.booth_id, booth_id}
@@ -222,7 +265,7 @@ async def stop_conversation(
             staff_id=staff_id,
             action="conversation.stop",
             subject=f"conversation:{conversation_id}",
-            detail=f"booth:{booth_id}",
+            detail=audit.Detail("at_booth", {"booth": booth_id}),
             at=now,
         )
     return out
@@ -285,9 +328,13 @@ async def block_candidate(
             staff_id=staff_id,
             action="candidate.block",
             subject=f"candidate:{candidate_id}",
-            detail=(
-                f"requests ended: {out.requests_ended}, conversations ended: "
-                f"{out.conversations_ended}, sessions ended: {ended_sessions}"
+            detail=audit.Detail(
+                "candidate_blocked",
+                {
+                    "requests": out.requests_ended,
+                    "conversations": out.conversations_ended,
+                    "sessions": ended_sessions,
+                },
             ),
             at=now,
         )

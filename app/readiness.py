@@ -131,7 +131,7 @@ async def update_settings(
             staff_id=staff_id,
             action="event.readiness",
             subject="event",
-            detail=", ".join(f"{k}={v}" for k, v in form_values(new).items()),
+            detail=audit.Detail("readiness_settings", dict(new.__dict__)),
             at=now,
         )
     return new

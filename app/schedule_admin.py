@@ -98,7 +98,9 @@ async def add(
             staff_id=actor,
             action="schedule.add",
             subject=f"booth:{booth_id}",
-            detail=f"{key} {starts}-{ends}" + (f" staff:{staff_id}" if staff_id else ""),
+            detail=audit.Detail(
+                "slot", {"day": key, "starts": starts, "ends": ends, "advisor": staff_id}
+            ),
             at=now,
         )
     return slot_id
@@ -117,7 +119,10 @@ async def remove(db: Database, slot_id: int, *, actor: int | None, now: float) -
             staff_id=actor,
             action="schedule.remove",
             subject=f"booth:{row['booth_id']}",
-            detail=f"{row['day']} {row['starts']}-{row['ends']}",
+            detail=audit.Detail(
+                "slot",
+                {"day": row["day"], "starts": row["starts"], "ends": row["ends"], "advisor": None},
+            ),
             at=now,
         )
     return int(row["booth_id"])

@@ -49,7 +49,9 @@ async def test_create_keeps_the_text_and_writes_the_audit_entry(db: Database, ev
     assert [(e.action, e.subject, e.staff_id) for e in entries] == [
         ("announcement.create", f"announcement:{made.id}", moderator)
     ]
-    assert entries[0].detail == "all: Om 15:00 begint de pauze."
+    assert entries[0].parsed_detail == audit.Detail(
+        "announcement", {"audience": "all", "text": "Om 15:00 begint de pauze."}
+    )
     assert [a.id for a in await announcements.live_announcements(db)] == [made.id]
 
 

@@ -103,7 +103,8 @@ async def test_closing_the_event_ends_waiting_requests_kindly_and_refuses_new_on
     assert running is not None and running.ended_at is None
     entry = await last_audit(db)
     assert (entry.action, entry.subject, entry.staff_id) == ("event.close", "event", hall["mod"])
-    assert entry.detail == "waiting requests ended: 1" and entry.at == now + 1
+    assert entry.parsed_detail == audit.Detail("requests_ended", {"count": 1})
+    assert entry.at == now + 1
     # The hall shows the event closed; nobody is open now.
     closed_event = await load_event(db)
     views = await snapshots.booth_views(db, closed_event, now + 2)
@@ -186,6 +187,85 @@ async def test_closing_a_booth_ends_its_queue_suggests_others_and_refuses_new_re
     assert (await make_request(db, event, kees, hall["a"])).status == "waiting"
 
 
+async def refused_more_waiting(db: Database, step: Any) -> moderation.MoreWaiting:
+    """Closing is refused because more wait than were confirmed; nothing changed."""
+    before = await everything(db)
+    with pytest.raises(moderation.MoreWaiting) as caught:
+        await step
+    assert await everything(db) == before
+    return caught.value
+
+
+async def test_closing_a_booth_ends_no_more_requests_than_the_moderator_confirmed(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    now = time.time()
+    first, second, third = [await make_candidate(db, n) for n in ("Sanne", "Piet", "Kees")]
+    await make_request(db, event, first, hall["a"])
+
+    def close(at_most: int) -> Any:
+        return moderation.set_booth_closed(
+            db, staff_id=hall["mod"], booth_id=hall["a"], closed=True, now=now, at_most=at_most
+        )
+
+    # Nobody waited when the page was drawn; one does now: asked again, with the number.
+    more = await refused_more_waiting(db, close(0))
+    assert (more.booth_id, more.waiting, more.confirmed) == (hall["a"], 1, 0)
+    # Two more joined after the moderator saw one.
+    await make_request(db, event, second, hall["a"])
+    leaving = await make_request(db, event, third, hall["a"])
+    more = await refused_more_waiting(db, close(1))
+    assert (more.waiting, more.confirmed) == (3, 1)
+    # Fewer than confirmed is fine: the one who left is simply not ended.
+    await queue.cancel_request(db, candidate_id=third, request_id=leaving.id, now=now)
+    out = await close(3)
+    assert out.requests_ended == 2 and out.candidate_ids == {first, second}
+    entry = await last_audit(db)
+    assert entry.parsed_detail == audit.Detail("requests_ended", {"count": 2})
+    # Opening it again brings nobody back.
+    await moderation.set_booth_closed(
+        db, staff_id=hall["mod"], booth_id=hall["a"], closed=False, now=now + 1
+    )
+    assert await count(db, "requests", "booth_id = ? AND status = 'waiting'", (hall["a"],)) == 0
+
+
+async def test_a_request_racing_a_confirmed_closing_is_never_ended_unconfirmed(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    """However the joins and the closing interleave, the closing ends at most the number
+    confirmed; when it is refused, the booth stays open and everyone still waits."""
+    now = time.time()
+    people = [await make_candidate(db, f"Kandidaat {i}", f"k{i}@voorbeeld.nl") for i in range(6)]
+    await make_request(db, event, people[0], hall["a"], now=now)
+
+    async def ask(candidate_id: int) -> str:
+        try:
+            await make_request(db, event, candidate_id, hall["a"], now=now)
+        except DomainError as error:
+            return error.code
+        return "made"
+
+    async def close() -> str:
+        try:
+            await moderation.set_booth_closed(
+                db, staff_id=hall["mod"], booth_id=hall["a"], closed=True, now=now, at_most=1
+            )
+        except moderation.MoreWaiting:
+            return "asked again"
+        return "closed"
+
+    outcomes = await asyncio.gather(
+        *(ask(c) for c in people[1:3]), close(), *(ask(c) for c in people[3:])
+    )
+    closing = outcomes[2]
+    ended = await count(db, "requests", "closed_reason = 'booth_closed'")
+    waiting = await count(db, "requests", "booth_id = ? AND status = 'waiting'", (hall["a"],))
+    if closing == "closed":
+        assert ended <= 1 and waiting == 0
+    else:
+        assert closing == "asked again" and ended == 0 and waiting == 1 + outcomes.count("made")
+
+
 async def test_unknown_and_removed_booths_cannot_be_closed(
     db: Database, hall: dict[str, int]
 ) -> None:
@@ -246,7 +326,10 @@ async def test_a_moved_request_keeps_its_place_in_line_by_time(
     assert me["request"]["moved_at"] == now
     entry = await last_audit(db)
     assert (entry.action, entry.subject) == ("request.move", f"request:{first.id}")
-    assert entry.detail == f"from booth:{hall['a']} to booth:{hall['b']}"
+    assert entry.parsed_detail == audit.Detail(
+        "request_moved",
+        {"from_booth": hall["a"], "from_advisor": None, "to_booth": hall["b"], "to_advisor": None},
+    )
 
     # To one advisor of that booth: only that advisor takes it.
     await moderation.move_request(
@@ -396,7 +479,9 @@ async def test_blocking_ends_everything_of_the_candidate_and_refuses_them_until_
     )
     entry = await last_audit(db)
     assert (entry.action, entry.subject) == ("candidate.block", f"candidate:{waiting_self}")
-    assert entry.detail == "requests ended: 1, conversations ended: 1, sessions ended: 2"
+    assert entry.parsed_detail == audit.Detail(
+        "candidate_blocked", {"requests": 1, "conversations": 1, "sessions": 2}
+    )
     assert "Bram" not in entry.detail and "bram@" not in entry.detail
 
     # No new request, by the rule and by the database underneath.

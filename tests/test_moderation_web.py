@@ -64,9 +64,11 @@ async def test_closing_a_booth_by_form_tells_its_candidate_and_the_hall_at_once(
     assert "Sanne" in section.group(0)
     assert "Vries" not in page.text and "sanne@example.nl" not in page.text  # first name only
 
-    done = await step(mod, "stand-sluiten", booth_id=world.booth_a)
+    done = await step(mod, "stand-sluiten", booth_id=world.booth_a, waiting=1, confirm="yes")
     assert done.status_code == 303
-    assert done.headers["location"] == f"{STEP_IN}?gedaan=stand-sluiten#stand-{world.booth_a}"
+    assert done.headers["location"] == (
+        f"{STEP_IN}?gedaan=stand-sluiten&beeindigd=1#stand-{world.booth_a}"
+    )
 
     told = await me.next_event(
         "me.state", where=lambda d: d["request"] and d["request"]["status"] == "cancelled"
@@ -94,6 +96,103 @@ async def test_closing_a_booth_by_form_tells_its_candidate_and_the_hall_at_once(
     assert booth_in(reopened, world.booth_a)["open_now"] is True  # type: ignore[index]
     for peer in (me, hall):
         await peer.close()
+
+
+def booth_section(page: str, booth_id: int) -> str:
+    found = re.search(rf'<section[^>]*id="stand-{booth_id}".*?</section>', page, re.DOTALL)
+    assert found, "the booth has its own section"
+    return html.unescape(found.group(0))
+
+
+async def test_closing_a_booth_asks_to_confirm_with_the_number_waiting_and_asks_again(
+    new_visitor: Any, world: World, world_db: tuple[Path, World]
+) -> None:
+    """Without scripts: the form says how many wait and needs the tick; if more wait by the
+    time it is sent, nothing changes and the page asks again with the new number."""
+    path = world_db[0]
+    mod = await moderator(new_visitor)
+    waiting_sql = "SELECT COUNT(*) FROM requests WHERE booth_id = ? AND status = 'waiting'"
+    closed_sql = "SELECT closed FROM booths WHERE id = ?"
+
+    # Nobody waits: said plainly.
+    empty = booth_section((await mod.http.get(STEP_IN)).text, world.booth_a)
+    assert "Er wacht nu niemand bij deze stand." in empty
+    assert 'name="waiting" value="0"' in empty
+
+    _, first, _r1 = await waiting_candidate(
+        new_visitor, world.booth_a, "Sanne de Vries", "sanne@example.nl", "c1"
+    )
+    section = booth_section((await mod.http.get(STEP_IN)).text, world.booth_a)
+    assert "1 kandidaat wacht bij deze stand. Het verzoek wordt beëindigd" in section
+    assert "komt niet terug als je de stand weer opent" in section
+    assert 'name="waiting" value="1"' in section
+    assert 'data-testid="confirm-booth-close-' in section
+
+    # Not ticked: refused, clearly, and nothing changed.
+    unconfirmed = await step(mod, "stand-sluiten", booth_id=world.booth_a, waiting=1)
+    assert unconfirmed.status_code == 400
+    assert MESSAGES["input.confirm"] in page_text(unconfirmed)
+    assert (
+        db_value(path, waiting_sql, (world.booth_a,)),
+        db_value(path, closed_sql, (world.booth_a,)),
+    ) == (1, 0)
+    # Ticked, but without the number the page shows: nothing was confirmed.
+    bare = await step(mod, "stand-sluiten", booth_id=world.booth_a, confirm="yes")
+    assert bare.status_code == 400 and MESSAGES["input.confirm"] in page_text(bare)
+    assert db_value(path, closed_sql, (world.booth_a,)) == 0
+
+    # Two more join while the moderator reads: their confirmation for one does not cover three.
+    _, second, _r2 = await waiting_candidate(
+        new_visitor, world.booth_a, "Piet Bakker", "piet@example.nl", "c2"
+    )
+    _, third, _r3 = await waiting_candidate(
+        new_visitor, world.booth_a, "Kees Klaassen", "kees@example.nl", "c3"
+    )
+    stale = await step(mod, "stand-sluiten", booth_id=world.booth_a, waiting=1, confirm="yes")
+    assert stale.status_code == 409
+    said = page_text(stale)
+    assert "Er is niets veranderd: bij Zorggroep A wachten nu 3 kandidaten" in said
+    assert (
+        db_value(path, waiting_sql, (world.booth_a,)),
+        db_value(path, closed_sql, (world.booth_a,)),
+    ) == (3, 0)
+    # The page asks again at once: that booth's form open, with the new number, not ticked.
+    again = booth_section(stale.text, world.booth_a)
+    assert re.search(r'<details class="step-details" open>', again)
+    assert "3 kandidaten wachten bij deze stand. Hun verzoeken worden beëindigd" in again
+    assert 'name="waiting" value="3"' in again and "checked" not in again
+
+    done = await step(mod, "stand-sluiten", booth_id=world.booth_a, waiting=3, confirm="yes")
+    assert done.status_code == 303
+    after = page_text(await mod.http.get(done.headers["location"]))
+    assert "De stand is gesloten. 3 wachtende kandidaten hebben bericht gekregen." in after
+    for peer in (first, second, third):
+        told = await peer.next_event(
+            "me.state", where=lambda d: d["request"] and d["request"]["status"] == "cancelled"
+        )
+        assert told["request"]["closed_reason"] == "booth_closed"
+        await peer.close()
+
+    # Opening it again brings nobody back, as the confirmation said.
+    assert (await step(mod, "stand-openen", booth_id=world.booth_a)).status_code == 303
+    assert db_value(path, waiting_sql, (world.booth_a,)) == 0
+
+    # Only a moderator: others are refused before anything is looked at.
+    advisor = new_visitor()
+    await advisor.log_in("a1@test.example")
+    forbidden = await step(
+        advisor, "stand-sluiten", booth_id=world.booth_a, waiting=0, confirm="yes"
+    )
+    assert forbidden.status_code == 403
+    candidate = new_visitor()
+    await candidate.sign_in_candidate("Bram Boos", "bram@example.nl")
+    token = await candidate.csrf("/")
+    refused = await candidate.http.post(
+        f"{STEP_IN}/stand-sluiten",
+        data={"csrf": token, "booth_id": world.booth_a, "waiting": 0, "confirm": "yes"},
+    )
+    assert refused.status_code == 403
+    assert db_value(path, closed_sql, (world.booth_a,)) == 0
 
 
 async def new_candidate_sees_booth_a_closed(new_visitor: Any, name: str, world: World) -> None:
@@ -303,7 +402,8 @@ async def test_the_audit_log_page_lists_every_step_newest_first_for_moderators_o
 ) -> None:
     mod = await moderator(new_visitor)
     for form in ("stand-sluiten", "stand-openen") * 3:
-        assert (await step(mod, form, booth_id=world.booth_b)).status_code == 303
+        sent = await step(mod, form, booth_id=world.booth_b, waiting=0, confirm="yes")
+        assert sent.status_code == 303
     page = await mod.http.get("/moderator/logboek")
     assert page.status_code == 200
     rows = re.findall(

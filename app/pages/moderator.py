@@ -2,8 +2,16 @@
 
 The step-in page lists the event switch and every booth with its waiting requests and
 running conversations; each button is a small form, a thin adapter over ``actions.perform``.
-Steps that cannot be undone (closing the event, ending a conversation, blocking a
-candidate) ask for a ticked confirmation first, checked on the server.
+Steps that cannot be undone (closing the event or a booth, ending a conversation, blocking
+a candidate) ask for a ticked confirmation first, checked on the server.
+
+Closing a booth ends every request waiting there, and opening it again does not bring them
+back, so its confirmation names how many candidates it affects. The form sends that number
+with it; if more candidates wait by the time it arrives, nothing changes and the page asks
+again with the new number (``moderation.MoreWaiting``): the moderator never ends more
+requests than they agreed to, and is not told afterwards that it happened.
+
+The audit log page puts every entry into the reader's language (``app.audit_text``).
 """
 
 from __future__ import annotations
@@ -15,11 +23,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app import actions, audit, moderation
+from app import actions, audit, audit_text, moderation
+from app.announcements import short_name
 from app.auth import Principal
 from app.errors import DomainError
 from app.event import Event, load_event
-from app.i18n import N_
+from app.i18n import N_, ngettext
 from app.i18n import gettext as _
 from app.pages.common import (
     csrf_failed,
@@ -32,6 +41,7 @@ from app.pages.common import (
     resources_of,
     status_for,
 )
+from app.resources import Resources
 
 STEP_IN = "/moderator/ingrijpen"
 AUDIT = "/moderator/logboek"
@@ -55,12 +65,7 @@ STEP_FORMS: dict[str, StepForm] = {
         N_("Het evenement is gesloten. Wachtende kandidaten zijn ingelicht."),
     ),
     "stand-openen": StepForm("booth.open", ("booth_id",), False, N_("De stand is weer open.")),
-    "stand-sluiten": StepForm(
-        "booth.close",
-        ("booth_id",),
-        False,
-        N_("De stand is gesloten. Wachtende kandidaten zijn ingelicht."),
-    ),
+    "stand-sluiten": StepForm("booth.close", ("booth_id",), True, N_("De stand is gesloten.")),
     "verplaatsen": StepForm(
         "request.move",
         ("request_id", "booth_id", "advisor_id"),
@@ -84,48 +89,40 @@ STEP_FORMS: dict[str, StepForm] = {
     ),
 }
 
-# What the audit log calls each step; an action without a label here is shown by its code.
-ACTION_LABELS: dict[str, str] = {
-    "event.open": N_("Evenement geopend"),
-    "event.close": N_("Evenement gesloten"),
-    "booth.open": N_("Stand geopend"),
-    "booth.close": N_("Stand gesloten"),
-    "request.move": N_("Verzoek verplaatst"),
-    "conversation.stop": N_("Gesprek beëindigd"),
-    "candidate.block": N_("Kandidaat geblokkeerd"),
-    "candidate.unblock": N_("Kandidaat gedeblokkeerd"),
-    "announcement.create": N_("Mededeling geplaatst"),
-    "announcement.end": N_("Mededeling beëindigd"),
-    "event.settings": N_("Instellingen van het evenement gewijzigd"),
-    "event.day_added": N_("Dag toegevoegd"),
-    "event.day_changed": N_("Openingstijden van een dag gewijzigd"),
-    "event.day_removed": N_("Dag verwijderd"),
-    "booth.create": N_("Stand toegevoegd"),
-    "booth.update": N_("Stand gewijzigd"),
-    "booth.remove": N_("Stand verwijderd"),
-    "booth.move": N_("Volgorde van de stands gewijzigd"),
-    "booth.import": N_("Stands geïmporteerd"),
-    "schedule.add": N_("Roosterblok toegevoegd"),
-    "schedule.remove": N_("Roosterblok verwijderd"),
-    "staff.invite": N_("Medewerker uitgenodigd"),
-    "staff.new_link": N_("Nieuwe uitnodigingslink gemaakt"),
-    "staff.invitation_used": N_("Uitnodiging gebruikt"),
-    "staff.assign": N_("Adviseur aan een stand gekoppeld"),
-    "staff.deactivate": N_("Medewerker uitgezet"),
-    "staff.reactivate": N_("Medewerker weer aangezet"),
-    "conversation.allow_extension": N_("Verlengen van een gesprek toegestaan"),
-    "event.extension": N_("Instellingen voor verlengen gewijzigd"),
-}
+
+# After closing a booth, the page says how many candidates were told (``?beeindigd=N``).
+ENDED_PARAM = "beeindigd"
 
 
-async def _step_in_context(request: Request, event: Event | None = None) -> dict[str, Any]:
+def _ended_text(text: str | None) -> str:
+    if text is None or not (text.isascii() and text.isdigit() and len(text) < 7):
+        return ""
+    n = int(text)
+    if n == 0:
+        return _("Er wachtte niemand.")
+    return ngettext(
+        "%(num)s wachtende kandidaat heeft bericht gekregen.",
+        "%(num)s wachtende kandidaten hebben bericht gekregen.",
+        n,
+    )
+
+
+async def _step_in_context(
+    request: Request, event: Event | None = None, open_booth: int | None = None
+) -> dict[str, Any]:
+    """The page's data; ``open_booth`` is a booth whose closing form is shown open (it was
+    just refused, and asks again)."""
     r = resources_of(request)
     event = event or await load_event(r.db)
     # Read before the view: the page holds at least every change up to it.
     rev = await r.db.revision()
     view = await moderation.step_in_view(r.db, event, r.now())
-    done = STEP_FORMS.get(request.query_params.get("gedaan", ""))
-    return {"event": event, "step": view, "done": _(done.done) if done else "", "rev": rev}
+    form = request.query_params.get("gedaan", "")
+    done = STEP_FORMS.get(form)
+    text = _(done.done) if done else ""
+    if form == "stand-sluiten" and (ended := _ended_text(request.query_params.get(ENDED_PARAM))):
+        text = f"{text} {ended}"
+    return {"event": event, "step": view, "done": text, "rev": rev, "open_booth": open_booth}
 
 
 async def step_in_page(request: Request) -> Response:
@@ -146,6 +143,47 @@ def _as_id(text: str) -> int | str | None:
 def _refused_role(principal: Principal) -> DomainError:
     return DomainError(
         "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
+    )
+
+
+def _summary(*messages: str) -> list[dict[str, Any]]:
+    # The page holds many forms with the same fields: the summary says what went wrong,
+    # without links to one field.
+    return [{"field": None, "label": "", "message": m} for m in messages]
+
+
+async def _close_booth(r: Resources, principal: Principal, data: dict[str, Any]) -> int:
+    """Close the booth if no more candidates wait there than the form showed; returns how
+    many requests ended. This step goes to the domain directly rather than through
+    ``actions.perform``: the registry's ``booth.close`` knows nothing of a confirmed number,
+    and the count must be checked in the transaction that closes. The role was checked by
+    the caller; what changed is told the way the registry tells it."""
+    booth_id, shown = data["booth_id"], data["waiting"]
+    if booth_id is None:
+        raise DomainError("input.required", field="booth_id")
+    if not isinstance(booth_id, int):
+        raise DomainError("input.wrong_type", field="booth_id")
+    if not isinstance(shown, int):
+        # Not sent by the page (which always says how many wait): nothing was confirmed.
+        raise DomainError("input.confirm")
+    assert principal.id is not None
+    outcome = await moderation.set_booth_closed(
+        r.db, staff_id=principal.id, booth_id=booth_id, closed=True, now=r.now(), at_most=shown
+    )
+    await r.live.booths_changed(outcome.booth_ids)
+    for candidate_id in sorted(outcome.candidate_ids):
+        await r.live.candidate_changed(candidate_id)
+    return outcome.requests_ended
+
+
+def _more_waiting_text(more: moderation.MoreWaiting, booth_name: str) -> str:
+    return ngettext(
+        "Er is niets veranderd: bij %(booth)s wacht nu %(num)s kandidaat, meer dan je hebt "
+        "bevestigd. Kijk opnieuw en bevestig nog eens als je de stand wilt sluiten.",
+        "Er is niets veranderd: bij %(booth)s wachten nu %(num)s kandidaten, meer dan je "
+        "hebt bevestigd. Kijk opnieuw en bevestig nog eens als je de stand wilt sluiten.",
+        more.waiting,
+        booth=booth_name,
     )
 
 
@@ -170,44 +208,54 @@ async def step_in_submit(request: Request) -> Response:
         booth, _sep, advisor = target.partition(":")
         data["booth_id"] = _as_id(booth)
         data["advisor_id"] = _as_id(advisor)
+    closing = step.action == "booth.close"
+    booth_id = data.get("booth_id") if isinstance(data.get("booth_id"), int) else None
+    ended = 0
     try:
         if step.confirm and form.get("confirm") != "yes":
             raise DomainError("input.confirm")
-        await actions.perform(r, principal, step.action, data)
+        if closing:
+            ended = await _close_booth(r, principal, {**data, "waiting": form_int(form, "waiting")})
+        else:
+            await actions.perform(r, principal, step.action, data)
+    except moderation.MoreWaiting as more:
+        context = await _step_in_context(request, open_booth=more.booth_id)
+        name = next(b["name"] for b in context["step"]["booths"] if b["id"] == more.booth_id)
+        context["error_summary"] = _summary(_more_waiting_text(more, name))
+        return await render(request, "step_in.html", principal, context, 409)
     except DomainError as error:
-        context = await _step_in_context(request)
-        # The page holds many forms with the same fields: the summary says what went wrong,
-        # without links to one field.
-        summary = [
-            {"field": None, "label": "", "message": item["message"]}
-            for item in error_context(error, {})["error_summary"]
-        ]
-        context["error_summary"] = summary
+        context = await _step_in_context(request, open_booth=booth_id if closing else None)
+        context["error_summary"] = _summary(
+            *(item["message"] for item in error_context(error, {})["error_summary"])
+        )
         return await render(request, "step_in.html", principal, context, status_for(error))
-    anchor = f"#stand-{data['booth_id']}" if isinstance(data.get("booth_id"), int) else ""
-    return RedirectResponse(
-        f"{STEP_IN}?gedaan={request.path_params['form']}{anchor}", status_code=303
+    query = f"gedaan={request.path_params['form']}"
+    if closing:
+        query += f"&{ENDED_PARAM}={ended}"
+    anchor = f"#stand-{booth_id}" if booth_id is not None else ""
+    return RedirectResponse(f"{STEP_IN}?{query}{anchor}", status_code=303)
+
+
+async def _names(r: Resources, found: list[audit.Entry]) -> audit_text.Names:
+    """The names the entries on this page need: every booth and staff member (few), and
+    the announcements they mention (by the start of their text)."""
+    booths = {row["id"]: row["name"] for row in await r.db.fetchall("SELECT id, name FROM booths")}
+    staff = {row["id"]: row["name"] for row in await r.db.fetchall("SELECT id, name FROM staff")}
+    wanted = sorted(
+        {
+            int(ident)
+            for kind, _sep, ident in (e.subject.partition(":") for e in found)
+            if kind == "announcement" and ident.isascii() and ident.isdigit() and len(ident) < 16
+        }
     )
-
-
-def _subject_text(subject: str, booth_names: dict[int, str], staff_names: dict[int, str]) -> str:
-    kind, _sep, ident = subject.partition(":")
-    labels = {
-        "event": _("Evenement"),
-        "booth": _("Stand"),
-        "booths": _("Stands"),
-        "request": _("Verzoek"),
-        "conversation": _("Gesprek"),
-        "candidate": _("Kandidaat"),
-        "announcement": _("Mededeling"),
-        "day": _("Dag"),
-        "staff": _("Medewerker"),
-    }
-    label = labels.get(kind, kind)
-    names = {"booth": booth_names, "staff": staff_names}.get(kind, {})
-    if ident.isdigit() and int(ident) in names:
-        return f"{label} {names[int(ident)]}"
-    return f"{label} {ident}".strip()
+    said: dict[int, str] = {}
+    if wanted:
+        marks = ", ".join("?" for _ in wanted)
+        rows = await r.db.fetchall(
+            f"SELECT id, text FROM announcements WHERE id IN ({marks})", tuple(wanted)
+        )
+        said = {row["id"]: short_name(row["text"]) for row in rows}
+    return audit_text.Names(booths=booths, staff=staff, announcements=said)
 
 
 async def audit_page(request: Request) -> Response:
@@ -226,12 +274,7 @@ async def audit_page(request: Request) -> Response:
     found = await audit.entries(r.db, limit=AUDIT_PAGE_SIZE + 1, before_id=before_id)
     more = len(found) > AUDIT_PAGE_SIZE
     found = found[:AUDIT_PAGE_SIZE]
-    booth_names = {
-        row["id"]: row["name"] for row in await r.db.fetchall("SELECT id, name FROM booths")
-    }
-    staff_names = {
-        row["id"]: row["name"] for row in await r.db.fetchall("SELECT id, name FROM staff")
-    }
+    names = await _names(r, found)
     rows = []
     for entry in found:
         local = event.local(entry.at)
@@ -242,12 +285,10 @@ async def audit_page(request: Request) -> Response:
                 "time": local.strftime("%H:%M:%S"),
                 "iso": local.isoformat(timespec="seconds"),
                 "who": entry.staff_name or _("Systeem"),
-                "action": _(ACTION_LABELS[entry.action])
-                if entry.action in ACTION_LABELS
-                else entry.action,
+                "action": audit_text.action_text(entry.action),
                 "code": entry.action,
-                "subject": _subject_text(entry.subject, booth_names, staff_names),
-                "detail": entry.detail,
+                "subject": audit_text.subject_text(entry.subject, names),
+                "detail": audit_text.detail_text(entry.parsed_detail, names),
             }
         )
     context = {
