@@ -138,6 +138,8 @@ class LiveServer:
         self.port = free_port()
         self.env = {**os.environ, "INZOOMEN_ENV": "development", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
+        # The tree the server runs from (a benchmark may run an older release's).
+        self.cwd = ROOT
 
     @property
     def url(self) -> str:
@@ -156,7 +158,7 @@ class LiveServer:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
-                cwd=ROOT,
+                cwd=self.cwd,
                 env={**self.env, "INZOOMEN_DB": str(self.db_path)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
