@@ -161,3 +161,15 @@ def opening(slots: list[Slot], local_now: datetime) -> Opening:
         if slot.day > today or (slot.day == today and slot.starts > clock):
             return Opening(open_now=False, next_day=slot.day, next_time=slot.starts)
     return Opening(open_now=False)
+
+
+def takes_requests(
+    opening: Opening, *, present: bool, closed: bool = False, event_open: bool = True
+) -> bool:
+    """Whether a booth takes requests now: it is open by its schedule, or an advisor is there
+    (available, in a conversation, wrapping up) before or after its hours. Never when the
+    moderator closed the booth or the whole event. The hall shows a booth as open exactly
+    when this holds, so the card never says "opens at nine" while someone can zoom in."""
+    if closed or not event_open:
+        return False
+    return opening.open_now or present

@@ -81,6 +81,10 @@ async def booth_views(
         staff = by_booth.get(booth.id, [])
         waiting = int(counts.get(booth.id, 0))
         opening = booths.opening(slots_by_booth.get(booth.id, []), local_now)
+        present = any(a.status in PRESENT for a in staff)
+        open_now = booths.takes_requests(
+            opening, present=present, closed=booth.closed, event_open=event.is_open
+        )
         wait = estimate.estimate(
             waiting + 1, _states(staff, running_starts), now, lengths.for_booth(booth.id)
         )
@@ -93,15 +97,19 @@ async def booth_views(
                 "sector": booth.sector,
                 "offers": list(booth.offers),
                 "description": booth.description,
-                # Closed by the moderator (the booth, or the whole event): not open now,
-                # whatever the schedule says.
-                "open_now": opening.open_now and not booth.closed and event.is_open,
+                # Open now means taking requests now (booths.takes_requests): by the
+                # schedule, or an advisor there before or after it; never when the moderator
+                # closed the booth or the whole event. The opening hours are only shown when
+                # it is not: a card that says "opens at nine" next to someone to zoom in with
+                # would contradict itself.
+                "open_now": open_now,
                 "closed": booth.closed,
                 "event_closed": not event.is_open,
-                "closes": opening.closes,
+                # Only a booth open by its schedule closes at a known time.
+                "closes": opening.closes if open_now else None,
                 "opens_day": opening.next_day.isoformat() if opening.next_day else None,
                 "opens_time": opening.next_time,
-                "present": any(a.status in PRESENT for a in staff),
+                "present": present,
                 "advisors": [
                     {"id": a.id, "name": a.name, "status": a.status, "since": a.status_since}
                     for a in staff
