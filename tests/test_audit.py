@@ -480,10 +480,11 @@ async def test_the_audit_page_speaks_one_language_for_old_and_new_entries(
         "Van Zorggroep A: de eerste die vrij is naar Bouwbedrijf B, bij Adviseur B1" in nl_details
     )
 
-    # Announcements are named by their text, also the one whose text is gone.
+    # Announcements are named by their text; one no longer in its table by the text its
+    # entry kept.
     nl_subjects = _details(dutch, "Waarop")
     assert nl_subjects.count(f"Mededeling “{TYPED}”") == 2
-    assert "Mededeling 999" in nl_subjects
+    assert "Mededeling “Welkom op de beurs”" in nl_subjects
     en_subjects = _details(english, "Subject")
     assert en_subjects.count(f"Announcement “{TYPED}”") == 2
     for text in en_subjects:

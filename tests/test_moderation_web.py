@@ -132,6 +132,10 @@ async def test_closing_a_booth_asks_to_confirm_with_the_number_waiting_and_asks_
     unconfirmed = await step(mod, "stand-sluiten", booth_id=world.booth_a, waiting=1)
     assert unconfirmed.status_code == 400
     assert MESSAGES["input.confirm"] in page_text(unconfirmed)
+    # The summary leads to the tick, in that booth's form, shown open.
+    tick = f"field-booth-close-{world.booth_a}"
+    assert f'href="#{tick}"' in unconfirmed.text and f'id="{tick}"' in unconfirmed.text
+    assert '<details class="step-details" open>' in booth_section(unconfirmed.text, world.booth_a)
     assert (
         db_value(path, waiting_sql, (world.booth_a,)),
         db_value(path, closed_sql, (world.booth_a,)),
@@ -152,6 +156,7 @@ async def test_closing_a_booth_asks_to_confirm_with_the_number_waiting_and_asks_
     assert stale.status_code == 409
     said = page_text(stale)
     assert "Er is niets veranderd: bij Zorggroep A wachten nu 3 kandidaten" in said
+    assert f'href="#field-booth-close-{world.booth_a}"' in stale.text
     assert (
         db_value(path, waiting_sql, (world.booth_a,)),
         db_value(path, closed_sql, (world.booth_a,)),

@@ -146,10 +146,10 @@ def _refused_role(principal: Principal) -> DomainError:
     )
 
 
-def _summary(*messages: str) -> list[dict[str, Any]]:
+def _summary(*messages: str, field: str | None = None) -> list[dict[str, Any]]:
     # The page holds many forms with the same fields: the summary says what went wrong,
-    # without links to one field.
-    return [{"field": None, "label": "", "message": m} for m in messages]
+    # linking only to a field it can name (the tick of the booth being closed).
+    return [{"field": field, "label": "", "message": m} for m in messages]
 
 
 async def _close_booth(r: Resources, principal: Principal, data: dict[str, Any]) -> int:
@@ -221,12 +221,18 @@ async def step_in_submit(request: Request) -> Response:
     except moderation.MoreWaiting as more:
         context = await _step_in_context(request, open_booth=more.booth_id)
         name = next(b["name"] for b in context["step"]["booths"] if b["id"] == more.booth_id)
-        context["error_summary"] = _summary(_more_waiting_text(more, name))
+        context["error_summary"] = _summary(
+            _more_waiting_text(more, name), field=f"booth-close-{more.booth_id}"
+        )
         return await render(request, "step_in.html", principal, context, 409)
     except DomainError as error:
         context = await _step_in_context(request, open_booth=booth_id if closing else None)
+        shown = closing and any(
+            b["id"] == booth_id and not b["closed"] for b in context["step"]["booths"]
+        )
         context["error_summary"] = _summary(
-            *(item["message"] for item in error_context(error, {})["error_summary"])
+            *(item["message"] for item in error_context(error, {})["error_summary"]),
+            field=f"booth-close-{booth_id}" if shown and error.code == "input.confirm" else None,
         )
         return await render(request, "step_in.html", principal, context, status_for(error))
     query = f"gedaan={request.path_params['form']}"
@@ -255,6 +261,14 @@ async def _names(r: Resources, found: list[audit.Entry]) -> audit_text.Names:
             f"SELECT id, text FROM announcements WHERE id IN ({marks})", tuple(wanted)
         )
         said = {row["id"]: short_name(row["text"]) for row in rows}
+    # An announcement no longer in its table is still named by the text its entry kept.
+    for entry in found:
+        kind, _sep, ident = entry.subject.partition(":")
+        detail = entry.parsed_detail
+        if kind == "announcement" and ident.isdigit() and detail and detail.kind == "announcement":
+            text = detail.values.get("text")
+            if isinstance(text, str) and text:
+                said.setdefault(int(ident), short_name(text))
     return audit_text.Names(booths=booths, staff=staff, announcements=said)
 
 
