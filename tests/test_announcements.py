@@ -238,6 +238,8 @@ async def test_the_page_makes_lists_and_ends_announcements(
     assert "<b>Pauze</b>" not in page.text
     assert page.text.count(html.escape("<b>Pauze</b> om 15:00")) >= 2
     assert 'data-testid="live-announcement"' in page.text
+    # Its end button names it by the start of its text, escaped too.
+    assert '<span class="visually-hidden">: &lt;b&gt;Pauze&lt;/b&gt; om 15:00</span>' in page.text
 
     announcement_id = int(
         page.text.split('data-testid="live-announcement" data-announcement-id="')[1].split('"')[0]

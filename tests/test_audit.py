@@ -339,6 +339,17 @@ def test_every_action_written_has_a_label() -> None:
     assert written <= set(audit_text.ACTION_LABELS), written - set(audit_text.ACTION_LABELS)
 
 
+def test_every_kind_of_subject_written_has_a_label() -> None:
+    app = Path(__file__).resolve().parent.parent / "app"
+    kinds = {
+        kind
+        for path in sorted(app.rglob("*.py"))
+        for kind in re.findall(r'subject=f?"([a-z_]+)', path.read_text(encoding="utf-8"))
+    }
+    assert {"booth", "booths", "announcement", "follow_up", "day"} <= kinds
+    assert kinds <= set(audit_text.SUBJECT_LABELS), kinds - set(audit_text.SUBJECT_LABELS)
+
+
 def test_an_announcement_is_named_by_the_start_of_its_text() -> None:
     assert announcements.short_name("Koffie staat klaar") == "Koffie staat klaar"
     assert (
