@@ -42,6 +42,7 @@ const audioOnlyButton = root.querySelector('[data-control="audio-only"]');
 const cameraSelect = document.getElementById("camera-select");
 const micSelect = document.getElementById("mic-select");
 const notice = root.querySelector('[data-testid="fallback-notice"]');
+const fullscreenButton = root.querySelector('[data-control="fullscreen"]');
 
 function randomId() {
   const bytes = new Uint8Array(12);
@@ -124,7 +125,7 @@ async function startMedia() {
   } catch {
     // Ask once; without camera or microphone the call still shows and hears the other side.
     showProblem(t("no_media"));
-    root.querySelector('[data-testid="fallbacks"]').open = true;
+    openPanel(document.getElementById("call-fallbacks"), { focus: false });
   }
   showPreview();
   await listDevices();
@@ -211,14 +212,20 @@ async function setMic(on) {
   tellMedia();
 }
 
+// A control's text sits next to its icon: only the text changes.
+function setLabel(button, text) {
+  const label = button.querySelector('[data-field="label"]') ?? button;
+  if (label.textContent !== text) label.textContent = text;
+}
+
 function renderControls() {
   micButton.setAttribute("aria-pressed", String(!media.micOn));
-  micButton.textContent = t(media.micOn ? "mic_on" : "mic_off");
+  setLabel(micButton, t(media.micOn ? "mic_on" : "mic_off"));
   cameraButton.setAttribute("aria-pressed", String(!media.cameraOn));
-  cameraButton.textContent = t(media.cameraOn ? "camera_on" : "camera_off");
+  setLabel(cameraButton, t(media.cameraOn ? "camera_on" : "camera_off"));
   cameraButton.disabled = media.audioOnly || (!media.video && !media.cameraOn && !media.cameraId);
   audioOnlyButton.setAttribute("aria-pressed", String(media.audioOnly));
-  audioOnlyButton.textContent = t(media.audioOnly ? "audio_only_on" : "audio_only_off");
+  setLabel(audioOnlyButton, t(media.audioOnly ? "audio_only_on" : "audio_only_off"));
   root.dataset.mic = media.micOn ? "on" : "off";
   root.dataset.camera = wantVideo() ? "on" : "off";
 }
@@ -228,6 +235,98 @@ cameraButton.addEventListener("click", () => setCamera(!media.cameraOn));
 audioOnlyButton.addEventListener("click", () => setAudioOnly(!media.audioOnly));
 cameraSelect.addEventListener("change", () => switchDevice("video", cameraSelect.value));
 micSelect.addEventListener("change", () => switchDevice("audio", micSelect.value));
+
+// -- the screen: panels over the picture, and full screen -----------------------------------
+
+// A panel (the devices, the other ways to talk) opens over the picture from its button in
+// the controls; one at a time. Opened by a person, it comes into sight and takes the focus
+// to its title; Escape or its close button puts it away and the focus back on its button.
+const panelButtons = [...root.querySelectorAll("[data-panel]")];
+
+function buttonOf(panel) {
+  return panelButtons.find((button) => button.dataset.panel === panel.id);
+}
+
+function openPanel(panel, { focus = true } = {}) {
+  for (const button of panelButtons) {
+    const other = document.getElementById(button.dataset.panel);
+    if (other !== panel && !other.hidden) closePanel(other, { focus: false });
+  }
+  panel.hidden = false;
+  buttonOf(panel)?.setAttribute("aria-expanded", "true");
+  if (focus) {
+    // The panel as a whole in sight, over the messages above it (they scroll back).
+    panel.scrollIntoView({ block: "start" });
+    panel.querySelector("h2").focus({ preventScroll: true });
+  }
+}
+
+function closePanel(panel, { focus = true } = {}) {
+  if (panel.hidden) return;
+  const hadFocus = panel.contains(document.activeElement);
+  panel.hidden = true;
+  const button = buttonOf(panel);
+  button?.setAttribute("aria-expanded", "false");
+  if (focus || hadFocus) button?.focus();
+}
+
+function openedPanel() {
+  return panelButtons.map((b) => document.getElementById(b.dataset.panel)).find((p) => !p.hidden);
+}
+
+for (const button of panelButtons) {
+  button.addEventListener("click", () => {
+    const panel = document.getElementById(button.dataset.panel);
+    if (panel.hidden) openPanel(panel);
+    else closePanel(panel);
+  });
+}
+
+root.addEventListener("click", (event) => {
+  const close = event.target.closest("[data-close-panel]");
+  if (close) closePanel(close.closest(".call-panel"));
+});
+
+// Full screen: the call alone on the whole screen (where the browser can). The button says
+// what it does and is pressed while the call is in full screen; Escape leaves it, as the
+// browser's own Escape does.
+function inFullscreen() {
+  return document.fullscreenElement === root;
+}
+
+function renderFullscreen() {
+  const on = inFullscreen();
+  fullscreenButton.setAttribute("aria-pressed", String(on));
+  setLabel(fullscreenButton, on ? fullscreenButton.dataset.labelOn : fullscreenButton.dataset.labelOff);
+}
+
+async function toggleFullscreen() {
+  try {
+    if (inFullscreen()) await document.exitFullscreen();
+    else await root.requestFullscreen({ navigationUI: "hide" });
+  } catch (error) {
+    console.error("full screen refused", error);
+  }
+  renderFullscreen();
+}
+
+if (document.fullscreenEnabled && root.requestFullscreen) {
+  fullscreenButton.hidden = false;
+  fullscreenButton.addEventListener("click", toggleFullscreen);
+  document.addEventListener("fullscreenchange", renderFullscreen);
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || event.defaultPrevented) return;
+  const panel = openedPanel();
+  if (panel) {
+    closePanel(panel, { focus: panel.contains(document.activeElement) });
+    event.preventDefault();
+  } else if (inFullscreen()) {
+    document.exitFullscreen().catch(() => {});
+    event.preventDefault();
+  }
+});
 
 // -- signalling -----------------------------------------------------------------------------
 
@@ -591,6 +690,8 @@ const countdown = startCountdown(
 
 function extendTo(endsAt) {
   if (!countdown.setEnd(endsAt)) return;
+  const endsAtLine = root.querySelector('[data-field="ends-at"]');
+  if (endsAtLine) endsAtLine.textContent = t("ends_at", { time: clock(endsAt, root.dataset.timezone) });
   warningLine.hidden = true;
   announce(t("extended", { time: clock(endsAt, root.dataset.timezone) }), true);
 }
@@ -632,6 +733,8 @@ function followConversation(conversation, request = null) {
 function endCall() {
   if (ended) return;
   ended = true;
+  // The page that follows the call is not in full screen.
+  if (inFullscreen()) document.exitFullscreen().catch(() => {});
   closeConnection();
   for (const track of [media.audio, media.video]) track?.stop();
   countdown.stop();
