@@ -9,6 +9,7 @@ One call serves every screen size (the window is resized), so the suite stays fa
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,18 +90,38 @@ _LAYOUT = """
 """
 
 
-@pytest.fixture
-async def hall(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, World]]:
-    path = tmp_path / "screen.db"
+@asynccontextmanager
+async def running_hall(
+    folder: Path, length: int, warning: int
+) -> AsyncIterator[tuple[LiveServer, World]]:
+    path = folder / "screen.db"
     world = await seed_world(
-        path, conversation_seconds=LENGTH, warning_seconds=WARNING, video_provider="builtin"
+        path, conversation_seconds=length, warning_seconds=warning, video_provider="builtin"
     )
-    live = LiveServer(path, tmp_path / "screen-server.log")
+    live = LiveServer(path, folder / "screen-server.log")
     live.start()
     try:
         yield live, world
     finally:
         live.stop()
+
+
+@pytest.fixture
+async def hall(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, World]]:
+    async with running_hall(tmp_path, LENGTH, WARNING) as running:
+        yield running
+
+
+async def in_the_call(checked: CheckedBrowser, server: LiveServer, world: World) -> dict[str, Page]:
+    """Advisor and candidate in one call, each with the other's picture arriving."""
+    advisor, candidate = await checked.new_page(), await checked.new_page()
+    await accepted_into_the_call(server, world, advisor, candidate)
+    await connected(advisor, candidate)
+    for page in (advisor, candidate):
+        await page.wait_for_function(
+            "() => document.getElementById('remote-video').videoWidth > 0", timeout=30_000
+        )
+    return {"advisor": advisor, "candidate": candidate}
 
 
 def inside(box: dict[str, Any], width: float, height: float) -> bool:
@@ -184,18 +205,12 @@ async def assert_warning_readable(page: Page) -> None:
 
 
 async def test_the_call_screen_shows_everything_at_once_on_every_screen(
-    hall: tuple[LiveServer, World], checked_browser: CheckedBrowser, tmp_path: Path
+    hall: tuple[LiveServer, World], checked_browser: CheckedBrowser
 ) -> None:
-    server, world = hall
-    advisor, candidate = await checked_browser.new_page(), await checked_browser.new_page()
-    await accepted_into_the_call(server, world, advisor, candidate)
-    await connected(advisor, candidate)
-    pages = {"advisor": advisor, "candidate": candidate}
+    pages = await in_the_call(checked_browser, *hall)
+    advisor, candidate = pages["advisor"], pages["candidate"]
     for page in pages.values():
         await expect(page.get_by_test_id("call-warning")).to_contain_text("Begin met afronden")
-        await page.wait_for_function(
-            "() => document.getElementById('remote-video').videoWidth > 0", timeout=30_000
-        )
     await expect(advisor.get_by_test_id("follow-up")).to_be_visible()
 
     for width, height in SIZES:
@@ -285,3 +300,23 @@ async def test_the_call_screen_shows_everything_at_once_on_every_screen(
     for page in (advisor, candidate):
         await expect(page.get_by_test_id("call-ended")).to_be_visible()
     await checked_browser.check(candidate, "call screen, ended")
+
+
+async def test_the_time_up_message_reads_over_the_picture_on_a_phone(
+    tmp_path: Path, checked_browser: CheckedBrowser
+) -> None:
+    """Conversations of 10 s: the call runs on in overtime, with the time-up message over
+    the picture, and everything still on the screen of a phone held either way."""
+    async with running_hall(tmp_path, 10, 8) as (server, world):
+        pages = await in_the_call(checked_browser, server, world)
+        for page in pages.values():
+            warning = page.get_by_test_id("call-warning")
+            await expect(warning).to_contain_text("De tijd is om", timeout=30_000)
+            await expect(page.get_by_test_id("countdown")).to_contain_text("Uitloop")
+        for width, height in SIZES[:2]:
+            for who, page in pages.items():
+                await page.set_viewport_size({"width": width, "height": height})
+                await assert_fits(page, f"{who}, time up")
+                await assert_warning_readable(page)
+                await checked_browser.check(page, f"call screen, {who}, time up, {width}x{height}")
+                await screenshot(page, f"call-screen-{who}-time-up-height-{height}-width")

@@ -673,11 +673,13 @@ const countdown = startCountdown(
     onWarning() {
       const minutes = Math.round(Number(timerElement.dataset.warningSeconds) / 60);
       warningLine.textContent = t("warning", { n: minutes });
+      warningLine.dataset.state = "warning";
       warningLine.hidden = false;
       announce(warningLine.textContent, true);
     },
     onTimeUp() {
       warningLine.textContent = t("time_up");
+      warningLine.dataset.state = "time-up";
       warningLine.hidden = false;
       announce(warningLine.textContent, true);
     },
