@@ -4,7 +4,8 @@ they did to find work.
 A proof says: the candidate's name as they gave it, the event, the day(s) and times they
 took part, each organisation (booth) they spoke with, when and for how long, and their
 follow-up appointments (booked or asked to be moved, not cancelled). Only conversations
-that ended count; a running one does not.
+that ended count; a running one does not. A length is said as it was: in whole minutes, or
+"korter dan een minuut" for a conversation that ended within one, never a rounded-up "1".
 
 When the candidate asks for their proof, it is issued under a verification code: a short
 code that is easy to type and read aloud (12 characters without 0, O, 1 or I, shown as
@@ -48,7 +49,9 @@ CODE_LENGTH = 12
 GROUP = 4
 # How many new codes to try when one is taken already (32**12 codes: practically never).
 CODE_TRIES = 10
-CONTENT_VERSION = 1
+# 2: each conversation has its length in seconds, and minutes are 0 below one minute (1 held
+# "1" for a conversation of ten seconds). Older proofs are read as version 2 (``_upgraded``).
+CONTENT_VERSION = 2
 
 MODES = {"video": N_("Video"), "phone": N_("Telefoon"), "on_site": N_("Op locatie")}
 FOLLOW_UP_STATUSES = {
@@ -110,10 +113,59 @@ def _canonical(content: dict[str, Any]) -> str:
     return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def minutes_between(started_at: float, ended_at: float) -> int:
-    """A conversation's length in whole minutes, rounded; at least 1 for any that ran."""
-    seconds = max(0.0, ended_at - started_at)
-    return max(1, int((seconds + 30) // 60)) if seconds > 0 else 0
+def length_seconds(started_at: float, ended_at: float) -> int:
+    """A conversation's length in whole seconds."""
+    return max(0, round(ended_at - started_at))
+
+
+def whole_minutes(seconds: float) -> int:
+    """A length in whole minutes, to the nearest; 0 below one minute. A conversation of ten
+    seconds is not "1 minute": the words say it was shorter than one (``duration_text``)."""
+    return 0 if seconds < 60 else int((seconds + 30) // 60)
+
+
+def _conversation(started_at: float, ended_at: float, **names: str) -> dict[str, Any]:
+    seconds = length_seconds(started_at, ended_at)
+    return {
+        **names,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "seconds": seconds,
+        "minutes": whole_minutes(seconds),
+    }
+
+
+def _totals(conversations: list[dict[str, Any]]) -> dict[str, int]:
+    """The time spent in all conversations, from their real lengths (not from the rounded
+    minutes of each)."""
+    seconds = sum(int(c["seconds"]) for c in conversations)
+    return {"total_seconds": seconds, "total_minutes": whole_minutes(seconds)}
+
+
+def _upgraded(content: dict[str, Any]) -> dict[str, Any]:
+    """A proof's content in the current version. Version 1 lacked the lengths in seconds and
+    rounded short conversations up to a minute: both follow from the times it holds, so an
+    older proof that says the same facts still matches the record (same code, "current")."""
+    if "total_seconds" in content and all("seconds" in c for c in content["conversations"]):
+        return content
+    conversations = [
+        _conversation(c["started_at"], c["ended_at"], booth=c["booth"], advisor=c["advisor"])
+        for c in content["conversations"]
+    ]
+    rest = {k: v for k, v in content.items() if k not in ("total_minutes", "total_seconds")}
+    return {
+        **rest,
+        "version": CONTENT_VERSION,
+        "conversations": conversations,
+        **_totals(conversations),
+    }
+
+
+def _same(stored: str, content: dict[str, Any]) -> bool:
+    """Whether a stored proof says what ``content`` says (an older version read as new)."""
+    return stored == _canonical(content) or (
+        bool(stored) and _canonical(_upgraded(json.loads(stored))) == _canonical(content)
+    )
 
 
 async def _record(db: Database | Transaction, candidate_id: int) -> dict[str, Any] | None:
@@ -141,13 +193,9 @@ async def _record(db: Database | Transaction, candidate_id: int) -> dict[str, An
         return None
     zone = ZoneInfo(event["timezone"])
     conversations = [
-        {
-            "booth": row["booth"],
-            "advisor": row["advisor"],
-            "started_at": row["started_at"],
-            "ended_at": row["ended_at"],
-            "minutes": minutes_between(row["started_at"], row["ended_at"]),
-        }
+        _conversation(
+            row["started_at"], row["ended_at"], booth=row["booth"], advisor=row["advisor"]
+        )
         for row in rows
     ]
     days: dict[str, dict[str, Any]] = {}
@@ -171,7 +219,7 @@ async def _record(db: Database | Transaction, candidate_id: int) -> dict[str, An
         "timezone": event["timezone"],
         "days": sorted(days.values(), key=lambda d: str(d["day"])),
         "conversations": conversations,
-        "total_minutes": sum(c["minutes"] for c in conversations),
+        **_totals(conversations),
         "follow_ups": [
             {
                 "starts_at": f["starts_at"],
@@ -212,7 +260,7 @@ async def issue(db: Database, candidate_id: int, *, now: float) -> Proof | None:
     if content is None:
         return None
     last = await _last_issued(db, candidate_id)
-    if last is not None and last["content"] == _canonical(content):
+    if last is not None and _same(last["content"], content):
         return _proof(last)
     async with db.transaction() as tx:
         # Again inside the write transaction: what changed meanwhile counts.
@@ -221,7 +269,7 @@ async def issue(db: Database, candidate_id: int, *, now: float) -> Proof | None:
             return None
         blob = _canonical(content)
         last = await _last_issued(tx, candidate_id)
-        if last is not None and last["content"] == blob:
+        if last is not None and _same(last["content"], content):
             return _proof(last)
         for _try in range(CODE_TRIES):
             code = new_code()
@@ -254,7 +302,7 @@ async def verify(db: Database, typed: str) -> Check:
         return Check("erased", Proof(row["code"], row["candidate_id"], row["issued_at"], None))
     proof = _proof(row)
     now = await _record(db, row["candidate_id"])
-    return Check("valid", proof, now is not None and _canonical(now) == row["content"])
+    return Check("valid", proof, now is not None and _same(row["content"], now))
 
 
 # -- how it reads -------------------------------------------------------------------------
@@ -270,6 +318,23 @@ def _label(labels: dict[str, str], code: str) -> str:
     return _(label) if label is not None else code
 
 
+def duration_text(seconds: float) -> str:
+    """A length as the proof says it: "12 minuten", or "korter dan een minuut"."""
+    minutes = whole_minutes(seconds)
+    if minutes == 0:
+        return _("korter dan een minuut")
+    return i18n.ngettext("%(num)s minuut", "%(num)s minuten", minutes)
+
+
+def total_text(seconds: float) -> str:
+    """The time spent in all conversations: "Totaal: 18 minuten" or "Totaal: korter dan een
+    minuut"."""
+    minutes = whole_minutes(seconds)
+    if minutes == 0:
+        return _("Totaal: korter dan een minuut")
+    return i18n.ngettext("Totaal: %(num)s minuut", "Totaal: %(num)s minuten", minutes)
+
+
 def moment_text(timestamp: float, timezone: str) -> str:
     """A moment as people read it, e.g. "donderdag 26 november 2026 14:05"."""
     moment = datetime.fromtimestamp(timestamp, ZoneInfo(timezone))
@@ -279,19 +344,24 @@ def moment_text(timestamp: float, timezone: str) -> str:
 def describe(content: dict[str, Any], issued_at: float | None = None) -> dict[str, Any]:
     """The proof's content as people read it, in the current language and the event's time
     zone: the same words on the page and in the PDF."""
+    content = _upgraded(content)
     zone = ZoneInfo(content["timezone"])
 
     def local(ts: float) -> datetime:
         return datetime.fromtimestamp(ts, zone)
 
+    def clock(ts: float) -> str:
+        return i18n.format_clock(local(ts))
+
     return {
         "name": content["name"],
         "event": content["event"],
+        # ``start`` and ``end`` the same minute: one moment ("om 06:46"), not "06:46 tot 06:46".
         "days": [
             {
                 "date": _long_date(local(d["from"])),
-                "start": i18n.format_clock(local(d["from"])),
-                "end": i18n.format_clock(local(d["until"])),
+                "start": clock(d["from"]),
+                "end": clock(d["until"]),
             }
             for d in content["days"]
         ],
@@ -300,13 +370,15 @@ def describe(content: dict[str, Any], issued_at: float | None = None) -> dict[st
                 "booth": c["booth"],
                 "advisor": c["advisor"],
                 "date": _long_date(local(c["started_at"])),
-                "start": i18n.format_clock(local(c["started_at"])),
-                "end": i18n.format_clock(local(c["ended_at"])),
+                "start": clock(c["started_at"]),
+                "end": clock(c["ended_at"]),
                 "minutes": c["minutes"],
+                "duration": duration_text(c["seconds"]),
             }
             for c in content["conversations"]
         ],
         "total_minutes": content["total_minutes"],
+        "total": total_text(content["total_seconds"]),
         "follow_ups": [
             {
                 "date": _long_date(local(f["starts_at"])),
@@ -440,6 +512,9 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
     pdf.ln(2)
     line(_("Naam: %(name)s", name=view["name"]), 12, "B", 7)
     for day in view["days"]:
+        if day["start"] == day["end"]:
+            line(_("Deelgenomen op %(date)s om %(time)s", date=day["date"], time=day["start"]))
+            continue
         line(
             _(
                 "Deelgenomen op %(date)s van %(start)s tot %(end)s",
@@ -450,8 +525,8 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
         )
 
     heading(_("Gesprekken"))
-    columns = (0.34, 0.34, 0.17, 0.15)
-    headers = (_("Organisatie"), _("Datum"), _("Tijd"), _("Minuten"))
+    columns = (0.30, 0.30, 0.15, 0.25)
+    headers = (_("Organisatie"), _("Datum"), _("Tijd"), _("Duur"))
     pdf.set_font(MAIN_FONT[0], "B", 10)
     for share, text in zip(columns, headers, strict=True):
         pdf.cell(width * share, 7, pdf_text(text), border="B")
@@ -461,8 +536,8 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
         cells = (
             c["booth"],
             c["date"],
-            f"{c['start']}-{c['end']}",
-            str(c["minutes"]),
+            c["start"] if c["start"] == c["end"] else f"{c['start']}-{c['end']}",
+            c["duration"],
         )
         # A row is never split over two pages: start a new page when it would not fit.
         needed = 0.0
@@ -492,8 +567,7 @@ def render_pdf(view: dict[str, Any], code: str) -> bytes:
             )
             pdf.set_font(MAIN_FONT[0], "", 10)
         pdf.ln(1)
-    total = view["total_minutes"]
-    line(i18n.ngettext("Totaal: %(num)s minuut", "Totaal: %(num)s minuten", total), 10, "B")
+    line(view["total"], 10, "B")
 
     heading(_("Vervolgafspraken"))
     if not view["follow_ups"]:

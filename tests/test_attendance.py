@@ -408,6 +408,7 @@ def test_a_long_proof_keeps_each_row_on_one_page() -> None:
             "start": f"10:{i:02d}",
             "end": f"11:{i:02d}",
             "minutes": 60,
+            "duration": "60 minuten",
         }
         for i in range(40)
     ]
@@ -433,3 +434,109 @@ def test_a_long_proof_keeps_each_row_on_one_page() -> None:
         ]
         assert together, f"row {i} is split over two pages"
     assert any("ABCD-EFGH-JKLM" in p for p in pages)
+
+
+def minute_start() -> float:
+    """A moment 5 s into a minute, a while ago: a short conversation from then starts and
+    ends in the same minute."""
+    return (time.time() // 60 - 10) * 60 + 5
+
+
+async def test_a_conversation_shorter_than_a_minute_is_said_to_be_so(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    t0 = minute_start()
+    await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=10)
+    proof = await attendance.issue(db, hall["zoe"], now=t0 + 60)
+    assert proof is not None and proof.content is not None
+    # The exact length for machines; no minute that was not there.
+    [talk] = proof.content["conversations"]
+    assert (talk["seconds"], talk["minutes"]) == (10, 0)
+    assert (proof.content["total_seconds"], proof.content["total_minutes"]) == (10, 0)
+
+    view = attendance.describe(proof.content, proof.issued_at)
+    [row] = view["conversations"]
+    clock = datetime.fromtimestamp(t0, ZONE).strftime("%H:%M")
+    assert (row["start"], row["end"], row["duration"]) == (clock, clock, "korter dan een minuut")
+    assert view["total"] == "Totaal: korter dan een minuut"
+
+    text = "\n".join(pdf_texts(attendance.render_pdf(view, proof.code)))
+    assert "korter dan een minuut" in text
+    assert "Totaal: korter dan een minuut" in text
+    assert "1 minuut" not in text
+    # One moment, not "from 06:46 to 06:46".
+    assert f" om {clock}" in text and f"{clock}-{clock}" not in text
+    assert f"tot {clock}" not in text
+
+    i18n.set_language("en")
+    view = attendance.describe(proof.content, proof.issued_at)
+    assert view["conversations"][0]["duration"] == "less than a minute"
+    assert view["total"] == "Total: less than a minute"
+    text = "\n".join(pdf_texts(attendance.render_pdf(view, proof.code)))
+    assert "Total: less than a minute" in text and "Took part on" in text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "korter dan een minuut"),
+        (59, "korter dan een minuut"),
+        (60, "1 minuut"),
+        (89, "1 minuut"),
+        (90, "2 minuten"),
+        (450, "8 minuten"),
+        (600, "10 minuten"),
+    ],
+)
+def test_lengths_in_words(seconds: int, words: str) -> None:
+    assert attendance.duration_text(seconds) == words
+    assert attendance.whole_minutes(seconds) == (0 if seconds < 60 else int(words.split()[0]))
+
+
+async def test_the_total_is_the_real_time_spent(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    t0 = minute_start() - 3600
+    await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=40)
+    await held(db, event, hall["zoe"], hall["b"], hall["b1"], start=t0 + 600, seconds=40)
+    proof = await attendance.issue(db, hall["zoe"], now=t0 + 900)
+    assert proof is not None and proof.content is not None
+    view = attendance.describe(proof.content, proof.issued_at)
+    assert [c["duration"] for c in view["conversations"]] == ["korter dan een minuut"] * 2
+    # 80 seconds together: a minute and a bit.
+    assert view["total"] == "Totaal: 1 minuut"
+
+
+async def test_a_proof_issued_before_lengths_in_seconds_still_holds_and_reads_right(
+    db: Database, event: Event, hall: dict[str, int]
+) -> None:
+    """A proof of the first version said "1" for a conversation of ten seconds. Its facts
+    are the record's: checking it says it is current, asking again gives the same code, and
+    it reads "korter dan een minuut" now."""
+    t0 = minute_start()
+    await held(db, event, hall["zoe"], hall["a"], hall["a1"], start=t0, seconds=10)
+    record = await attendance.current_record(db, hall["zoe"])
+    assert record is not None
+    old = {k: v for k, v in record.items() if k not in ("total_seconds", "total_minutes")}
+    old["version"] = 1
+    old["conversations"] = [
+        {k: v for k, v in c.items() if k != "seconds"} | {"minutes": 1}
+        for c in record["conversations"]
+    ]
+    old["total_minutes"] = 1
+    async with db.transaction() as tx:
+        await tx.insert(
+            "INSERT INTO attendance_proofs (code, candidate_id, issued_at, content) "
+            "VALUES (?, ?, ?, ?)",
+            ("ABCDEFGHJKLM", hall["zoe"], t0 + 30, json.dumps(old)),
+        )
+
+    check = await attendance.verify(db, "ABCD-EFGH-JKLM")
+    assert check.status == "valid" and check.current
+    assert check.proof is not None and check.proof.content is not None
+    view = attendance.describe(check.proof.content, check.proof.issued_at)
+    assert view["conversations"][0]["duration"] == "korter dan een minuut"
+    assert view["total"] == "Totaal: korter dan een minuut"
+    again = await attendance.issue(db, hall["zoe"], now=t0 + 60)
+    assert again is not None and again.code == "ABCDEFGHJKLM"
+    assert await count(db, "attendance_proofs") == 1

@@ -44,6 +44,13 @@ async def test_proof_printed_downloaded_and_checked(
     await expect(candidate.get_by_test_id("proof-name")).to_have_text(ZOE)
     await expect(candidate.get_by_test_id("proof-conversation")).to_have_count(1)
     await expect(candidate.get_by_test_id("proof-conversation")).to_contain_text("Zorggroep A")
+    # The conversation lasted seconds: said so, not rounded up to a minute.
+    await expect(
+        candidate.get_by_test_id("proof-conversation").locator('[data-field="duration"]')
+    ).to_have_text("korter dan een minuut")
+    await expect(candidate.get_by_test_id("proof-total")).to_have_text(
+        "Totaal: korter dan een minuut"
+    )
     code = (await candidate.get_by_test_id("proof-code").inner_text()).strip()
     assert re.fullmatch(r"[A-HJ-NP-Z2-9]{4}(-[A-HJ-NP-Z2-9]{4}){2}", code), code
     await browser.check(candidate, "proof page")
@@ -76,6 +83,7 @@ async def test_proof_printed_downloaded_and_checked(
     assert data.startswith(b"%PDF-")
     shown = "\n".join(pdf_texts(data))
     assert code in shown and ZOE in shown and "Zorggroep A" in shown
+    assert "Totaal: korter dan een minuut" in shown and "1 minuut" not in shown
 
     # The moderator checks the code, typed loosely, through the form.
     moderator = await (await browser.new_context()).new_page()
@@ -90,6 +98,9 @@ async def test_proof_printed_downloaded_and_checked(
     await expect(moderator.get_by_test_id("proof-current")).to_be_visible()
     await expect(moderator.get_by_test_id("proof-name")).to_have_text(ZOE)
     await expect(moderator.get_by_test_id("proof-conversation")).to_contain_text("Zorggroep A")
+    await expect(moderator.get_by_test_id("proof-total")).to_have_text(
+        "Totaal: korter dan een minuut"
+    )
     await expect(moderator.get_by_test_id("proof-code")).to_have_text(code)
     await browser.check(moderator, "proof checked")
 

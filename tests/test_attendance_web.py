@@ -87,10 +87,13 @@ async def test_the_candidate_gets_their_own_proof_as_page_and_pdf(
     text = html.unescape(page.text)
     assert ZOE in text and "Zorggroep A" in text and "Adviseur A1" in text and "Testbeurs" in text
     assert "Ander Persoon" not in text and "Bouwbedrijf B" not in text
-    assert "Totaal: 1 minuut" in text  # a conversation of seconds counts as one minute
+    # A conversation of seconds is said to be shorter than a minute, never "1 minuut".
+    assert "Totaal: korter dan een minuut" in text and "Totaal: 1 minuut" not in text
+    assert text.count("korter dan een minuut") == 2  # the row and the total
     code = code_on(page.text)
     assert 'href="/mijn-bewijs.pdf"' in page.text and "data-print" in page.text
-    assert '<link rel="stylesheet" href="/static/css/proof.css">' in page.text
+    # The proof's own style sheet, under its content-hashed name.
+    assert re.search(r'<link rel="stylesheet" href="/static/css/proof\.[0-9a-f]+\.css">', page.text)
     # Asking again while nothing changed: the same code, nothing new stored.
     assert code_on((await zoe.http.get("/mijn-bewijs")).text) == code
     assert len(rows(db_path, "SELECT code FROM attendance_proofs")) == 1
@@ -104,6 +107,7 @@ async def test_the_candidate_gets_their_own_proof_as_page_and_pdf(
     assert pdf.content.startswith(b"%PDF-")
     shown = "\n".join(pdf_texts(pdf.content))
     assert code in shown and f"Naam: {ZOE}" in shown and "Zorggroep A" in shown
+    assert "Totaal: korter dan een minuut" in shown and "1 minuut" not in shown
     assert "Ander Persoon" not in shown
     assert len(rows(db_path, "SELECT code FROM attendance_proofs")) == 1
 
@@ -163,6 +167,7 @@ async def test_the_moderator_checks_a_code_through_the_form(
     assert 'data-testid="proof-valid"' in valid.text and 'data-current="yes"' in valid.text
     text = html.unescape(valid.text)
     assert ZOE in text and "Zorggroep A" in text and code in text
+    assert "Totaal: korter dan een minuut" in text and "Totaal: 1 minuut" not in text
 
     # An unknown code says so, and nothing else; nothing is stored.
     before = rows(db_path, "SELECT * FROM attendance_proofs")
