@@ -90,7 +90,8 @@ async function capture(kind) {
 function showPreview() {
   for (const track of preview.getTracks()) preview.removeTrack(track);
   if (media.video) preview.addTrack(media.video);
-  localNote.textContent = wantVideo() ? "" : t(media.audioOnly ? "audio_only_off" : "camera_off");
+  // What the preview shows instead of one's picture: "Alleen geluid", or "Camera uit".
+  localNote.textContent = wantVideo() ? "" : t(media.audioOnly ? "audio_only_off" : "camera_on");
 }
 
 // Put what this side sends on the connection's senders (no new negotiation needed).
