@@ -26,6 +26,11 @@ from tests.livekit import LiveServer, World, free_port, seed_world
 from tests.pdfkit import pdf_texts
 from tests.test_mail_smtp import SmtpInbox
 
+# What the stand-in video service shows: a small page that is itself accessible (the
+# checked browser runs axe on every page it loads).
+VIDEO_PAGE = '<!doctype html><html lang="nl"><title>Video</title><main><p>Video</p></main></html>'
+
+
 pytestmark = pytest.mark.browser
 
 # Conversations of 60 s with the warning at 57 s left: the choices come after 3 s.
@@ -111,7 +116,7 @@ async def test_request_ready_accept_extend_follow_up_mail_and_proof(
     await item.get_by_test_id("accept").click()
     await candidate_ctx.route(
         re.compile(r"^https://meet\.example\.test/"),
-        lambda route: route.fulfill(body="<title>Video</title>", content_type="text/html"),
+        lambda route: route.fulfill(body=VIDEO_PAGE, content_type="text/html"),
     )
     join = candidate.get_by_test_id("video-link")
     async with candidate_ctx.expect_page() as popup_info:

@@ -16,6 +16,11 @@ from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in, sign_in
 from tests.livekit import LiveServer, World
 
+# What the stand-in video service shows: a small page that is itself accessible (the
+# checked browser runs axe on every page it loads).
+VIDEO_PAGE = '<!doctype html><html lang="nl"><title>Video</title><main><p>Video</p></main></html>'
+
+
 pytestmark = pytest.mark.browser
 
 ASKED_TITLE = re.compile(r"^\(!\) Ben je er klaar voor\?")
@@ -77,7 +82,7 @@ async def test_the_prompt_is_confirmed_and_the_console_shows_klaar(
     # The video service of the test world does not exist: the browser gets a stand-in page.
     await candidate_ctx.route(
         re.compile(r"^https://meet\.example\.test/"),
-        lambda route: route.fulfill(body="<title>Video</title>", content_type="text/html"),
+        lambda route: route.fulfill(body=VIDEO_PAGE, content_type="text/html"),
     )
     async with candidate_ctx.expect_page() as popup_info:
         await button.click()
