@@ -8,6 +8,7 @@ One call serves every screen size (the window is resized), so the suite stays fa
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -291,6 +292,15 @@ async def test_the_call_screen_shows_everything_at_once_on_every_screen(
     await advisor.wait_for_function("() => document.fullscreenElement === null")
     await expect(button).to_have_attribute("aria-pressed", "false")
     await assert_fits(advisor, "advisor, after full screen")
+
+    # Extended from the call screen: the warning goes, the end time shown moves, both sides.
+    ends_at = {who: page.locator('[data-field="ends-at"]') for who, page in pages.items()}
+    before = await ends_at["candidate"].text_content()
+    await advisor.get_by_test_id("extend").click()
+    for who, page in pages.items():
+        await expect(page.get_by_test_id("call-warning")).to_be_hidden()
+        await expect(ends_at[who]).not_to_have_text(before or "")
+        await expect(ends_at[who]).to_have_text(re.compile(r"^Het gesprek eindigt om \d\d:\d\d\.$"))
 
     # Ending in full screen leaves it, for the page that follows the call.
     await button.click()

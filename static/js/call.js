@@ -298,7 +298,8 @@ function inFullscreen() {
 function renderFullscreen() {
   const on = inFullscreen();
   fullscreenButton.setAttribute("aria-pressed", String(on));
-  setLabel(fullscreenButton, on ? fullscreenButton.dataset.labelOn : fullscreenButton.dataset.labelOff);
+  const { labelOn, labelOff } = fullscreenButton.dataset;
+  setLabel(fullscreenButton, on ? labelOn : labelOff);
 }
 
 async function toggleFullscreen() {
@@ -693,10 +694,11 @@ const countdown = startCountdown(
 
 function extendTo(endsAt) {
   if (!countdown.setEnd(endsAt)) return;
+  const time = clock(endsAt, root.dataset.timezone);
   const endsAtLine = root.querySelector('[data-field="ends-at"]');
-  if (endsAtLine) endsAtLine.textContent = t("ends_at", { time: clock(endsAt, root.dataset.timezone) });
+  if (endsAtLine) endsAtLine.textContent = t("ends_at", { time });
   warningLine.hidden = true;
-  announce(t("extended", { time: clock(endsAt, root.dataset.timezone) }), true);
+  announce(t("extended", { time }), true);
 }
 
 extendForm?.addEventListener("submit", async (event) => {
