@@ -93,11 +93,10 @@ async def booth_is_accepting(tx: Transaction, event: Event, booth_id: int, now: 
         f"AND status IN ({', '.join(repr(s) for s in PRESENT)})",
         (booth_id,),
     )
-    if present is not None:
-        return True
     local_now = event.local(now)
     slots = await booths.slots_from(tx, local_now.date(), booth_id)
-    return booths.opening(slots, local_now).open_now
+    # The hall shows a booth as open by the same rule (booths.takes_requests).
+    return booths.takes_requests(booths.opening(slots, local_now), present=present is not None)
 
 
 async def closed_by_moderator(tx: Transaction, booth_id: int) -> str | None:

@@ -70,7 +70,7 @@ async def test_a_moderator_sets_up_a_booth_and_the_open_hall_shows_it_open_now(
     await admin.get_by_label("Tot", exact=True).fill(ends)
     await admin.get_by_test_id("block-submit").click()
     await expect(admin.get_by_test_id("schedule-block")).to_contain_text(f"{starts}–{ends}")
-    await expect(opening).to_contain_text("Nu open", timeout=5_000)
+    await expect(opening).to_contain_text("Nu open")
     assert await hall.evaluate("window.notReloaded === true")
     await checked_browser.check(hall, "the hall with the new booth")
 
