@@ -489,10 +489,21 @@ async def booth_open(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
     return await _tell_outcome(r, outcome)
 
 
-@action("booth.close", ("moderator",), Field("booth_id", int))
+@action(
+    "booth.close",
+    ("moderator",),
+    Field("booth_id", int),
+    Field("waiting", int, required=False, minimum=0),
+)
 async def booth_close(r: Resources, p: Principal, data: dict[str, Any]) -> Any:
+    # ``waiting``: how many waiting candidates the moderator was shown and confirmed ending.
     outcome = await moderation.set_booth_closed(
-        r.db, staff_id=_id(p), booth_id=data["booth_id"], closed=True, now=r.now()
+        r.db,
+        staff_id=_id(p),
+        booth_id=data["booth_id"],
+        closed=True,
+        now=r.now(),
+        at_most=data.get("waiting"),
     )
     return await _tell_outcome(r, outcome)
 

@@ -150,6 +150,9 @@ MESSAGES: dict[str, str] = {
     "candidate.not_found": N_("Deze kandidaat bestaat niet (meer)."),
     "advisor.not_present": N_("Deze adviseur is nu niet aanwezig. Kies iemand anders."),
     "moderation.no_change": N_("Dat was al zo: er is niets veranderd."),
+    "moderation.more_waiting": N_(
+        "Er is niets veranderd: er wachten nu meer kandidaten (%(waiting)s) dan je hebt bevestigd."
+    ),
     "input.confirm": N_("Vink aan dat je het zeker weet."),
     # an advisor hands a candidate to another booth
     "transfer.same_booth": N_("Je kunt niet doorverwijzen naar je eigen stand. Kies een andere."),

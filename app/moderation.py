@@ -65,12 +65,12 @@ def _requests_ended(out: Outcome) -> audit.Detail:
     return audit.Detail("requests_ended", {"count": out.requests_ended})
 
 
-class MoreWaiting(Exception):
+class MoreWaiting(DomainError):
     """More requests wait at the booth than the moderator was shown and confirmed ending.
     Nothing changed; ``waiting`` is how many wait now, for asking again."""
 
     def __init__(self, booth_id: int, waiting: int, confirmed: int) -> None:
-        super().__init__(f"booth {booth_id}: {waiting} waiting, {confirmed} confirmed")
+        super().__init__("moderation.more_waiting", waiting=waiting)
         self.booth_id = booth_id
         self.waiting = waiting
         self.confirmed = confirmed

@@ -106,11 +106,13 @@ class Field:
     required: bool = True
     max_length: int | None = None
     choices: tuple[str, ...] | None = None
+    # The smallest int allowed: 1 for ids (most int fields), 0 for a count.
+    minimum: int = 1
 
     def clean(self, raw: Any) -> Any:
         if self.kind is int:
             # bool is an int in Python; on the wire it is not a number.
-            if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw < 2**53:
+            if not isinstance(raw, int) or isinstance(raw, bool) or not self.minimum <= raw < 2**53:
                 raise DomainError("input.wrong_type", field=self.name)
             return raw
         if self.kind is bool:

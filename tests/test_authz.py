@@ -157,7 +157,8 @@ HTTP_RULES: list[Probe] = [
     http("GET /moderator/grafieken",              "LI F F F F 200"),
     # the moderator steps in; the audit log
     http("GET /moderator/ingrijpen",              "LI F F F F 200"),
-    http("POST /moderator/ingrijpen/stand-sluiten", "S F F F F 303:/moderator/ingrijpen?gedaan=", booth_id="{booth}"),
+    http("POST /moderator/ingrijpen/stand-sluiten", "S F F F F 400:input.confirm", booth_id="{booth}", waiting="999"),
+    http("POST /moderator/ingrijpen/stand-sluiten", "S F F F F 303:/moderator/ingrijpen?gedaan=", booth_id="{booth}", waiting="999", confirm="yes"),
     http("POST /moderator/ingrijpen/stand-openen", "S F F F F 303:/moderator/ingrijpen?gedaan=", "fresh", booth_id="{booth}"),
     http("POST /moderator/ingrijpen/verplaatsen", "S F F F F 409:moderation.no_change", booth_id="{booth}", **REQ),
     http("POST /moderator/ingrijpen/gesprek-beeindigen", "S F F F F 303:/moderator/ingrijpen?gedaan=", CONVERSATION, confirm="yes", **CONV),

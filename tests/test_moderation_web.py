@@ -489,3 +489,27 @@ def db_value_of(server: Any, request_id: int) -> int:
     return int(
         db_value(server.db_path, "SELECT candidate_id FROM requests WHERE id = ?", (request_id,))
     )
+
+
+async def test_closing_a_booth_over_the_socket_checks_the_confirmed_number_too(
+    new_visitor: Any, world: World
+) -> None:
+    """``booth.close`` with ``waiting`` is refused when more wait by now, and changes nothing."""
+    mod = await moderator(new_visitor)
+    control = await mod.socket()
+    people = [
+        await waiting_candidate(new_visitor, world.booth_b, f"Wacht {n}", f"w{n}@example.nl", "k")
+        for n in range(2)
+    ]
+    refused = await control.send("booth.close", {"booth_id": world.booth_b, "waiting": 1})
+    assert refused["error"]["code"] == "moderation.more_waiting", refused
+    assert "(2)" in refused["error"]["message"]
+    still = await people[0][1].send("session.sync")
+    assert still["data"]["me"]["request"]["status"] == "waiting"
+    negative = await control.send("booth.close", {"booth_id": world.booth_b, "waiting": -1})
+    assert negative["error"]["code"] == "input.invalid", negative
+    closed = await control.send("booth.close", {"booth_id": world.booth_b, "waiting": 2})
+    assert closed["ok"] and closed["data"]["requests_ended"] == 2, closed
+    for _visitor, peer, _request_id in people:
+        await peer.close()
+    await control.close()

@@ -152,30 +152,6 @@ def _summary(*messages: str, field: str | None = None) -> list[dict[str, Any]]:
     return [{"field": field, "label": "", "message": m} for m in messages]
 
 
-async def _close_booth(r: Resources, principal: Principal, data: dict[str, Any]) -> int:
-    """Close the booth if no more candidates wait there than the form showed; returns how
-    many requests ended. This step goes to the domain directly rather than through
-    ``actions.perform``: the registry's ``booth.close`` knows nothing of a confirmed number,
-    and the count must be checked in the transaction that closes. The role was checked by
-    the caller; what changed is told the way the registry tells it."""
-    booth_id, shown = data["booth_id"], data["waiting"]
-    if booth_id is None:
-        raise DomainError("input.required", field="booth_id")
-    if not isinstance(booth_id, int):
-        raise DomainError("input.wrong_type", field="booth_id")
-    if not isinstance(shown, int):
-        # Not sent by the page (which always says how many wait): nothing was confirmed.
-        raise DomainError("input.confirm")
-    assert principal.id is not None
-    outcome = await moderation.set_booth_closed(
-        r.db, staff_id=principal.id, booth_id=booth_id, closed=True, now=r.now(), at_most=shown
-    )
-    await r.live.booths_changed(outcome.booth_ids)
-    for candidate_id in sorted(outcome.candidate_ids):
-        await r.live.candidate_changed(candidate_id)
-    return outcome.requests_ended
-
-
 def _more_waiting_text(more: moderation.MoreWaiting, booth_name: str) -> str:
     return ngettext(
         "Er is niets veranderd: bij %(booth)s wacht nu %(num)s kandidaat, meer dan je hebt "
@@ -215,9 +191,12 @@ async def step_in_submit(request: Request) -> Response:
         if step.confirm and form.get("confirm") != "yes":
             raise DomainError("input.confirm")
         if closing:
-            ended = await _close_booth(r, principal, {**data, "waiting": form_int(form, "waiting")})
-        else:
-            await actions.perform(r, principal, step.action, data)
+            # The page always says how many wait; without that number nothing was confirmed.
+            data["waiting"] = form_int(form, "waiting")
+            if not isinstance(data["waiting"], int):
+                raise DomainError("input.confirm")
+        result = await actions.perform(r, principal, step.action, data)
+        ended = result["requests_ended"] if closing else 0
     except moderation.MoreWaiting as more:
         context = await _step_in_context(request, open_booth=more.booth_id)
         name = next(b["name"] for b in context["step"]["booths"] if b["id"] == more.booth_id)
