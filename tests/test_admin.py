@@ -340,7 +340,9 @@ async def test_csv_import_creates_and_updates_by_slug(db: Database, event: Event
     assert updated.link == "https://zorg.example.nl"  # no link column: kept
     assert updated.description == "Hoi"
     assert by_slug["roc-midden"].offers == ("bol", "mbo_certificaat")
-    assert (await audit.entries(db))[0].detail == "2 created, 1 updated"
+    assert (await audit.entries(db))[0].parsed_detail == audit.Detail(
+        "booths_imported", {"created": 2, "updated": 1}
+    )
 
 
 @pytest.mark.parametrize(
@@ -562,7 +564,10 @@ async def test_an_advisor_is_assigned_to_another_booth(db: Database, event: Even
     assert moved is not None and moved.booth_id == b
     assert await count(db, "sessions", "staff_id = ?", (advisor,)) == 0
     [entry] = await audit.entries(db)
-    assert (entry.action, entry.detail) == ("staff.assign", f"booth:{a} -> booth:{b}")
+    assert (entry.action, entry.parsed_detail) == (
+        "staff.assign",
+        audit.Detail("assigned", {"from_booth": a, "to_booth": b, "released": 0}),
+    )
     await booth_admin.remove(db, a, staff_id=None, now=NOW)
     with pytest.raises(ValidationError) as gone:
         await invitations.assign(db, advisor, str(a), actor=None, now=NOW)
