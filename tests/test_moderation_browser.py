@@ -121,7 +121,10 @@ async def test_a_moved_candidate_and_a_closed_booth_are_shown_live(
         "Gesloten door de organisatie"
     )
     await expect(hall.get_by_test_id(f"zoom-in-{world.booth_b}")).to_be_hidden()
+    # Nor a queue or a waiting time: "Direct aan de beurt" would contradict "Gesloten".
+    await expect(hall.get_by_test_id(f"wait-{world.booth_b}")).to_be_hidden()
     await expect(hall.get_by_test_id(f"zoom-in-{world.booth_a}")).to_be_visible()
+    await expect(hall.get_by_test_id(f"wait-{world.booth_a}")).to_be_visible()
 
     # The audit log holds both steps, newest first.
     await moderator.goto(server.url + "/moderator/logboek")
