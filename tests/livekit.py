@@ -173,6 +173,14 @@ class LiveServer:
             time.sleep(0.1)
         raise RuntimeError(f"server did not become healthy; see {self.log_path}")
 
+    def __enter__(self) -> LiveServer:
+        """``with LiveServer(...) as live:``: started, and stopped when the block ends."""
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is None:
             return

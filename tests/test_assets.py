@@ -32,12 +32,8 @@ STATIC = ROOT / "static"
 def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, World]]:
     folder = tmp_path_factory.mktemp("assets")
     world = asyncio.run(seed_world(folder / "hall.db"))
-    live = LiveServer(folder / "hall.db", folder / "server.log")
-    live.start()
-    try:
+    with LiveServer(folder / "hall.db", folder / "server.log") as live:
         yield live, world
-    finally:
-        live.stop()
 
 
 @pytest.fixture

@@ -217,12 +217,8 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
     """One server for the module."""
     directory = tmp_path_factory.mktemp("booth-words")
     _world, desk_ = asyncio.run(_seed(directory / "hall.db"))
-    live = LiveServer(directory / "hall.db", directory / "server.log")
-    live.start()
-    try:
+    with LiveServer(directory / "hall.db", directory / "server.log") as live:
         yield live, desk_
-    finally:
-        live.stop()
 
 
 @pytest.fixture

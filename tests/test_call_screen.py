@@ -99,12 +99,8 @@ async def running_hall(
     world = await seed_world(
         path, conversation_seconds=length, warning_seconds=warning, video_provider="builtin"
     )
-    live = LiveServer(path, folder / "screen-server.log")
-    live.start()
-    try:
+    with LiveServer(path, folder / "screen-server.log") as live:
         yield live, world
-    finally:
-        live.stop()
 
 
 @pytest.fixture

@@ -27,12 +27,8 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
     """One server for the module; each test has an advisor of its own."""
     directory = tmp_path_factory.mktemp("console-status")
     world = asyncio.run(seed_world(directory / "hall.db"))
-    live = LiveServer(directory / "hall.db", directory / "server.log")
-    live.start()
-    try:
+    with LiveServer(directory / "hall.db", directory / "server.log") as live:
         yield live, world
-    finally:
-        live.stop()
 
 
 async def chromium_button_names(page: Page) -> list[str]:

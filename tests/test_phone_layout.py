@@ -118,12 +118,8 @@ def hall() -> Iterator[Hall]:
     with tempfile.TemporaryDirectory(prefix="phone-layout-") as name:
         directory = Path(name)
         world = asyncio.run(seed_world(directory / "hall.db"))
-        server = LiveServer(directory / "hall.db", directory / "server.log")
-        server.start()
-        try:
+        with LiveServer(directory / "hall.db", directory / "server.log") as server:
             yield asyncio.run(_prepare(server, world))
-        finally:
-            server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
