@@ -93,11 +93,16 @@ def csrf_token(session: dict[str, Any]) -> str:
 
 
 def csrf_ok(session: dict[str, Any], submitted: str | None) -> bool:
+    """Whether the form carries this session's token. Compared as bytes: ``compare_digest``
+    refuses text with characters outside ASCII, and a token typed in by someone else may
+    hold any character; it is simply wrong, like any other wrong token."""
     expected = session.get("csrf")
     return (
         isinstance(expected, str)
         and isinstance(submitted, str)
-        and hmac.compare_digest(expected, submitted)
+        and hmac.compare_digest(
+            expected.encode("utf-8", "surrogatepass"), submitted.encode("utf-8", "surrogatepass")
+        )
     )
 
 

@@ -283,6 +283,11 @@ FORM = {
 }
 
 
+def bad_tokens(good: str) -> tuple[str | None, ...]:
+    """Missing, empty, wrong, nearly right, and wrong with characters outside ASCII."""
+    return (None, "", "fout-token", good[:-2] + "xx", "tökén", good[:-1] + "é", "🔑" * 43)
+
+
 async def test_every_form_refuses_a_missing_or_wrong_csrf_token(
     server: LiveServer, new_visitor, world: World
 ) -> None:
@@ -308,7 +313,8 @@ async def test_every_form_refuses_a_missing_or_wrong_csrf_token(
             (await visitor.http.get("/aanmelden" if visitor is anonymous else "/")).text
         )
         for path in paths:
-            for token in (None, "", "fout-token", good[:-2] + "xx"):
+            # Non-ASCII ones too: they are as wrong as any other, not a server error.
+            for token in bad_tokens(good):
                 data = dict(FORM)
                 if token is not None:
                     data["csrf"] = token
@@ -319,7 +325,9 @@ async def test_every_form_refuses_a_missing_or_wrong_csrf_token(
     assert dump(server.db_path) == before
     for visitor in (candidate, advisor, moderator):
         assert (await visitor.http.get("/mijn-verzoek")).status_code in (200, 403)
-    print(f"\nPOST routes {len(paths)} × 4 roles × 4 bad tokens: {refused} refused with 403")
+    assert "Traceback" not in server.log(), server.log()[-3000:]
+    bad = len(bad_tokens(good))
+    print(f"\nPOST routes {len(paths)} × 4 roles × {bad} bad tokens: {refused} refused with 403")
 
 
 # -- login throttle -------------------------------------------------------------------------------
