@@ -16,6 +16,13 @@ from pathlib import Path
 DEFAULT_SECRET_KEY = "inzoomen-development-secret-change-me"
 ENVIRONMENTS = ("development", "demo", "production")
 GRACE_MIN_SECONDS = 30
+# The largest request body the hall reads. The largest real one is the booth import under
+# Beheer: a CSV file of at most 1,000,000 bytes (``booth_admin.CSV_MAX_BYTES``) in a
+# multipart form. Twice that leaves room for the form around it, and for a file somewhat
+# too large to still reach the import, which says what is wrong in its own words; it is
+# also nginx's client_max_body_size in docs/deploy/nginx.conf.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MIN_BODY_BYTES = 64 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -43,6 +50,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     https_only_cookies: bool = False
     ws_max_message_bytes: int = 64 * 1024
+    # HTTP request bodies (forms, uploads): a larger one is refused with 413 unread.
+    max_body_bytes: int = MAX_BODY_BYTES
     # A waiting request that nobody accepted within this time expires with a kind message.
     request_ttl_seconds: int = 90 * 60
     # How long an advisor stays "wrapping up" before becoming available by themselves.
@@ -119,6 +128,11 @@ class Settings:
             )
         if len(self.secret_key) < 16:
             raise ConfigError("INZOOMEN_SECRET_KEY must be at least 16 characters long")
+        if self.max_body_bytes < MIN_BODY_BYTES:
+            raise ConfigError(
+                f"INZOOMEN_MAX_BODY_BYTES must be at least {MIN_BODY_BYTES}; the booth import "
+                "takes files of up to 1000000 bytes, so keep it above that to use it"
+            )
         if self.request_ttl_seconds < 60:
             raise ConfigError("INZOOMEN_REQUEST_TTL_SECONDS must be at least 60")
         if self.grace_seconds < (1 if self.environment == "development" else GRACE_MIN_SECONDS):
@@ -267,6 +281,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allowed_origins=origins,
         https_only_cookies=_bool(env, "INZOOMEN_HTTPS_ONLY", False),
         ws_max_message_bytes=_int(env, "INZOOMEN_WS_MAX_BYTES", 64 * 1024),
+        max_body_bytes=_int(env, "INZOOMEN_MAX_BODY_BYTES", MAX_BODY_BYTES),
         request_ttl_seconds=_int(env, "INZOOMEN_REQUEST_TTL_SECONDS", 90 * 60),
         wrap_up_seconds=_int(env, "INZOOMEN_WRAP_UP_SECONDS", 120),
         grace_seconds=_int(env, "INZOOMEN_GRACE_SECONDS", 180),

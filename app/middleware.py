@@ -1,9 +1,13 @@
-"""ASGI middleware of the hall: security headers, and the visitor's language."""
+"""ASGI middleware of the hall: security headers, the visitor's language, and the limit on
+request bodies."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import cookie_parser
+from starlette.requests import Request, cookie_parser
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
@@ -109,3 +113,78 @@ class Language:
             await send(message)
 
         await self.app(scope, receive, send_with_vary)
+
+
+class BodyTooLarge(Exception):
+    """A request body grew past the limit while it was being read."""
+
+
+class BodyLimit:
+    """Refuses an HTTP request body larger than ``max_bytes`` with 413 (``refuse`` makes the
+    answer: the hall's own page), before the body is read whole.
+
+    Without it a form of any size is read and parsed into memory before any page looks at
+    it. A body that says its length (``Content-Length``) is refused before a byte of it is
+    read; one sent in chunks is counted as it arrives and refused, unread from there on, at
+    the chunk that crosses the limit. Either way the connection is closed after the answer,
+    since the rest of the body is never read. WebSocket messages have their own limit
+    (``INZOOMEN_WS_MAX_BYTES``).
+
+    It sits inside the session and language middleware, so that the page knows who asks
+    and in which language.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        refuse: Callable[[Request], Awaitable[Response]],
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        # The server has checked that a Content-Length is a number; a body without one comes
+        # in chunks and is counted below.
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except BodyTooLarge:
+            if started:  # a page that answers while still reading: nothing left to say
+                raise
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        response = await self.refuse(Request(scope))
+        # The rest of the body stays unread: the connection cannot carry another request.
+        response.headers["Connection"] = "close"
+
+        async def nothing_more() -> Message:
+            return {"type": "http.disconnect"}
+
+        await response(scope, nothing_more, send)

@@ -29,9 +29,9 @@ from app.mail_delivery import LEASE as MAIL_LEASE
 from app.mail_delivery import MailDelivery, SmtpServer
 from app.metrics import Metrics
 from app.metrics import routes as metrics_routes
-from app.middleware import Language, SecurityHeaders
+from app.middleware import BodyLimit, Language, SecurityHeaders
 from app.pages import routes as web_routes
-from app.pages.errors import exception_handlers
+from app.pages.errors import exception_handlers, too_large
 from app.presence import Presence
 from app.privacy import RetentionJob
 from app.resources import Resources
@@ -164,6 +164,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
             same_site="lax",
             https_only=settings.https_only_cookies,
         ),
+        # Inside the session and the language: the 413 page speaks to the visitor.
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=too_large),
     ]
     hall = Hall(
         routes=routes,

@@ -9,6 +9,8 @@ def test_defaults_are_safe_for_a_demo() -> None:
     settings = load_settings({})
     assert settings.environment == "development"
     assert settings.ws_max_message_bytes == 64 * 1024
+    # Room for the largest real form, the booth import of up to 1,000,000 bytes.
+    assert settings.max_body_bytes == 2 * 1024 * 1024
 
 
 def test_production_refuses_the_default_secret() -> None:
@@ -27,6 +29,8 @@ def test_production_refuses_the_default_secret() -> None:
         ({"INZOOMEN_WS_MAX_BYTES": "lots"}, "INZOOMEN_WS_MAX_BYTES"),
         ({"INZOOMEN_HTTPS_ONLY": "maybe"}, "INZOOMEN_HTTPS_ONLY"),
         ({"INZOOMEN_SECRET_KEY": "short"}, "16 characters"),
+        ({"INZOOMEN_MAX_BODY_BYTES": "2MB"}, "INZOOMEN_MAX_BODY_BYTES must be a whole number"),
+        ({"INZOOMEN_MAX_BODY_BYTES": "1000"}, "INZOOMEN_MAX_BODY_BYTES must be at least 65536"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(env: dict[str, str], message: str) -> None:

@@ -1,5 +1,6 @@
 """The hall's answer when there is no page to give: an address that does not exist (404), a
-method a page does not take (405), an unexpected failure (500).
+method a page does not take (405), a request body over the limit (413, from
+``app.middleware.BodyLimit``), an unexpected failure (500).
 
 Visitors get a page of the hall in their own language, with the hall's header and a way
 back to the hall; the operational endpoints (``/metrics``, ``/healthz``, ``/readyz``, the
@@ -28,10 +29,16 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ExceptionHandler
 
 from app.auth import ANONYMOUS
-from app.errors import MESSAGES
-from app.i18n import N_, current_language, gettext, set_language
+from app.errors import MESSAGES, DomainError
+from app.i18n import N_, current_language, format_number, gettext, set_language
 from app.middleware import language_of
-from app.pages.common import client_texts, principal_of_request, render
+from app.pages.common import (
+    client_texts,
+    error_context,
+    principal_of_request,
+    render,
+    resources_of,
+)
 
 log = logging.getLogger("inzoomen.errors")
 
@@ -55,6 +62,13 @@ METHOD_NOT_ALLOWED = (
     ),
 )
 SERVER_ERROR = (N_("Er ging iets mis"), MESSAGES["server.error"])
+TOO_LARGE = (
+    N_("Te groot om te versturen"),
+    N_(
+        "De hal neemt hoogstens %(size)s MB per keer aan. Ga terug en probeer het met minder "
+        "tekst of een kleiner bestand."
+    ),
+)
 
 
 def _is_api(request: Request) -> bool:
@@ -108,6 +122,27 @@ async def server_error(request: Request, exc: Exception) -> Response:
     except Exception:
         log.exception("the error page template could not be rendered")
     return _minimal_page(500, SERVER_ERROR)
+
+
+async def too_large(request: Request) -> Response:
+    """The 413 page: the body was not read (``app.middleware.BodyLimit``), so nothing of it
+    is shown or kept."""
+    if _is_api(request):
+        return PlainTextResponse("Request body too large", status_code=413, headers=NO_STORE)
+    limit = resources_of(request).settings.max_body_bytes
+    size = format_number(round(limit / (1024 * 1024), 1))
+    heading, text = gettext(TOO_LARGE[0]), gettext(TOO_LARGE[1], size=size)
+    try:
+        principal = await principal_of_request(request)
+        context = {
+            "error_heading": heading,
+            "error_text": text,
+            **error_context(DomainError("protocol.too_large"), {}),
+        }
+        return await render(request, TEMPLATE, principal, context, 413)
+    except Exception:
+        log.exception("the 413 page could not be rendered")
+        return _minimal_page(413, (heading, text))
 
 
 def _page_without_database(request: Request) -> Response:
