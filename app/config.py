@@ -1,17 +1,20 @@
 """Settings, read once from environment variables.
 
 Every setting has a safe default for a demo on one machine. Outside development and demo
-mode the server refuses to start with the default secret key, and ``inzoomen serve`` refuses
-it in every mode on any address but loopback.
+mode the server refuses to start with the default secret key or without the host names it
+answers for, and ``inzoomen serve`` refuses the default key in every mode on any address but
+loopback.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_SECRET_KEY = "inzoomen-development-secret-change-me"
 ENVIRONMENTS = ("development", "demo", "production")
@@ -23,6 +26,11 @@ GRACE_MIN_SECONDS = 30
 # also nginx's client_max_body_size in docs/deploy/nginx.conf.
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MIN_BODY_BYTES = 64 * 1024
+# The host names a hall answers for when INZOOMEN_ALLOWED_HOSTS is not set (development and
+# demo only): this machine, under every name a browser or test uses for it.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# A host name (letters, digits, hyphens, dots), optionally "*." before it for its subdomains.
+_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -48,6 +56,9 @@ class Settings:
     # Origins allowed to open the WebSocket. Empty means: the origin must match the Host
     # header the browser used, which is right for a single site behind one name.
     allowed_origins: tuple[str, ...] = ()
+    # The host names (the Host header, without its port) the hall answers for; empty: the
+    # development default (``hosts``). Production must set them.
+    allowed_hosts: tuple[str, ...] = ()
     https_only_cookies: bool = False
     ws_max_message_bytes: int = 64 * 1024
     # HTTP request bodies (forms, uploads): a larger one is refused with 413 unread.
@@ -116,6 +127,15 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The host names the hall answers for: INZOOMEN_ALLOWED_HOSTS, or else this machine
+        and the hosts of INZOOMEN_ALLOWED_ORIGINS."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        named = (urlsplit(origin).hostname for origin in self.allowed_origins)
+        return tuple(dict.fromkeys([*LOCAL_HOSTS, *(host for host in named if host)]))
+
     def check(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise ConfigError(
@@ -125,6 +145,11 @@ class Settings:
             raise ConfigError(
                 "INZOOMEN_SECRET_KEY is not set: refusing to start in production with the "
                 "default secret key"
+            )
+        if self.environment == "production" and not self.allowed_hosts:
+            raise ConfigError(
+                "INZOOMEN_ALLOWED_HOSTS is not set: in production list the host names the hall "
+                "is reached by, comma-separated (e.g. hall.example.org)"
             )
         if len(self.secret_key) < 16:
             raise ConfigError("INZOOMEN_SECRET_KEY must be at least 16 characters long")
@@ -212,6 +237,12 @@ class Settings:
             raise ConfigError("INZOOMEN_ICE_RELAY_ONLY needs INZOOMEN_TURN_URLS")
 
     def _check_operations(self) -> None:
+        for host in self.allowed_hosts:
+            if not _host_ok(host):
+                raise ConfigError(
+                    "INZOOMEN_ALLOWED_HOSTS holds host names without a port (hall.example.org, or "
+                    f"*.example.org for its subdomains), IP addresses or *, got {host!r}"
+                )
         for proxy in self.trusted_proxies:
             if proxy == "*":
                 continue
@@ -230,6 +261,25 @@ class Settings:
                 f"INZOOMEN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
                 f"got {self.log_format!r}"
             )
+
+
+def _host_ok(host: str) -> bool:
+    if host == "*" or _HOST_NAME.fullmatch(host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def normal_host(host: str) -> str:
+    """A host name as compared: lower case, an IPv6 address without its brackets, no final
+    dot (``Example.ORG.`` and ``example.org`` are one host)."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host.rstrip(".") if host != "." else host
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -279,6 +329,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_path=Path(env.get("INZOOMEN_DB", "inzoomen.db")),
         secret_key=env.get("INZOOMEN_SECRET_KEY", DEFAULT_SECRET_KEY),
         allowed_origins=origins,
+        allowed_hosts=tuple(normal_host(host) for host in _list(env, "INZOOMEN_ALLOWED_HOSTS")),
         https_only_cookies=_bool(env, "INZOOMEN_HTTPS_ONLY", False),
         ws_max_message_bytes=_int(env, "INZOOMEN_WS_MAX_BYTES", 64 * 1024),
         max_body_bytes=_int(env, "INZOOMEN_MAX_BODY_BYTES", MAX_BODY_BYTES),

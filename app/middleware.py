@@ -1,5 +1,5 @@
-"""ASGI middleware of the hall: security headers, the visitor's language, and the limit on
-request bodies."""
+"""ASGI middleware of the hall: the host names it answers for, security headers, the
+visitor's language, and the limit on request bodies."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request, cookie_parser
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
+from app.config import normal_host
 
 LANGUAGE_COOKIE = "inzoomen_lang"
 
@@ -28,6 +29,86 @@ SECURITY_HEADERS = [
 # proxy headers, which then sets the scope's scheme): a browser ignores it over HTTP.
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 _STARTS = {"http.response.start", "websocket.http.response.start"}
+
+
+# Read by programs (health checks, a metrics scraper) that may name the server by its
+# address; they never put the Host header into what they answer.
+HOST_FREE_PATHS = ("/healthz", "/readyz", "/metrics")
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+def host_of(header: str) -> str:
+    """The host of a Host header, without its port: ``[::1]:8000`` is ``::1``."""
+    header = header.strip()
+    if header.startswith("["):
+        return normal_host(header.split("]", 1)[0] + "]")
+    return normal_host(header.rsplit(":", 1)[0] if header.count(":") == 1 else header)
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``host`` is one of ``allowed``: a name itself, a subdomain of ``*.name``, or
+    anything at all for ``*``."""
+    if not host:
+        return False
+    for name in allowed:
+        if name == "*" or name == host:
+            return True
+        if name.startswith("*.") and host.endswith(name[1:]):
+            return True
+    return False
+
+
+class AllowedHosts:
+    """Answers only requests for the hall's own host names (``INZOOMEN_ALLOWED_HOSTS``).
+
+    Anything that builds an address from the Host header (the redirect that drops a
+    trailing slash, for one) would otherwise point wherever the request said: at another
+    site, for anyone who can get such an answer cached or followed. A request or WebSocket
+    handshake for another host gets a plain 400. The health and metrics endpoints answer
+    any host, for probes that name the server by its address.
+
+    A redirect to the hall itself names only the path (``Location: /privacy``), so no
+    redirect carries a host name, whatever the request said.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: tuple[str, ...]) -> None:
+        self.app = app
+        self.hosts = tuple(normal_host(host) for host in hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in HOST_FREE_PATHS:
+            await self.app(scope, receive, send)
+            return
+        header = Headers(scope=scope).get("host", "")
+        if not host_allowed(host_of(header), self.hosts):
+            await self._refuse(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        own = f"{scope.get('scheme', 'http')}://{header}"
+
+        async def send_host_free(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in _REDIRECTS:
+                message["headers"] = list(message.get("headers", []))
+                headers = MutableHeaders(scope=message)
+                location = headers.get("location", "")
+                if location.startswith(own) and location[len(own) : len(own) + 1] in ("", "/", "?"):
+                    headers["location"] = "/" + location[len(own) :].lstrip("/")
+            await send(message)
+
+        await self.app(scope, receive, send_host_free)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = PlainTextResponse(
+            "Bad Request: this server does not answer for that host name", status_code=400
+        )
+        if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
+            "extensions", {}
+        ):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await response(scope, receive, send)
 
 
 def policy_with_scripts(script_hashes: tuple[str, ...]) -> bytes:

@@ -29,7 +29,7 @@ from app.mail_delivery import LEASE as MAIL_LEASE
 from app.mail_delivery import MailDelivery, SmtpServer
 from app.metrics import Metrics
 from app.metrics import routes as metrics_routes
-from app.middleware import BodyLimit, Language, SecurityHeaders
+from app.middleware import AllowedHosts, BodyLimit, Language, SecurityHeaders
 from app.pages import routes as web_routes
 from app.pages.errors import exception_handlers, too_large
 from app.presence import Presence
@@ -147,6 +147,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         ),
     ]
     middleware = [
+        # Before anything reads the Host header: only the hall's own names are answered.
+        Middleware(AllowedHosts, hosts=settings.hosts),
         # Text answers (pages, style sheets, scripts, JSON) travel compressed; what is
         # compressed already (the PDF, images) is left alone. WebSockets never pass here.
         Middleware(

@@ -200,7 +200,7 @@ async def test_json_is_compressed_and_what_is_compressed_already_is_not(tmp_path
         Route("/__tiny", tiny),
     ]
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         asked = {"accept-encoding": "gzip"}
         async with client.stream("GET", "/__numbers", headers=asked) as answer:
             raw = b"".join([chunk async for chunk in answer.aiter_raw()])

@@ -360,6 +360,7 @@ def _good_env(redis_url: str, smtp_port: int) -> dict[str, str]:
         "INZOOMEN_SECRET_KEY": GOOD_SECRET,
         "INZOOMEN_HTTPS_ONLY": "true",
         "INZOOMEN_ALLOWED_ORIGINS": "https://hal.example.nl",
+        "INZOOMEN_ALLOWED_HOSTS": "hal.example.nl",
         "INZOOMEN_TRUSTED_PROXIES": "10.0.0.5,127.0.0.1",
         "INZOOMEN_REDIS_URL": redis_url,
         "INZOOMEN_SMTP_HOST": "127.0.0.1",
@@ -542,7 +543,12 @@ def test_check_database_in_a_read_only_folder() -> None:
     [
         ({}, "127.0.0.1", preflight.WARNING, "demo"),
         ({}, "0.0.0.0", preflight.PROBLEM, "INZOOMEN_SECRET_KEY"),
-        ({"INZOOMEN_ENV": "production"}, "127.0.0.1", preflight.PROBLEM, "production"),
+        (
+            {"INZOOMEN_ENV": "production", "INZOOMEN_ALLOWED_HOSTS": "hal.example.nl"},
+            "127.0.0.1",
+            preflight.PROBLEM,
+            "production",
+        ),
         ({"INZOOMEN_SECRET_KEY": "kort"}, "127.0.0.1", preflight.PROBLEM, "at least 16"),
         ({"INZOOMEN_SECRET_KEY": "x" * 40}, "0.0.0.0", preflight.WARNING, "easy to guess"),
         ({"INZOOMEN_SECRET_KEY": GOOD_SECRET[:20]}, "0.0.0.0", preflight.WARNING, "guess"),
@@ -564,6 +570,7 @@ async def test_check_proxies_origins_and_https(tmp_path: Path) -> None:
     base = {
         "INZOOMEN_ENV": "production",
         "INZOOMEN_SECRET_KEY": GOOD_SECRET,
+        "INZOOMEN_ALLOWED_HOSTS": "hal.example.nl",
         "INZOOMEN_DB": str(tmp_path / "hall.db"),
     }
     found = _by_name(

@@ -18,7 +18,13 @@ def test_production_refuses_the_default_secret() -> None:
         load_settings({"INZOOMEN_ENV": "production"})
     with pytest.raises(ConfigError, match="INZOOMEN_SECRET_KEY"):
         load_settings({"INZOOMEN_ENV": "production", "INZOOMEN_SECRET_KEY": DEFAULT_SECRET_KEY})
-    ok = load_settings({"INZOOMEN_ENV": "production", "INZOOMEN_SECRET_KEY": "x" * 40})
+    ok = load_settings(
+        {
+            "INZOOMEN_ENV": "production",
+            "INZOOMEN_SECRET_KEY": "x" * 40,
+            "INZOOMEN_ALLOWED_HOSTS": "hal.example.nl",
+        }
+    )
     assert ok.environment == "production"
 
 
@@ -41,3 +47,20 @@ def test_bad_settings_say_what_is_wrong(env: dict[str, str], message: str) -> No
 def test_allowed_origins_are_parsed() -> None:
     settings = load_settings({"INZOOMEN_ALLOWED_ORIGINS": "https://a.example/, https://b.example"})
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
+
+
+def test_allowed_hosts_default_to_this_machine_and_production_must_name_them() -> None:
+    assert load_settings({}).hosts == ("127.0.0.1", "localhost", "::1")
+    with_origin = load_settings({"INZOOMEN_ALLOWED_ORIGINS": "https://hal.example.nl:8443"})
+    assert with_origin.hosts == ("127.0.0.1", "localhost", "::1", "hal.example.nl")
+    named = load_settings({"INZOOMEN_ALLOWED_HOSTS": " Hal.Example.NL. , [::1], *.beurs.nl"})
+    assert named.hosts == ("hal.example.nl", "::1", "*.beurs.nl")
+    production = {"INZOOMEN_ENV": "production", "INZOOMEN_SECRET_KEY": "x" * 40}
+    with pytest.raises(ConfigError, match="INZOOMEN_ALLOWED_HOSTS is not set"):
+        load_settings(production)
+    # The origins are not enough there: the names are given outright.
+    with pytest.raises(ConfigError, match="INZOOMEN_ALLOWED_HOSTS is not set"):
+        load_settings({**production, "INZOOMEN_ALLOWED_ORIGINS": "https://hal.example.nl"})
+    for bad in ("hal.example.nl:443", "https://hal.example.nl", "hal example", "*.*.nl", "a..nl"):
+        with pytest.raises(ConfigError, match="INZOOMEN_ALLOWED_HOSTS holds host names"):
+            load_settings({"INZOOMEN_ALLOWED_HOSTS": bad})

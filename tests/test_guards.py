@@ -31,7 +31,9 @@ class Answer:
 
 
 async def raw_http(port: int, head: list[str], body: list[bytes] | None = None) -> Answer:
-    """Send a request head (and what there is of a body) as written, and read one answer."""
+    """Send a request head (and what there is of a body) as written, and read one answer.
+    The server closes the connection after it (``closed``) when the request said
+    ``Connection: close`` or when the server chose to."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
@@ -172,3 +174,96 @@ async def test_the_largest_booth_import_fits_the_default_limit(server: LiveServe
         assert response.status_code != 413
     finally:
         await visitor.aclose()
+
+
+# -- host names -----------------------------------------------------------------------------
+
+
+def get(path: str, host: str | None, *extra: str) -> list[str]:
+    """A request head for ``path`` with this Host header (None: without one, HTTP/1.0)."""
+    if host is None:
+        return [f"GET {path} HTTP/1.0", *extra]
+    return [f"GET {path} HTTP/1.1", f"Host: {host}", "Connection: close", *extra]
+
+
+async def test_only_the_halls_own_host_names_are_answered(server: LiveServer) -> None:
+    port = server.port
+    # The redirect that drops a trailing slash named whatever host the request gave.
+    for host in (
+        "evil.example",
+        f"evil.example:{port}",
+        f"127.0.0.1.evil.example:{port}",
+        f"localhost.evil.example:{port}",
+        "127.0.0.2",
+        "[::2]",
+        "",
+        None,
+    ):
+        answer = await raw_http(port, get("/privacy/", host))
+        assert answer.status == 400, host
+        assert "location" not in answer.headers, host
+        assert answer.headers["content-type"].startswith("text/plain"), host
+        assert "host name" in answer.body and "evil" not in answer.body, host
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], host
+    # This machine, under each of its names (with or without a port, in any case, with a
+    # final dot): the page, and a redirect that names no host at all.
+    for host in (
+        f"127.0.0.1:{port}",
+        "127.0.0.1",
+        f"LocalHost:{port}",
+        f"[::1]:{port}",
+        "localhost.",
+    ):
+        page = await raw_http(port, get("/privacy", host))
+        assert page.status == 200, host
+        answer = await raw_http(port, get("/privacy/?taal=en", host))
+        assert answer.status == 307, host
+        assert answer.headers["location"] == "/privacy?taal=en", host
+    # Probes that name the server by its address still get their answers.
+    assert (await raw_http(port, get("/healthz", "10.1.2.3:8000"))).status == 200
+    assert (await raw_http(port, get("/readyz", "10.1.2.3"))).status == 200
+    assert (await raw_http(port, get("/metrics", "10.1.2.3"))).status == 401
+    assert "Traceback" not in server.log()
+
+
+async def test_a_websocket_for_another_host_is_refused(server: LiveServer) -> None:
+    handshake = [
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    ]
+    refused = await raw_http(
+        server.port,
+        ["GET /ws HTTP/1.1", "Host: evil.example", "Origin: http://evil.example", *handshake],
+    )
+    assert refused.status == 400
+    own = f"127.0.0.1:{server.port}"
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        head = ["GET /ws HTTP/1.1", f"Host: {own}", f"Origin: http://{own}", *handshake]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        assert b" 101 " in status_line
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+def named_hall(world_db: tuple[Path, World], tmp_path: Path) -> Iterator[LiveServer]:
+    env = {"INZOOMEN_ALLOWED_HOSTS": "hal.example.nl, *.beurs.example.nl"}
+    with LiveServer(world_db[0], tmp_path / "named.log", env=env) as live:
+        yield live
+
+
+async def test_allowed_hosts_setting_is_the_whole_list(named_hall: LiveServer) -> None:
+    port = named_hall.port
+    for host in ("hal.example.nl", f"HAL.example.nl:{port}", "noord.beurs.example.nl"):
+        assert (await raw_http(port, get("/", host))).status == 200, host
+    # Once set, the list is all: this machine's own names are no longer answered either.
+    for host in (f"127.0.0.1:{port}", "localhost", "beurs.example.nl", "xhal.example.nl"):
+        assert (await raw_http(port, get("/", host))).status == 400, host
+    # A hall behind a proxy sees https, and still names no host in a redirect.
+    answer = await raw_http(port, get("/privacy/", "hal.example.nl", "X-Forwarded-Proto: https"))
+    assert answer.status == 307 and answer.headers["location"] == "/privacy"

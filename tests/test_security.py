@@ -224,12 +224,12 @@ async def test_an_unexpected_error_page_carries_the_headers(tmp_path: Path) -> N
 
     app.router.routes.append(Route("/__boom", boom))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         response = await client.get("/__boom")
         assert response.status_code == 500
         check_headers(response)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="https://localhost") as client:
         check_headers(await client.get("/__boom"), https=True)
 
 

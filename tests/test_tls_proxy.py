@@ -51,6 +51,8 @@ PRODUCTION = {
     "INZOOMEN_ENV": "production",
     "INZOOMEN_SECRET_KEY": SECRET,
     "INZOOMEN_HTTPS_ONLY": "true",
+    # The name the browser uses for nginx here; nginx passes it on as the Host.
+    "INZOOMEN_ALLOWED_HOSTS": "127.0.0.1",
 }
 PROXY_ADDRESS = "127.0.0.2"
 FOREIGN_ORIGIN = "https://evil.example"
@@ -235,6 +237,21 @@ async def test_request_body_limit(trusted: Site) -> None:
     assert too_large.status_code == 413
 
 
+async def test_the_hall_answers_its_own_host_name_only(trusted: Site) -> None:
+    """nginx passes on whatever Host the visitor sent; the hall answers only its own, and
+    its redirects name no host."""
+    async with _https() as client:
+        foreign = await client.get(
+            f"{trusted.proxy.url}/privacy/", headers={"Host": "evil.example"}
+        )
+        own = await client.get(f"{trusted.proxy.url}/privacy/")
+    assert foreign.status_code == 400
+    assert "location" not in foreign.headers
+    assert foreign.headers["strict-transport-security"].startswith("max-age=")
+    assert own.status_code == 307
+    assert own.headers["location"] == "/privacy"
+
+
 async def test_websocket_origin_through_the_proxy(trusted: Site) -> None:
     proxy = trusted.proxy
     context = unverified_ssl_context()
@@ -411,6 +428,9 @@ def test_environment_file_is_a_production_configuration(tmp_path: Path) -> None:
     assert settings.https_only_cookies is True
     assert settings.trusted_proxies == ("127.0.0.1", "::1")
     assert settings.database_path == Path("/var/lib/inzoomen/inzoomen.db")
+    # The hall answers for the name nginx serves.
+    names = re.findall(r"server_name ([^;]+);", NGINX_CONF.read_text(encoding="utf-8"))
+    assert set(settings.allowed_hosts) == {name for line in names for name in line.split()}
 
 
 async def test_backup_unit_copies_the_live_database_and_keeps_the_newest(
