@@ -88,8 +88,10 @@ class Settings:
     ws_connections_per_ip: int = 1000
     # New requests a candidate may make per minute (socket and form together).
     requests_per_minute: int = 6
-    # Failed staff logins per hour per account (known or not), and per address.
-    login_failures_per_account: int = 100
+    # Failed staff log-ins of one account (known or not) from one address or known device
+    # that cost nothing; each further try waits longer (``app.throttles``). And the failed
+    # log-ins per hour from one address, over all accounts.
+    login_failures_per_account: int = 5
     login_failures_per_ip: int = 1000
     # Candidates' personal data is anonymised this many days after the event ends.
     retention_days: int = 30
@@ -347,7 +349,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ws_connections_per_user=_int(env, "INZOOMEN_WS_CONNECTIONS_PER_USER", 10),
         ws_connections_per_ip=_int(env, "INZOOMEN_WS_CONNECTIONS_PER_IP", 1000),
         requests_per_minute=_int(env, "INZOOMEN_REQUESTS_PER_MINUTE", 6),
-        login_failures_per_account=_int(env, "INZOOMEN_LOGIN_FAILURES_PER_ACCOUNT", 100),
+        login_failures_per_account=_int(env, "INZOOMEN_LOGIN_FAILURES_PER_ACCOUNT", 5),
         login_failures_per_ip=_int(env, "INZOOMEN_LOGIN_FAILURES_PER_IP", 1000),
         retention_days=_int(env, "INZOOMEN_RETENTION_DAYS", 30),
         smtp_host=env.get("INZOOMEN_SMTP_HOST") or None,

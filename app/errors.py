@@ -23,6 +23,13 @@ MESSAGES: dict[str, str] = {
     "auth.sign_in_required": N_("Meld je eerst aan."),
     "auth.bad_login": N_("Dit e-mailadres en wachtwoord horen niet bij elkaar."),
     "auth.csrf": N_("Je formulier is verlopen. Probeer het nog een keer."),
+    "auth.login_wait_seconds": N_(
+        "Te veel mislukte pogingen om in te loggen. Wacht %(seconds)s seconden en probeer het "
+        "dan opnieuw."
+    ),
+    "auth.login_wait_minutes": N_(
+        "Te veel mislukte pogingen om in te loggen. Probeer het over %(minutes)s minuten opnieuw."
+    ),
     "auth.wrong_password": N_("Je huidige wachtwoord klopt niet."),
     "input.password_short": N_("Kies een wachtwoord van minstens %(min)s tekens."),
     "input.password_mismatch": N_("De twee nieuwe wachtwoorden zijn niet gelijk."),

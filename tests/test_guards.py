@@ -7,6 +7,8 @@ advisor out."""
 from __future__ import annotations
 
 import asyncio
+import re
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.livekit import Browserless, LiveServer, World
+from app import throttles
+from app.config import DEFAULT_SECRET_KEY
+from tests.livekit import PASSWORD, Browserless, LiveServer, World
 
 SMALL_LIMIT = 64 * 1024
 
@@ -267,3 +271,116 @@ async def test_allowed_hosts_setting_is_the_whole_list(named_hall: LiveServer) -
     # A hall behind a proxy sees https, and still names no host in a redirect.
     answer = await raw_http(port, get("/privacy/", "hal.example.nl", "X-Forwarded-Proto: https"))
     assert answer.status == 307 and answer.headers["location"] == "/privacy"
+
+
+# -- staff log-ins --------------------------------------------------------------------------
+
+FREE_FAILURES = 10
+ATTACKER = "203.0.113.1"
+WAIT = r"Te veel mislukte pogingen om in te loggen\. Probeer het over \d+ minuten opnieuw\."
+
+
+@pytest.fixture
+def guarded(world_db: tuple[Path, World], tmp_path: Path) -> Iterator[LiveServer]:
+    env = {"INZOOMEN_LOGIN_FAILURES_PER_ACCOUNT": str(FREE_FAILURES)}
+    with LiveServer(world_db[0], tmp_path / "guarded.log", env=env) as live:
+        yield live
+
+
+async def log_in(
+    visitor: Browserless, email: str, password: str, address: str | None = None
+) -> httpx.Response:
+    """The log-in form, sent from ``address`` (as the trusted proxy on loopback says)."""
+    token = await visitor.csrf("/inloggen")
+    headers = {"X-Forwarded-For": address} if address else {}
+    return await visitor.http.post(
+        "/inloggen", data={"csrf": token, "email": email, "password": password}, headers=headers
+    )
+
+
+async def log_out(visitor: Browserless) -> None:
+    token = await visitor.csrf("/adviseur")
+    assert (await visitor.http.post("/uitloggen", data={"csrf": token})).status_code == 303
+
+
+async def test_nobody_can_lock_an_advisor_out(
+    guarded: LiveServer, people: list[Browserless]
+) -> None:
+    """100 wrong passwords for an advisor's account from ten addresses: the advisor's own
+    browser signs in, and so does a browser at an address that took no part; the guessers
+    are the ones who wait."""
+    device, attacker, fresh = Browserless(guarded), Browserless(guarded), Browserless(guarded)
+    people.extend([device, attacker, fresh])
+    # The advisor signed in on this browser before: it is a known device from now on.
+    signed_in = await log_in(device, "a1@test.example", PASSWORD)
+    assert signed_in.status_code == 303
+    cookie = signed_in.headers["set-cookie"].lower()
+    assert "inzoomen_device=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    await log_out(device)
+
+    addresses = [f"203.0.113.{n}" for n in range(10, 1, -1)] + [ATTACKER]
+    for address in addresses:
+        for _ in range(FREE_FAILURES):
+            wrong = await log_in(attacker, "a1@test.example", "raden-123", address)
+            assert wrong.status_code == 400
+            assert "horen niet bij elkaar" in wrong.text
+    with sqlite3.connect(guarded.db_path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM login_failures").fetchone()[0] == 100
+
+    # The guesser's address has had its free failures: the next try waits, right password
+    # or not (2^10 seconds, capped at a quarter of an hour), and is told for how long.
+    for password in ("raden-124", PASSWORD):
+        refused = await log_in(attacker, "a1@test.example", password, ATTACKER)
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["retry-after"]) <= throttles.LOGIN_WAIT_CAP_SECONDS
+        assert refused.text.count("Te veel mislukte pogingen") == 1
+        assert re.search(WAIT, refused.text)
+    assert (await attacker.http.get("/adviseur")).status_code == 303  # not signed in
+    # A made-up device cookie is no way around it.
+    attacker.http.cookies.set("inzoomen_device", "0" * 64)
+    assert (await log_in(attacker, "a1@test.example", PASSWORD, ATTACKER)).status_code == 429
+
+    # The advisor's own browser signs in at once, here and even at the guesser's address.
+    assert (await log_in(device, "a1@test.example", PASSWORD)).status_code == 303
+    await log_out(device)
+    assert (await log_in(device, "a1@test.example", PASSWORD, ATTACKER)).status_code == 303
+    # So does a browser the account never used, at an address that took no part.
+    assert (await log_in(fresh, "a1@test.example", PASSWORD, "198.51.100.7")).status_code == 303
+    # The known device is known for its own account only.
+    await log_out(device)
+    assert (await log_in(device, "a2@test.example", PASSWORD, ATTACKER)).status_code == 303
+
+    # What is stored names no e-mail address, no client address and no device.
+    secret = DEFAULT_SECRET_KEY
+    account = throttles.key_of(secret, "account", "a1@test.example")
+    with sqlite3.connect(guarded.db_path) as raw:
+        rows = raw.execute("SELECT account_key, ip_key FROM login_failures").fetchall()
+    assert len(rows) == 100 and all(a == account for a, _ in rows)
+    clients = {i for _, i in rows}
+    assert throttles.key_of(secret, "ip", ATTACKER) in clients and len(clients) == 10
+    assert not any("@" in a or "203.0.113" in i for a, i in rows)
+    assert "Traceback" not in guarded.log()
+
+
+async def test_simultaneous_guesses_at_two_workers_get_the_free_tries_only(
+    two_workers: tuple[LiveServer, LiveServer], people: list[Browserless]
+) -> None:
+    """Twenty wrong passwords at once, half at each worker process: each try is counted in
+    the database as it is let in, so five get a password check and fifteen wait."""
+    visitors = [Browserless(server) for server in two_workers]
+    people.extend(visitors)
+    tokens = [await visitor.csrf("/inloggen") for visitor in visitors]
+
+    async def guess(n: int) -> int:
+        visitor, token = visitors[n % 2], tokens[n % 2]
+        response = await visitor.http.post(
+            "/inloggen",
+            data={"csrf": token, "email": "a1@test.example", "password": f"raden-{n}"},
+            headers={"X-Forwarded-For": ATTACKER},
+        )
+        return response.status_code
+
+    answers = await asyncio.gather(*(guess(n) for n in range(20)))
+    assert sorted(answers) == [400] * 5 + [429] * 15
+    with sqlite3.connect(two_workers[0].db_path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM login_failures").fetchone()[0] == 5

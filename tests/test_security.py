@@ -333,36 +333,92 @@ async def test_every_form_refuses_a_missing_or_wrong_csrf_token(
 # -- login throttle -------------------------------------------------------------------------------
 
 
-async def test_login_throttle_counts_to_its_limit_then_refuses(tmp_path: Path) -> None:
+async def test_login_throttle_slows_one_client_down_and_leaves_the_others_alone(
+    tmp_path: Path,
+) -> None:
     db = await Database.open(tmp_path / "throttle.db")
+    secret = "secret-secret-secret"
     try:
-        key = throttles.key_of("secret-secret-secret", "account", "A1@Test.Example ")
-        assert key == throttles.key_of("secret-secret-secret", "account", "a1@test.example")
-        ip = throttles.key_of("secret-secret-secret", "ip", "10.0.0.1")
-        limits = {"per_account": 100, "per_ip": 1000}
-        for n in range(100):
-            assert await throttles.login_allowed(
-                db, account_key=key, ip_key=ip, now=1000.0 + n, **limits
+        key = throttles.key_of(secret, "account", "A1@Test.Example ")
+        assert key == throttles.key_of(secret, "account", "a1@test.example")
+        ip = throttles.key_of(secret, "ip", "10.0.0.1")
+
+        async def attempt(
+            at: float, client: str = ip, address: str | None = ip, per_ip: int = 1000
+        ) -> throttles.LoginTry:
+            return await throttles.begin_login(
+                db,
+                account_key=key,
+                client_key=client,
+                ip_key=address,
+                now=at,
+                free=5,
+                per_ip=per_ip,
             )
-            await throttles.record_login_failure(db, account_key=key, ip_key=ip, now=1000.0 + n)
-        assert not await throttles.login_allowed(
-            db, account_key=key, ip_key=ip, now=1100.0, **limits
-        )
-        # A sliding hour: once the first failure is an hour old, one more try is allowed.
-        assert await throttles.login_allowed(
-            db, account_key=key, ip_key=ip, now=1000.0 + 3600, **limits
-        )
-        other = throttles.key_of("secret-secret-secret", "account", "b1@test.example")
-        assert await throttles.login_allowed(db, account_key=other, ip_key=ip, now=1100.0, **limits)
+
+        now = 1000.0
+        for _ in range(5):  # five free failures, at once
+            assert (await attempt(now)).allowed
+        waits = []
+        for _ in range(7):
+            refused = await attempt(now)
+            assert not refused.allowed
+            waits.append(refused.retry_after)
+            now += refused.retry_after
+            assert (await attempt(now)).allowed  # and it fails again
+        # 2^n seconds after the n-th failure, up to a quarter of an hour.
+        assert waits == [32, 64, 128, 256, 512, 900, 900]
+        refused = await attempt(now + 60)
+        assert refused.refusal().code == "auth.login_wait_minutes"
+        assert refused.refusal().params == {"minutes": 14}
+        assert (await attempt(now + 880)).refusal().params == {"seconds": 20}
+        # Another address, and a known device, are not slowed by these failures at all.
+        assert (await attempt(now, throttles.key_of(secret, "ip", "10.0.0.2"))).allowed
+        device = throttles.key_of(secret, "device", "d" * 32)
+        assert (await attempt(now, device, None)).allowed
+        # The address's own limit over all accounts (here 10): a known device is past it.
+        assert not (await attempt(now, throttles.key_of(secret, "ip", "10.0.0.2"), ip, 10)).allowed
+        assert (await attempt(now, device, None, per_ip=10)).allowed
+        # Failures count for a day: at a quarter of an hour apart they do not run out.
+        later = now + 3 * 3600
+        assert (await attempt(later)).allowed
+        assert (await attempt(later)).retry_after == 900
+        assert (await attempt(later + 86400)).allowed
         stored = await db.fetchall("SELECT account_key, ip_key FROM login_failures")
-        assert all("@" not in row[0] and "10.0" not in row[1] for row in stored)
+        assert stored and all("@" not in row[0] and "10.0" not in row[1] for row in stored)
+        # The right password from a client clears its failures with the account.
+        right = await attempt(later + 86400 + 900)
+        assert right.allowed
+        await throttles.login_succeeded(db, right)
+        for _ in range(5):
+            assert (await attempt(later + 86400 + 900)).allowed
     finally:
         await db.close()
 
 
+def test_a_device_cookie_names_a_device_for_one_account_only() -> None:
+    secret = "secret-secret-secret"
+    a1 = throttles.key_of(secret, "account", "a1@test.example")
+    a2 = throttles.key_of(secret, "account", "a2@test.example")
+    cookie = throttles.remember_device(secret, a1, None)
+    device = throttles.known_device(secret, a1, cookie)
+    assert device is not None and device in cookie
+    assert throttles.known_device(secret, a2, cookie) is None
+    assert throttles.known_device("another-secret-key", a1, cookie) is None
+    # Signing in to a second account on the same browser: both are known, each once.
+    both = throttles.remember_device(secret, a2, cookie)
+    assert throttles.known_device(secret, a1, both) == device
+    assert throttles.known_device(secret, a2, both) is not None
+    again = throttles.remember_device(secret, a1, both)
+    assert again.count(".") == 1 and throttles.known_device(secret, a1, again) == device
+    # Made up or damaged cookies name no device, and are no error.
+    for made_up in ("", "x", "é" * 64, "0" * 64, cookie[:-1] + "g", cookie.upper(), "." * 9):
+        assert throttles.known_device(secret, a1, made_up) is None, made_up
+
+
 @pytest.fixture
 def throttled(world_db: tuple[Path, World], tmp_path: Path) -> Iterator[LiveServer]:
-    env = {"INZOOMEN_LOGIN_FAILURES_PER_ACCOUNT": "5", "INZOOMEN_LOGIN_FAILURES_PER_IP": "12"}
+    env = {"INZOOMEN_LOGIN_FAILURES_PER_ACCOUNT": "10", "INZOOMEN_LOGIN_FAILURES_PER_IP": "22"}
     live = LiveServer(world_db[0], tmp_path / "throttled.log", env=env)
     live.start()
     try:
@@ -372,8 +428,10 @@ def throttled(world_db: tuple[Path, World], tmp_path: Path) -> Iterator[LiveServ
 
 
 def shape(response: httpx.Response, email: str) -> str:
-    """The page without what differs by design: the echoed e-mail and the CSRF token."""
+    """The page without what differs by design: the echoed e-mail and the CSRF token (and
+    the minutes to wait, which follow the clock)."""
     text = response.text.replace(email, "EMAIL")
+    text = re.sub(r"over \d+ minuten", "over N minuten", text)
     return re.sub(r'name="csrf" value="[^"]+"', "CSRF", text)
 
 
@@ -393,19 +451,25 @@ async def test_login_throttle_refuses_alike_for_known_and_unknown_accounts(
         unknown = await attempt("niemand@test.example", "fout-wachtwoord")
         assert wrong.status_code == unknown.status_code == 400
         assert shape(wrong, "a1@test.example") == shape(unknown, "niemand@test.example")
-        for _ in range(4):
+        for _ in range(9):
             await attempt("a1@test.example", "fout-wachtwoord")
             await attempt("niemand@test.example", "fout-wachtwoord")
-        # Five failures each: now even the right password is refused, exactly like the rest.
+        # Ten failures each: from here the next try from this address must wait (2^10
+        # seconds, capped at a quarter of an hour), even with the right password, and the
+        # answer is the same for a known and an unknown account.
         right = await attempt("a1@test.example", PASSWORD)
         unknown = await attempt("niemand@test.example", PASSWORD)
-        assert right.status_code == unknown.status_code == 400
-        assert shape(right, "a1@test.example") == shape(wrong, "a1@test.example")
-        assert shape(unknown, "niemand@test.example") == shape(wrong, "a1@test.example")
+        assert right.status_code == unknown.status_code == 429
+        assert 1 <= int(right.headers["retry-after"]) <= 900
+        message = (
+            r"Te veel mislukte pogingen om in te loggen\. Probeer het over \d+ minuten opnieuw"
+        )
+        assert re.search(message, right.text)
+        assert shape(right, "a1@test.example") == shape(unknown, "niemand@test.example")
         assert (await visitor.http.get("/adviseur")).status_code == 303  # not signed in
         # Another account is not locked by someone else's failures.
         await visitor.log_in("b1@test.example")
-        # The address has 10 failures (plus two refused): two more reach its limit of 12 and
+        # The address has 20 failures (plus two refused): two more reach its limit of 22 and
         # then even another account's right password is refused from here.
         await attempt("x1@test.example", "fout-wachtwoord")
         await attempt("x2@test.example", "fout-wachtwoord")
@@ -415,11 +479,14 @@ async def test_login_throttle_refuses_alike_for_known_and_unknown_accounts(
             blocked = await other.http.post(
                 "/inloggen", data={"csrf": token, "email": "a2@test.example", "password": PASSWORD}
             )
-            assert blocked.status_code == 400
+            assert blocked.status_code == 429
+            # It may try again when the address's first failure is an hour old.
+            assert 1 <= int(blocked.headers["retry-after"]) <= 3600
+            assert re.search(message, blocked.text)
         finally:
             await other.aclose()
         with sqlite3.connect(throttled.db_path) as raw:
-            assert raw.execute("SELECT COUNT(*) FROM login_failures").fetchone()[0] == 12
+            assert raw.execute("SELECT COUNT(*) FROM login_failures").fetchone()[0] == 22
             rows = raw.execute("SELECT account_key, ip_key FROM login_failures").fetchall()
             assert not any("@" in a or "127.0.0.1" in i for a, i in rows)
     finally:

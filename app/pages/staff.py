@@ -44,40 +44,50 @@ async def login_page(request: Request) -> Response:
     return await render(request, "login.html", principal, {"values": {}, "changed": changed})
 
 
+# The signed cookie that makes this browser a known device for the accounts that signed in
+# with it (``app.throttles``). It outlives sessions and log-outs: an event runs for days.
+DEVICE_COOKIE = "inzoomen_device"
+DEVICE_MAX_AGE = 180 * 24 * 60 * 60
+
+
 @dataclass(frozen=True)
 class _Attempt:
-    """A password check of an account from an address, under the login throttle."""
+    """A password check of an account, under the log-in throttle (``app.throttles``)."""
 
     resources: Resources
     account_key: str
-    ip_key: str
-    allowed: bool
+    attempt: throttles.LoginTry
 
-    async def failed(self) -> None:
-        if self.allowed:
-            await throttles.record_login_failure(
-                self.resources.db,
-                account_key=self.account_key,
-                ip_key=self.ip_key,
-                now=self.resources.now(),
-            )
+    async def succeeded(self) -> None:
+        await throttles.login_succeeded(self.resources.db, self.attempt)
 
 
 async def _attempt(request: Request, email: str) -> _Attempt:
     r = resources_of(request)
     secret = r.settings.secret_key
-    address = request.client.host if request.client else ""
     account_key = throttles.key_of(secret, "account", email)
-    ip_key = throttles.key_of(secret, "ip", address)
-    allowed = await throttles.login_allowed(
+    device = throttles.known_device(secret, account_key, request.cookies.get(DEVICE_COOKIE))
+    ip_key: str | None = None
+    if device is not None:
+        client_key = throttles.key_of(secret, "device", device)
+    else:
+        address = request.client.host if request.client else ""
+        client_key = ip_key = throttles.key_of(secret, "ip", address)
+    attempt = await throttles.begin_login(
         r.db,
         account_key=account_key,
+        client_key=client_key,
         ip_key=ip_key,
         now=r.now(),
-        per_account=r.settings.login_failures_per_account,
+        free=r.settings.login_failures_per_account,
         per_ip=r.settings.login_failures_per_ip,
     )
-    return _Attempt(r, account_key, ip_key, allowed)
+    return _Attempt(r, account_key, attempt)
+
+
+def _wait(response: Response, attempt: throttles.LoginTry) -> Response:
+    response.headers["Retry-After"] = str(attempt.retry_after)
+    return response
 
 
 async def login_submit(request: Request) -> Response:
@@ -88,16 +98,18 @@ async def login_submit(request: Request) -> Response:
         return await csrf_failed(request, principal)
     email = str(form.get("email", ""))
     attempt = await _attempt(request, emails.lookup_form(email))
+    if not attempt.attempt.allowed:
+        # Refused before the password is looked at, for a known account or not alike.
+        context = {"values": {"email": email}, **error_context(attempt.attempt.refusal(), {})}
+        page = await render(request, "login.html", principal, context, 429)
+        return _wait(page, attempt.attempt)
     try:
-        # Over the throttle even the right password is refused, with the same answer as a
-        # wrong one, after the same password check: it tells nothing about the account.
         staff = await authenticate(r.db, email, str(form.get("password", "")))
-        if not attempt.allowed:
-            raise DomainError("auth.bad_login")
     except DomainError as error:
-        await attempt.failed()
+        # The try stays recorded as a failure.
         context = {"values": {"email": email}, **error_context(error, {})}
         return await render(request, "login.html", principal, context, 400)
+    await attempt.succeeded()
     await sign_in_staff(r.db, request.session, staff.id, r.now())
     if staff.role == "advisor":
         if staff.status == "offline":
@@ -107,8 +119,27 @@ async def login_submit(request: Request) -> Response:
                 "advisor.status",
                 {"status": "available"},
             )
-        return RedirectResponse("/adviseur", status_code=303)
-    return RedirectResponse("/moderator", status_code=303)
+        response = RedirectResponse("/adviseur", status_code=303)
+    else:
+        response = RedirectResponse("/moderator", status_code=303)
+    _remember_device(request, response, attempt.account_key)
+    return response
+
+
+def _remember_device(request: Request, response: Response, account_key: str) -> None:
+    """This browser is a known device for the account from now on."""
+    settings = resources_of(request).settings
+    value = throttles.remember_device(
+        settings.secret_key, account_key, request.cookies.get(DEVICE_COOKIE)
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=DEVICE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=settings.https_only_cookies,
+    )
 
 
 async def logout_submit(request: Request) -> Response:
@@ -159,22 +190,29 @@ async def password_submit(request: Request) -> Response:
         return await refuse(request, principal, "/inloggen")
     staff = await get_staff(r.db, principal.id)
     assert staff is not None
+    # The current password is checked under the log-in throttle: a session left open is no
+    # way around it.
     attempt = await _attempt(request, staff.email)
-    current = str(form.get("current", "")) if attempt.allowed else ""
+    if not attempt.attempt.allowed:
+        error = attempt.attempt.refusal()
+        context = {"min_length": MIN_PASSWORD_LENGTH, **error_context(error, _password_labels())}
+        page = await render(request, "password.html", principal, context, 429)
+        return _wait(page, attempt.attempt)
     try:
         await change_password(
             r.db,
             principal.id,
-            current=current,
+            current=str(form.get("current", "")),
             new=str(form.get("new", "")),
             repeat=str(form.get("repeat", "")),
         )
     except DomainError as error:
-        if "current" in getattr(error, "errors", {}):
-            # A wrong current password counts as a failed login of the account.
-            await attempt.failed()
+        # Only a wrong current password counts as a failed log-in of the account.
+        if "current" not in getattr(error, "errors", {}):
+            await attempt.succeeded()
         context = {"min_length": MIN_PASSWORD_LENGTH, **error_context(error, _password_labels())}
         return await render(request, "password.html", principal, context, 400)
+    await attempt.succeeded()
     # Every session of the account ended, this one too: its sockets close in every worker.
     request.session.clear()
     await announce_revoked(r.hub, f"staff:{principal.id}", None, "password_changed")
