@@ -118,9 +118,12 @@ def serve(args: argparse.Namespace) -> int:
     from app.wsprotocol import push_protocol
 
     settings = _settings(args)
-    refusal = preflight.default_secret_refusal(settings.secret_key, args.host)
-    if refusal is not None:
-        raise ConfigError(refusal)
+    for refusal in (
+        preflight.default_secret_refusal(settings.secret_key, args.host),
+        preflight.host_names_refusal(settings, args.host),
+    ):
+        if refusal is not None:
+            raise ConfigError(refusal)
     port = _port(args)
     workers = _workers(args, settings)
     if args.demo:

@@ -72,6 +72,22 @@ def default_secret_refusal(secret_key: str, host: str) -> str | None:
     )
 
 
+def host_names_refusal(settings: Settings, host: str) -> str | None:
+    """Why the server must not listen on ``host`` without naming its host names, or None.
+
+    A hall that listens beyond this machine is reached by a name or address this machine
+    cannot guess (``192.168.1.20`` at a fair's own network, ``hal.example.nl`` behind a
+    proxy); without it the hall would answer only to loopback names and every visitor would
+    get a 400."""
+    if is_loopback(host) or settings.allowed_hosts or settings.allowed_origins:
+        return None
+    return (
+        f"listening on {host}, the hall answers only the host names in "
+        "INZOOMEN_ALLOWED_HOSTS: set it to every name or address visitors use, "
+        "comma-separated (e.g. 192.168.1.20 or hal.example.nl)"
+    )
+
+
 def check_secret_key(env: Mapping[str, str], host: str) -> Check:
     name = "secret key"
     key = env.get("INZOOMEN_SECRET_KEY", DEFAULT_SECRET_KEY)
@@ -195,6 +211,23 @@ def check_allowed_origins(settings: Settings) -> Check:
             "INZOOMEN_ALLOWED_ORIGINS",
         )
     return Check(name, OK, ", ".join(origins))
+
+
+def check_allowed_hosts(settings: Settings, host: str) -> Check:
+    name = "allowed hosts"
+    refusal = host_names_refusal(settings, host)
+    if refusal is not None:
+        return Check(name, PROBLEM, refusal)
+    if not settings.allowed_hosts:
+        return Check(
+            name,
+            OK,
+            "none set: the hall answers "
+            + ", ".join(settings.hosts)
+            + " (this machine"
+            + (" and the allowed origins)" if settings.allowed_origins else ")"),
+        )
+    return Check(name, OK, ", ".join(settings.allowed_hosts))
 
 
 def check_https(settings: Settings) -> Check:
@@ -470,6 +503,7 @@ async def run_checks(
         check_environment(settings, host),
         check_trusted_proxies(settings),
         check_allowed_origins(settings),
+        check_allowed_hosts(settings, host),
         check_https(settings),
         await asyncio.to_thread(check_database, settings.database_path),
         await check_redis(settings, env),

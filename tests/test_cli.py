@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from app import cli, logs, preflight
-from app.config import DEFAULT_SECRET_KEY
+from app.config import DEFAULT_SECRET_KEY, load_settings
 from app.db import Database
 from tests.livekit import ROOT, LiveServer, free_port
 from tests.rediskit import RedisServer, unique_prefix
@@ -269,6 +269,25 @@ def test_default_secret_is_refused_off_loopback(
         assert not db_path.exists()  # refused before anything was created
 
 
+def test_serving_off_loopback_without_host_names_is_refused_clearly(tmp_path: Path) -> None:
+    db_path = tmp_path / "x.db"
+    env = {"INZOOMEN_ENV": "demo", "INZOOMEN_SECRET_KEY": GOOD_SECRET}
+    result = inzoomen(
+        "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--db", str(db_path), env=env
+    )
+    assert result.returncode == 2, result.stderr
+    assert "INZOOMEN_ALLOWED_HOSTS" in result.stderr and "192.168.1.20" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db_path.exists()
+    settings = load_settings({**env, "INZOOMEN_DB": str(db_path)})
+    assert preflight.host_names_refusal(settings, "127.0.0.1") is None
+    named = settings.with_overrides(allowed_hosts=("192.168.1.20",))
+    assert preflight.host_names_refusal(named, "0.0.0.0") is None
+    check = preflight.check_allowed_hosts(settings, "0.0.0.0")
+    assert check.status == preflight.PROBLEM and "INZOOMEN_ALLOWED_HOSTS" in check.message
+    assert preflight.check_allowed_hosts(named, "0.0.0.0").status == preflight.OK
+
+
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [
@@ -387,6 +406,7 @@ async def test_check_passes_a_good_configuration_with_real_services(
         "environment",
         "trusted proxies",
         "allowed origins",
+        "allowed hosts",
         "https",
         "database",
         "redis",
