@@ -1,32 +1,23 @@
-// The call of a conversation, in the browser: WebRTC between its two participants, with
-// signalling over the hall's live connection (call.signal, see docs/protocol.md and
-// docs/video.md).
-//
-// Who does what: the advisor's page makes every offer (also to restart the connection); the
-// candidate's page answers. Each side has a "peer" id: the candidate's page one per page
-// load, the advisor's page one per peer connection it makes. A message for another id is for
-// an earlier page or connection and is dropped; an offer from a new id means a new
-// connection. So a reloaded page is recognised and the connection made again from scratch,
-// and whatever got lost on the way, a connection that does not come up is simply made anew.
-// Nothing here decides when the conversation ends: the server does; this page follows it.
+// The call page of a conversation: both pictures, the controls, the timer and the ways out,
+// for its two participants. This side's camera and microphone are call/media.js's; the
+// connection to the other side (WebRTC, signalled over the hall's live connection: see
+// docs/protocol.md and docs/video.md) is call/peer.js's. This module wires the two to the
+// page and shows what happens. Nothing here decides when the conversation ends: the server
+// does; this page follows it.
 
 import { announce, connect, isConnected, readJson, send, t, texts } from "./live.js";
 import { startCountdown } from "./countdown.js";
 import { clock, safeUrl } from "./format.js";
+import { LocalMedia } from "./call/media.js";
+import { CallConnection } from "./call/peer.js";
 
 const root = document.getElementById("call");
 const token = root.dataset.token;
 const role = root.dataset.role;
 const conversationId = Number(root.dataset.conversationId);
-const offerer = role === "advisor";
-const iceConfig = readJson("call-ice");
 // The call page's own texts join the shared ones that t() reads.
 Object.assign(texts, readJson("call-texts"));
 
-// A peer connection that is not connected this long after an offer gets a fresh one.
-const STALL_MS = 8000;
-// "disconnected" often heals by itself; after this long the connection is restarted.
-const DISCONNECTED_MS = 2500;
 const STATS_MS = 1000;
 
 const localVideo = document.getElementById("local-video");
@@ -44,91 +35,45 @@ const micSelect = document.getElementById("mic-select");
 const notice = root.querySelector('[data-testid="fallback-notice"]');
 const fullscreenButton = root.querySelector('[data-control="fullscreen"]');
 
-function randomId() {
-  const bytes = new Uint8Array(12);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+// What the page itself keeps: the extension the advisor may offer, and whether the timer is
+// within its warning time (the advisor's end choices show then).
+const page = { extension: null, inWindow: false };
 
-const pageId = randomId();
-let generation = 0;
-let peer = pageId;
+const media = new LocalMedia({ onDeviceError: () => showProblem(t("no_media")) });
+localVideo.srcObject = media.preview;
 
-// -- what this side sends ------------------------------------------------------------------
+const connection = new CallConnection({
+  token,
+  offerer: role === "advisor",
+  iceConfig: readJson("call-ice"),
+  media,
+  on: {
+    remoteStream(stream) {
+      remoteVideo.srcObject = stream;
+    },
+    remoteTrack: play,
+    change: showConnection,
+    connected: hideProblem,
+    otherMedia: showOtherMedia,
+    otherLeft() {
+      remoteNote.textContent = "";
+    },
+    ended: endCall,
+  },
+});
 
-const media = {
-  audio: null, // the microphone track
-  video: null, // the camera track (null while the camera is off)
-  micOn: true,
-  cameraOn: true,
-  audioOnly: false, // this side chose audio only: no video either way
-  otherAudioOnly: false, // the other side chose audio only: send them no video
-  cameraId: "",
-  micId: "",
-};
-const preview = new MediaStream();
-localVideo.srcObject = preview;
+// -- this side's camera and microphone: the controls ---------------------------------------
 
-function wantVideo() {
-  return media.cameraOn && !media.audioOnly;
-}
-
-function sendsVideo() {
-  return wantVideo() && !media.otherAudioOnly;
-}
-
-async function capture(kind) {
-  const id = kind === "audio" ? media.micId : media.cameraId;
-  const constraints =
-    kind === "audio"
-      ? { audio: id ? { deviceId: { exact: id } } : true }
-      : { video: id ? { deviceId: { exact: id } } : { width: { ideal: 640 }, height: { ideal: 480 } } };
-  const stream = await navigator.mediaDevices.getUserMedia(constraints);
-  return stream.getTracks()[0];
-}
-
-function showPreview() {
-  for (const track of preview.getTracks()) preview.removeTrack(track);
-  if (media.video) preview.addTrack(media.video);
-  // What the preview shows instead of one's picture: "Alleen geluid", or "Camera uit".
-  localNote.textContent = wantVideo() ? "" : t(media.audioOnly ? "audio_only_off" : "camera_on");
-}
-
-// Put what this side sends on the connection's senders (no new negotiation needed).
-async function applySenders() {
-  if (!pc) return;
-  for (const transceiver of pc.getTransceivers()) {
-    const kind = transceiver.receiver.track?.kind;
-    if (!kind || transceiver.stopped) continue;
-    let track = null;
-    if (kind === "audio" && media.micOn) track = media.audio;
-    if (kind === "video" && sendsVideo()) track = media.video;
-    if (transceiver.sender.track !== track) {
-      try {
-        await transceiver.sender.replaceTrack(track);
-      } catch (error) {
-        console.error("replaceTrack failed", error);
-      }
-    }
-  }
+// What the preview shows instead of one's picture: "Alleen geluid", or "Camera uit".
+function showLocalNote() {
+  localNote.textContent = media.wantVideo() ? "" : t(media.audioOnly ? "audio_only_off" : "camera_on");
 }
 
 async function startMedia() {
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: true,
-      video: { width: { ideal: 640 }, height: { ideal: 480 } },
-    });
-    media.audio = stream.getAudioTracks()[0] ?? null;
-    media.video = stream.getVideoTracks()[0] ?? null;
-    media.micId = media.audio?.getSettings().deviceId ?? "";
-    media.cameraId = media.video?.getSettings().deviceId ?? "";
-  } catch {
-    // Ask once; without camera or microphone the call still shows and hears the other side.
-    showProblem(t("no_media"));
-    openPanel(document.getElementById("call-fallbacks"), { focus: false });
-  }
-  showPreview();
+  // Asked once; without camera or microphone the call still shows and hears the other side,
+  // and the ways out are at hand.
+  if (!(await media.start())) openPanel(document.getElementById("call-fallbacks"), { focus: false });
+  showLocalNote();
   await listDevices();
   for (const button of [micButton, cameraButton, audioOnlyButton]) button.disabled = false;
   micButton.disabled = !media.audio;
@@ -137,14 +82,10 @@ async function startMedia() {
 }
 
 async function listDevices() {
-  let devices = [];
-  try {
-    devices = await navigator.mediaDevices.enumerateDevices();
-  } catch {
-    return;
-  }
-  fillSelect(cameraSelect, devices.filter((d) => d.kind === "videoinput"), media.cameraId, "camera_n");
-  fillSelect(micSelect, devices.filter((d) => d.kind === "audioinput"), media.micId, "microphone_n");
+  const devices = await media.devices();
+  if (!devices) return;
+  fillSelect(cameraSelect, devices.cameras, media.cameraId, "camera_n");
+  fillSelect(micSelect, devices.microphones, media.micId, "microphone_n");
 }
 
 function fillSelect(select, devices, chosen, numbered) {
@@ -160,57 +101,35 @@ function fillSelect(select, devices, chosen, numbered) {
 }
 
 async function switchDevice(kind, deviceId) {
-  if (kind === "audio") media.micId = deviceId;
-  else media.cameraId = deviceId;
-  if (kind === "video" && !wantVideo()) return;
-  try {
-    const track = await capture(kind);
-    const old = media[kind];
-    media[kind] = track;
-    if (kind === "audio") track.enabled = true;
-    old?.stop();
-    showPreview();
-    await applySenders();
-  } catch {
-    showProblem(t("no_media"));
-  }
+  if (!(await media.switchDevice(kind, deviceId))) return;
+  showLocalNote();
+  await connection.applySenders();
 }
 
 async function setCamera(on) {
-  media.cameraOn = on;
-  await refreshCamera();
-  tellMedia();
+  await media.setCamera(on);
+  await cameraChanged();
+  connection.tellMedia();
 }
 
 async function setAudioOnly(on) {
-  media.audioOnly = on;
-  await refreshCamera();
-  tellMedia();
+  await media.setAudioOnly(on);
+  await cameraChanged();
+  connection.tellMedia();
 }
 
-// The camera is on exactly while this side wants video: off, its light goes out too.
-async function refreshCamera() {
-  if (wantVideo() && !media.video) {
-    try {
-      media.video = await capture("video");
-    } catch {
-      media.cameraOn = false;
-      showProblem(t("no_media"));
-    }
-  } else if (!wantVideo() && media.video) {
-    media.video.stop();
-    media.video = null;
-  }
-  showPreview();
+// The camera went on or off (or would not): the preview, the controls, what is sent.
+async function cameraChanged() {
+  showLocalNote();
   renderControls();
-  await applySenders();
+  await connection.applySenders();
 }
 
 async function setMic(on) {
-  media.micOn = on;
+  media.setMic(on);
   renderControls();
-  await applySenders();
-  tellMedia();
+  await connection.applySenders();
+  connection.tellMedia();
 }
 
 // A control's text sits next to its icon: only the text changes.
@@ -228,7 +147,7 @@ function renderControls() {
   audioOnlyButton.setAttribute("aria-pressed", String(media.audioOnly));
   setLabel(audioOnlyButton, t(media.audioOnly ? "audio_only_on" : "audio_only_off"));
   root.dataset.mic = media.micOn ? "on" : "off";
-  root.dataset.camera = wantVideo() ? "on" : "off";
+  root.dataset.camera = media.wantVideo() ? "on" : "off";
 }
 
 micButton.addEventListener("click", () => setMic(!media.micOn));
@@ -330,73 +249,7 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// -- signalling -----------------------------------------------------------------------------
-
-async function signal(kind, data = {}) {
-  if (!isConnected() || ended) return;
-  try {
-    await send("call.signal", { token, kind, peer, ...data });
-  } catch (error) {
-    if (error?.code === "call.ended" || error?.code === "call.not_found") endCall();
-  }
-}
-
-function tellMedia() {
-  if (!remotePeer) return;
-  signal("media", {
-    to: remotePeer,
-    audio: media.micOn && Boolean(media.audio),
-    video: wantVideo() && Boolean(media.video),
-    audio_only: media.audioOnly,
-  });
-}
-
-// -- the peer connection ----------------------------------------------------------------------
-
-let pc = null;
-let remotePeer = null;
-let remoteStream = null;
-let queuedCandidates = [];
-let offeredAt = 0;
-let disconnectedTimer = null;
-let ended = false;
-let socketUp = false;
-
-function newConnection() {
-  closeConnection();
-  pc = new RTCPeerConnection(iceConfig);
-  queuedCandidates = [];
-  remoteStream = new MediaStream();
-  remoteVideo.srcObject = remoteStream;
-  const current = pc;
-  pc.addEventListener("track", (event) => {
-    if (current !== pc) return;
-    remoteStream.addTrack(event.track);
-    play();
-  });
-  pc.addEventListener("icecandidate", (event) => {
-    if (current !== pc || !remotePeer) return;
-    if (!event.candidate) return;
-    signal("candidate", {
-      to: remotePeer,
-      candidate: event.candidate.candidate,
-      sdp_mid: event.candidate.sdpMid ?? "",
-    });
-  });
-  pc.addEventListener("connectionstatechange", () => {
-    if (current === pc) connectionChanged();
-  });
-  pc.addEventListener("iceconnectionstatechange", () => {
-    if (current === pc) iceChanged();
-  });
-  if (offerer) {
-    generation += 1;
-    peer = `${pageId}-${generation}`;
-    pc.addTransceiver("audio", { direction: "sendrecv" });
-    pc.addTransceiver("video", { direction: "sendrecv" });
-  }
-  showConnection();
-}
+// -- the other side: its picture and sound, and how the connection is doing ------------------
 
 // A browser may hold back sound that starts without a click on this page: then one click.
 const playButton = root.querySelector('[data-control="play"]');
@@ -414,132 +267,10 @@ function play() {
 
 playButton.addEventListener("click", play);
 
-function closeConnection() {
-  window.clearTimeout(disconnectedTimer);
-  disconnectedTimer = null;
-  if (pc) {
-    pc.close();
-    pc = null;
-  }
-}
-
-async function makeOffer({ iceRestart = false } = {}) {
-  if (!offerer || !pc || !remotePeer || ended) return;
-  if (pc.signalingState !== "stable") {
-    // An offer is out. Still fresh: its answer may be on the way. Stale: start anew.
-    if (Date.now() - offeredAt < STALL_MS) return;
-    newConnection();
-  }
-  try {
-    await applySenders();
-    const offer = await pc.createOffer({ iceRestart });
-    await pc.setLocalDescription(offer);
-    offeredAt = Date.now();
-    await signal("offer", { to: remotePeer, sdp: pc.localDescription.sdp });
-  } catch (error) {
-    console.error("offer failed", error);
-  }
-}
-
-async function takeOffer(from, sdp) {
-  if (from !== remotePeer || !pc || pc.signalingState === "closed") {
-    remotePeer = from;
-    newConnection();
-  }
-  try {
-    await pc.setRemoteDescription({ type: "offer", sdp });
-    for (const transceiver of pc.getTransceivers()) transceiver.direction = "sendrecv";
-    await applySenders();
-    const answer = await pc.createAnswer();
-    await pc.setLocalDescription(answer);
-    await signal("answer", { to: remotePeer, sdp: pc.localDescription.sdp });
-    await flushCandidates();
-    tellMedia();
-  } catch (error) {
-    console.error("answer failed", error);
-  }
-}
-
-async function takeAnswer(from, sdp) {
-  if (from !== remotePeer || !pc || pc.signalingState !== "have-local-offer") return;
-  try {
-    await pc.setRemoteDescription({ type: "answer", sdp });
-    await flushCandidates();
-  } catch (error) {
-    console.error("setting the answer failed", error);
-  }
-}
-
-async function takeCandidate(from, candidate, sdpMid) {
-  if (from !== remotePeer || !pc) return;
-  const init = { candidate, sdpMid: sdpMid || "0" };
-  if (!pc.remoteDescription) {
-    queuedCandidates.push(init);
-    return;
-  }
-  try {
-    await pc.addIceCandidate(init);
-  } catch (error) {
-    console.error("candidate refused", error);
-  }
-}
-
-async function flushCandidates() {
-  const queued = queuedCandidates;
-  queuedCandidates = [];
-  for (const init of queued) {
-    try {
-      await pc.addIceCandidate(init);
-    } catch (error) {
-      console.error("candidate refused", error);
-    }
-  }
-}
-
-// Start the connection again: the advisor's page with an ICE restart, the candidate's page
-// by asking the advisor's page for one.
-function restart() {
-  if (ended || !remotePeer) return;
-  if (offerer) makeOffer({ iceRestart: true });
-  else signal("restart", { to: remotePeer });
-}
-
-function iceChanged() {
-  const state = pc.iceConnectionState;
-  if (state === "failed") {
-    restart();
-  } else if (state === "disconnected") {
-    window.clearTimeout(disconnectedTimer);
-    disconnectedTimer = window.setTimeout(() => {
-      if (pc?.iceConnectionState === "disconnected") restart();
-    }, DISCONNECTED_MS);
-  }
-  showConnection();
-}
-
-function connectionChanged() {
-  if (pc.connectionState === "connected") {
-    window.clearTimeout(disconnectedTimer);
-    hideProblem();
-  } else if (pc.connectionState === "failed") {
-    restart();
-  }
-  showConnection();
-}
-
-// connecting, connected, reconnecting (or waiting for the other side).
-function connectionState() {
-  if (ended) return "ended";
-  if (!remotePeer || !pc) return socketUp ? "waiting" : "reconnecting";
-  const state = pc.connectionState;
-  if (state === "connected") return "connected";
-  if (["disconnected", "failed"].includes(state)) return "reconnecting";
-  if (!socketUp) return "reconnecting";
-  return "connecting";
-}
-
+// connecting, connected, reconnecting (or waiting for the other side): shown, and the
+// changes that matter announced.
 function showConnection() {
-  const state = connectionState();
+  const state = connection.state();
   if (root.dataset.connection === state) return;
   const before = root.dataset.connection;
   root.dataset.connection = state;
@@ -550,80 +281,16 @@ function showConnection() {
   }
 }
 
-// Whatever got lost on the way (an offer to a page that was just reloading, an answer in a
-// dropped connection), a connection that does not come up is made anew.
-window.setInterval(() => {
-  if (ended || !offerer || !pc || !remotePeer || !socketUp) return;
-  if (pc.connectionState === "connected" || Date.now() - offeredAt < STALL_MS) return;
-  newConnection();
-  makeOffer();
-}, STALL_MS / 2);
+connection.watch();
 
-// -- what the other side tells ---------------------------------------------------------------
-
-function heard(data) {
-  if (data.token !== token || ended) return;
-  if (data.to && data.to !== peer) return; // for an earlier page of this participant
-  switch (data.kind) {
-    case "hello":
-      otherArrived(data.peer, !data.to);
-      break;
-    case "offer":
-      if (!offerer) takeOffer(data.peer, data.sdp);
-      break;
-    case "answer":
-      if (offerer) takeAnswer(data.peer, data.sdp);
-      break;
-    case "candidate":
-      if (data.candidate) takeCandidate(data.peer, data.candidate, data.sdp_mid);
-      break;
-    case "restart":
-      if (offerer && data.peer === remotePeer) makeOffer({ iceRestart: true });
-      break;
-    case "media":
-      otherMedia(data);
-      break;
-    case "bye":
-      if (data.peer === remotePeer) {
-        remotePeer = null;
-        closeConnection();
-        remoteNote.textContent = "";
-        showConnection();
-      }
-      break;
-    default:
-      break;
-  }
-}
-
-// The other page said hello: a new page (first, or reloaded) gets a new connection; the
-// same page back on its live connection gets a restart if the connection is not up.
-function otherArrived(from, answerBack) {
-  if (answerBack) signal("hello", { to: from });
-  if (from !== remotePeer) {
-    remotePeer = from;
-    media.otherAudioOnly = false;
-    newConnection();
-    if (offerer) makeOffer();
-  } else if (pc && ["disconnected", "failed"].includes(pc.connectionState)) {
-    restart();
-  }
-  tellMedia();
-  showConnection();
-}
-
-function otherMedia(data) {
+function showOtherMedia({ audio, video, audioOnly }) {
   const notes = [];
-  if (data.audio_only) notes.push(t("other_audio_only"));
-  else if (!data.video) notes.push(t("other_camera_off"));
-  if (!data.audio) notes.push(t("other_muted"));
+  if (audioOnly) notes.push(t("other_audio_only"));
+  else if (!video) notes.push(t("other_camera_off"));
+  if (!audio) notes.push(t("other_muted"));
   remoteNote.textContent = notes.join(" ");
-  root.dataset.otherMic = data.audio ? "on" : "off";
-  root.dataset.otherCamera = data.video ? "on" : "off";
-  if (media.otherAudioOnly !== Boolean(data.audio_only)) {
-    media.otherAudioOnly = Boolean(data.audio_only);
-    applySenders();
-  }
+  root.dataset.otherMic = audio ? "on" : "off";
+  root.dataset.otherCamera = video ? "on" : "off";
 }
 
 function fallbackTold(data) {
@@ -655,13 +322,11 @@ function fallbackTold(data) {
 // The advisor's choices at the warning: extend (when it can), or book a follow-up.
 const endChoices = root.querySelector('[data-testid="end-choices"]');
 const extendForm = root.querySelector('[data-action="extend"]');
-let extension = null;
-let inWindow = false;
 
 function showEndChoices() {
   if (!endChoices) return;
-  endChoices.hidden = !inWindow;
-  const minutes = extension?.minutes ?? 0;
+  endChoices.hidden = !page.inWindow;
+  const minutes = page.extension?.minutes ?? 0;
   extendForm.hidden = !(minutes > 0);
   extendForm.querySelector("button").textContent = t("extend", { n: minutes });
 }
@@ -686,7 +351,7 @@ const countdown = startCountdown(
       announce(warningLine.textContent, true);
     },
     onWindow(inside) {
-      inWindow = inside;
+      page.inWindow = inside;
       showEndChoices();
     },
   },
@@ -730,18 +395,17 @@ function followConversation(conversation, request = null) {
   }
   extendTo(conversation.ends_at);
   if (conversation.extension !== undefined) {
-    extension = conversation.extension;
+    page.extension = conversation.extension;
     showEndChoices();
   }
 }
 
 function endCall() {
-  if (ended) return;
-  ended = true;
+  if (connection.ended) return;
+  connection.end();
   // The page that follows the call is not in full screen.
   if (inFullscreen()) document.exitFullscreen().catch(() => {});
-  closeConnection();
-  for (const track of [media.audio, media.video]) track?.stop();
+  media.stop();
   countdown.stop();
   localVideo.srcObject = null;
   remoteVideo.srcObject = null;
@@ -824,7 +488,7 @@ function onEvent(name, data) {
       if (data.id === conversationId) extendTo(data.ends_at);
       break;
     case "call.signal":
-      heard(data);
+      connection.heard(data);
       break;
     case "call.fallback":
       fallbackTold(data);
@@ -837,54 +501,29 @@ function onEvent(name, data) {
 }
 
 function onStatus(state) {
-  socketUp = state === "connected";
-  if (socketUp) signal("hello");
+  connection.setSocket(state === "connected");
   showConnection();
 }
 
-// -- how the connection is doing: what the other side's media bring in -----------------------
-
-let lastBytes = { audio: 0, video: 0 };
-
-async function readStats() {
-  if (!pc || ended) return;
-  let report;
-  try {
-    report = await pc.getStats();
-  } catch {
-    return;
-  }
-  const bytes = { audio: 0, video: 0 };
-  let lost = 0;
-  let received = 0;
-  report.forEach((stat) => {
-    if (stat.type !== "inbound-rtp" || !(stat.kind in bytes)) return;
-    bytes[stat.kind] += stat.bytesReceived ?? 0;
-    lost += stat.packetsLost ?? 0;
-    received += stat.packetsReceived ?? 0;
-  });
-  // What came in since the last look, per kind: what the page (and its tests) can see.
-  root.dataset.inAudioBytes = String(bytes.audio);
-  root.dataset.inVideoBytes = String(bytes.video);
-  root.dataset.inAudioFlowing = String(bytes.audio > lastBytes.audio);
-  root.dataset.inVideoFlowing = String(bytes.video > lastBytes.video);
-  root.dataset.loss = received + lost > 0 ? (lost / (received + lost)).toFixed(3) : "0";
-  lastBytes = bytes;
+// What the other side's media bring in, per kind: what the page (and its tests) can see.
+async function showStats() {
+  const seen = await connection.readStats();
+  if (!seen) return;
+  root.dataset.inAudioBytes = String(seen.bytes.audio);
+  root.dataset.inVideoBytes = String(seen.bytes.video);
+  root.dataset.inAudioFlowing = String(seen.flowing.audio);
+  root.dataset.inVideoFlowing = String(seen.flowing.video);
+  root.dataset.loss = seen.loss === null ? "0" : seen.loss.toFixed(3);
 }
 
-window.setInterval(readStats, STATS_MS);
+window.setInterval(showStats, STATS_MS);
 
-window.addEventListener("pagehide", () => {
-  if (remotePeer && isConnected()) {
-    send("call.signal", { token, kind: "bye", peer, to: remotePeer }).catch(() => {});
-  }
-  closeConnection();
-});
+window.addEventListener("pagehide", () => connection.leave());
 
 renderControls();
 showConnection();
 startMedia().then(() => {
-  tellMedia();
-  applySenders();
+  connection.tellMedia();
+  connection.applySenders();
 });
 connect({ onEvent, onStatus });
