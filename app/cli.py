@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app import accounts, demo, logs, preflight, version
-from app.config import ConfigError, Settings, load_settings
-from app.db import Database
-from app.event import has_event
+from app import demo, preflight, version
+from app.core import logs
+from app.core.config import ConfigError, Settings, load_settings
+from app.domain import accounts
+from app.domain.event import has_event
+from app.storage.db import Database
 
 log = logging.getLogger("inzoomen")
 
@@ -114,8 +116,8 @@ def _workers(args: argparse.Namespace, settings: Settings) -> int:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.server import create_app
-    from app.wsprotocol import push_protocol
+    from app.web.push_transport import push_protocol
+    from app.web.server import create_app
 
     settings = _settings(args)
     for refusal in (
@@ -156,7 +158,7 @@ def serve(args: argparse.Namespace) -> int:
         # Each worker process builds the app from the environment.
         os.environ["INZOOMEN_DB"] = str(settings.database_path)
         os.environ["INZOOMEN_ENV"] = settings.environment
-        factory = "app.server:app_from_environment"
+        factory = "app.web.server:app_from_environment"
         uvicorn.run(factory, factory=True, workers=workers, **options)
     else:
         # workers=1 given outright: uvicorn would otherwise read WEB_CONCURRENCY itself.
@@ -266,7 +268,7 @@ def backup(args: argparse.Namespace) -> int:
 
 
 def retention(args: argparse.Namespace) -> int:
-    from app import privacy
+    from app.domain import privacy
 
     settings = _settings(args)
     days = settings.retention_days if args.days is None else args.days

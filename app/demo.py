@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from app.accounts import MIN_PASSWORD_LENGTH, create_staff
-from app.booths import add_slot, create_booth
-from app.db import Database, Transaction
-from app.event import Event, add_day, has_event, save_event
+from app.domain.accounts import MIN_PASSWORD_LENGTH, create_staff
+from app.domain.booths import add_slot, create_booth
+from app.domain.event import Event, add_day, has_event, save_event
+from app.storage.db import Database, Transaction
 
 DEMO_PASSWORD = "inzoomen-demo"
 DEMO_EVENT_NAME = "LeerWerkWeek Midden-Utrecht (demo)"

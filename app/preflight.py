@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from app.config import DEFAULT_SECRET_KEY, ConfigError, Settings, load_settings
-from app.db import migrations
+from app.core.config import DEFAULT_SECRET_KEY, ConfigError, Settings, load_settings
+from app.storage.db import migrations
 
 OK = "ok"
 WARNING = "warning"

@@ -123,7 +123,7 @@ class Heard:
 
 def heard(peer: ReconnectingPeer, kind: str, conversation_id: int) -> Heard:
     """On a reconnect the server sends ``session.state`` and then, at once, the latest
-    moment already told (``app.deadlines.moments_passed``); anything pushed meanwhile is held
+    moment already told (``app.live.deadlines.moments_passed``); anything pushed meanwhile is held
     back until after it. So on a reconnect a moment right after ``session.state`` is that
     replay, and any other telling is the timer firing: it may do so once. (The first
     connection has nothing to replay: every conversation starts after it.)"""

@@ -31,10 +31,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import dashboard, reports, snapshots
-from app.db import Database
-from app.event import Event, load_event, save_event
-from app.pages.dashboard import charts
+from app.domain import dashboard, reports
+from app.domain.event import Event, load_event, save_event
+from app.live import snapshots
+from app.storage.db import Database
+from app.web.pages.dashboard import charts
 
 STATUSES = ("available", "in_conversation", "wrapping_up", "paused", "offline")
 

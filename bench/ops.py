@@ -71,8 +71,8 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
-from app import accounts, booths  # noqa: E402
-from app.db import Database  # noqa: E402
+from app.domain import accounts, booths  # noqa: E402
+from app.storage.db import Database  # noqa: E402
 from bench.fanout import (  # noqa: E402
     Endpoint,
     cpu_seconds,

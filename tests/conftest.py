@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.db import Database
-from app.event import Event
+from app.domain.event import Event
+from app.storage.db import Database
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import chromium
 from tests.livekit import Browserless, LiveServer, World, seed_world

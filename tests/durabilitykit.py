@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from app import accounts, booths
-from app.db import Database
-from app.event import Event, add_day, save_event
+from app.domain import accounts, booths
+from app.domain.event import Event, add_day, save_event
+from app.storage.db import Database
 from tests.livekit import PASSWORD, Browserless, LiveServer, ReconnectingPeer, comparable
 
 ZONE = ZoneInfo("Europe/Amsterdam")

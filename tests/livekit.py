@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from app import accounts, booths
-from app.db import Database
-from app.event import Event, add_day, save_event
+from app.domain import accounts, booths
+from app.domain.event import Event, add_day, save_event
+from app.storage.db import Database
 
 PASSWORD = "test-password-123"
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from app import accounts, booths, candidates, queue
-from app.db import Database
-from app.event import Event, load_event, save_event
+from app.domain import accounts, booths, candidates, queue
+from app.domain.event import Event, load_event, save_event
+from app.storage.db import Database
 
 ZONE = "Europe/Amsterdam"
 PASSWORD = "correct-horse-battery"

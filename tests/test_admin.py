@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import accounts, admin, audit, booth_admin, booths, invitations, schedule_admin, sessions
-from app.db import Database
-from app.errors import DomainError, ValidationError
-from app.event import Event, event_days, load_event
+from app.core.errors import DomainError, ValidationError
+from app.domain import accounts, audit, booths, invitations, sessions
+from app.domain import booth_setup as booth_admin
+from app.domain import event_setup as admin
+from app.domain import schedule as schedule_admin
+from app.domain.event import Event, event_days, load_event
+from app.storage.db import Database
 from tests.servicekit import ZONE, count, make_advisor, make_booth, make_candidate, make_request
 
 NOW = 1_800_000_000.0
@@ -535,7 +538,7 @@ async def test_deactivating_ends_sessions_and_hands_waiting_requests_to_the_boot
 async def test_an_advisor_in_a_conversation_is_not_deactivated_or_moved(
     db: Database, event: Event
 ) -> None:
-    from app import conversations
+    from app.domain import conversations
 
     booth_id = await make_booth(db, "a")
     other = await make_booth(db, "b")

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from app.errors import MESSAGES
+from app.core.errors import MESSAGES
 from tests.livekit import Browserless, LiveServer, World
 
 Visitor = Callable[[], Browserless]

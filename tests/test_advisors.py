@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from app import accounts, advisors, conversations
-from app.errors import DomainError
+from app.core.errors import DomainError
+from app.domain import accounts, advisors, conversations
 from tests.servicekit import (
     make_advisor,
     make_booth,

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from app import accounts, announcements, audit
-from app.db import Database
-from app.errors import DomainError, ValidationError
-from app.event import Event
+from app.core.errors import DomainError, ValidationError
+from app.domain import accounts, announcements, audit
+from app.domain.event import Event
+from app.storage.db import Database
 from tests.livekit import Browserless, LiveServer, Peer, World, csrf_from
 from tests.servicekit import count
 

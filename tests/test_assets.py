@@ -18,9 +18,9 @@ import pytest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.assets import IMMUTABLE, REVALIDATE, Manifest
-from app.config import Settings
-from app.server import create_app
+from app.core.config import Settings
+from app.web.assets import IMMUTABLE, REVALIDATE, Manifest
+from app.web.server import create_app
 from tests.browserkit import chromium
 from tests.livekit import Browserless, LiveServer, World, seed_world
 

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import attendance, conversations, i18n, privacy
-from app.db import Database
-from app.event import Event
+from app.core import i18n
+from app.domain import attendance, conversations, privacy
+from app.domain.event import Event
+from app.storage.db import Database
 from tests.pdfkit import pdf_pages, pdf_texts
 from tests.servicekit import count, make_advisor, make_booth, make_candidate, make_request
 

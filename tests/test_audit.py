@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from app import accounts, announcements, audit, audit_text, i18n, moderation
-from app.audit import Detail
-from app.db import Database
-from app.event import Event
+from app.core import i18n
+from app.domain import accounts, announcements, audit, audit_text, moderation
+from app.domain.audit import Detail
+from app.domain.event import Event
+from app.storage.db import Database
 from tests.livekit import Browserless, World
 from tests.servicekit import make_booth, make_candidate, make_request
 

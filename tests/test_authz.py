@@ -35,10 +35,10 @@ import pytest
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from websockets.exceptions import InvalidStatus
 
-from app import actions
-from app.config import Settings
-from app.errors import MESSAGES
-from app.server import create_app
+from app.commands import actions
+from app.core.config import Settings
+from app.core.errors import MESSAGES
+from app.web.server import create_app
 from tests.livekit import Browserless, LiveServer, World, db_value
 
 PRINCIPALS = ("anonymous", "candidate", "other_candidate", "advisor", "other_advisor", "moderator")
@@ -339,7 +339,7 @@ NOT_STATE_COLUMNS = {("requests", "away_since"), ("candidates", "online_until")}
 # The readiness prompt is raised (and lapses) by the server's timers, not by anyone's step.
 NOT_STATE_COLUMNS |= {("requests", c) for c in ("ready_asked_at", "ready_until", "ready_misses")}
 NOT_STATE_COLUMNS |= {("requests", "line_at")}
-# Opening the call page is the candidate's joining the call (app.pages.call).
+# Opening the call page is the candidate's joining the call (app.web.pages.call).
 NOT_STATE_COLUMNS |= {("conversations", "joined_at")}
 
 
@@ -937,7 +937,7 @@ async def test_redirects_after_sign_in_stay_on_this_site(hall: Hall) -> None:
 
 
 def test_next_is_a_plain_local_path_or_the_hall() -> None:
-    from app.pages.common import safe_next
+    from app.web.pages.common import safe_next
 
     for trick in ("//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/x", "/ /x"):
         assert safe_next(trick) == "/", trick

@@ -1,7 +1,7 @@
 """What a booth card says about the booth's state agrees with what the booth does.
 
 A booth takes requests when it is open by its schedule or an advisor is there before or
-after its hours (``app.queue.booth_is_accepting``). The hall card says "Nu open" exactly
+after its hours (``app.domain.queue.booth_is_accepting``). The hall card says "Nu open" exactly
 then, and the opening hours ("Opent vandaag om 09:00") only when it does not: a card that
 says it opens later next to "Direct aan de beurt" and a zoom-in button contradicts itself.
 
@@ -25,11 +25,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Page, expect
 
-from app import accounts, advisors, booths, moderation, queue, snapshots
-from app.db import Database
-from app.errors import DomainError
-from app.event import Event, load_event
-from app.templating import make_templates
+from app.core.errors import DomainError
+from app.domain import accounts, advisors, booths, moderation, queue
+from app.domain.event import Event, load_event
+from app.live import snapshots
+from app.storage.db import Database
+from app.web.templating import make_templates
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in
 from tests.livekit import PASSWORD, Browserless, LiveServer, World, csrf_from, seed_world

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from app import calls
-from app.accounts import Staff
-from app.db import _statements
-from app.errors import DomainError
-from app.event import Event, load_event
-from app.video import CALL_PATH, appointment_link, meeting_for
+from app.core.errors import DomainError
+from app.domain import calls
+from app.domain.accounts import Staff
+from app.domain.event import Event, load_event
+from app.domain.video import CALL_PATH, appointment_link, meeting_for
+from app.storage.db import _statements
 from tests.livekit import Browserless, LiveServer, Peer, World, db_value, seed_world
 
 OFFER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -384,7 +384,7 @@ def test_every_provider_answers_through_the_same_interface() -> None:
 async def test_an_existing_event_keeps_its_video_settings_when_the_schema_moves(
     tmp_path: Path,
 ) -> None:
-    from app.db import Database, migrations
+    from app.storage.db import Database, migrations
 
     path = tmp_path / "old.db"
     connection = sqlite3.connect(path)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from app import candidates
-from app.errors import ValidationError
+from app.core.errors import ValidationError
+from app.domain import candidates
 from tests.servicekit import count
 
 VALID = {"name": "Sanne de Vries", "email": "sanne@voorbeeld.nl", "phone": "", "consent": True}

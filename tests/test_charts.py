@@ -1,4 +1,4 @@
-"""Charts drawn by the server: geometry from app/charts.py, markup from templates/_charts.html."""
+"""Charts drawn by the server: geometry from app/domain/charts.py, markup from _charts.html."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import charts
-from app.templating import make_templates
+from app.domain import charts
+from app.web.templating import make_templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -26,9 +26,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from app import cli, logs, preflight
-from app.config import DEFAULT_SECRET_KEY, load_settings
-from app.db import Database
+from app import cli, preflight
+from app.core import logs
+from app.core.config import DEFAULT_SECRET_KEY, load_settings
+from app.storage.db import Database
 from tests.livekit import ROOT, LiveServer, free_port
 from tests.rediskit import RedisServer, unique_prefix
 

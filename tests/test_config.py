@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import DEFAULT_SECRET_KEY, ConfigError, load_settings
+from app.core.config import DEFAULT_SECRET_KEY, ConfigError, load_settings
 
 
 def test_defaults_are_safe_for_a_demo() -> None:

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from app import accounts, conversations, queue
-from app.errors import DomainError
+from app.core.errors import DomainError
+from app.domain import accounts, conversations, queue
 from tests.servicekit import (
     count,
     make_advisor,

@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import dashboard, presence
-from app.booths import add_slot, create_booth
-from app.db import Database
-from app.event import Event, add_day, load_event
-from app.hub import MemoryHub
-from app.i18n import set_language
-from app.live import Live
-from app.pages.dashboard import charts
-from app.presence import Presence
+from app.core.i18n import set_language
+from app.domain import dashboard, presence
+from app.domain.booths import add_slot, create_booth
+from app.domain.event import Event, add_day, load_event
+from app.domain.presence import Presence
+from app.live.hub import MemoryHub
+from app.live.publish import Live
+from app.storage.db import Database
+from app.web.pages.dashboard import charts
 from tests.livekit import Browserless, LiveServer, World
 from tests.servicekit import make_advisor, make_candidate, make_event, open_db
 

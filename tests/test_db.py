@@ -6,8 +6,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from app import leases
-from app.db import Database
+from app.storage import leases
+from app.storage.db import Database
 
 
 async def test_every_write_moves_the_revision_on(tmp_path: Path) -> None:

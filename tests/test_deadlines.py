@@ -6,10 +6,10 @@ import json
 import time
 from pathlib import Path
 
-from app import conversations, readiness
-from app.deadlines import Deadlines
-from app.hub import MemoryHub
-from app.live import Live
+from app.domain import conversations, readiness
+from app.live.deadlines import Deadlines
+from app.live.hub import MemoryHub
+from app.live.publish import Live
 from tests.servicekit import (
     make_advisor,
     make_booth,

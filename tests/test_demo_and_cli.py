@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app import reports
-from app.accounts import authenticate
 from app.demo import DEMO_PASSWORD, seed_demo
-from app.event import event_days, load_event
+from app.domain import reports
+from app.domain.accounts import authenticate
+from app.domain.event import event_days, load_event
 from tests.livekit import ROOT
 from tests.servicekit import open_db
 
@@ -66,7 +66,9 @@ def _inzoomen(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 async def test_cli_migrate_and_create_user(tmp_path: Path) -> None:
     db_path = tmp_path / "cli.db"
     first = _inzoomen("migrate", "--db", str(db_path))
-    versions = sorted(int(m.name[:4]) for m in (ROOT / "app" / "migrations").glob("[0-9]*.sql"))
+    versions = sorted(
+        int(m.name[:4]) for m in (ROOT / "app" / "storage" / "migrations").glob("[0-9]*.sql")
+    )
     assert first.returncode == 0 and f"applied migrations: {versions}" in first.stdout
     again = _inzoomen("migrate", "--db", str(db_path))
     assert "up to date" in again.stdout

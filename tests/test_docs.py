@@ -9,9 +9,9 @@ import argparse
 import re
 from pathlib import Path
 
-from app.actions import REGISTRY
 from app.cli import parser
-from app.errors import MESSAGES
+from app.commands.actions import REGISTRY
+from app.core.errors import MESSAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOL = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
@@ -31,7 +31,7 @@ def test_every_action_is_documented() -> None:
 
 
 def test_every_pushed_event_is_documented() -> None:
-    sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "app").glob("*.py"))
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "app").rglob("*.py")))
     pushed = r'(?:publish\([^,]+,\s*|encode\(|conversation_signal\(\s*)"([a-z_]+\.[a-z_]+)"'
     events = set(re.findall(pushed, sources))
     assert events, "found no event names in app/"

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app import conversations
-from app.db import Database
-from app.deadlines import moments_passed
+from app.domain import conversations
+from app.live.deadlines import moments_passed
+from app.storage.db import Database
 from tests.durabilitykit import (
     ENV,
     all_in_sync,

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from app import accounts, candidates, emails, i18n, invitations, moderation
-from app.db import Database
-from app.errors import DomainError, ValidationError
+from app.core import i18n
+from app.core.errors import DomainError, ValidationError
+from app.domain import accounts, candidates, emails, invitations, moderation
+from app.storage.db import Database
 from tests.livekit import Browserless, LiveServer, World, db_value
 from tests.servicekit import PASSWORD, count
 

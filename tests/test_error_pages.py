@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from app.config import Settings
-from app.middleware import LANGUAGE_COOKIE
-from app.server import create_app
+from app.core.config import Settings
+from app.web.middleware import LANGUAGE_COOKIE
+from app.web.server import create_app
 from tests.livekit import ROOT, Browserless, LiveServer, World, free_port, seed_world
 from tests.rediskit import RedisServer, unique_prefix
 

@@ -8,11 +8,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app import advisors, conversations, estimate, queue, snapshots
-from app.db import Database
-from app.estimate import AdvisorState, Lengths, Wait
-from app.event import Event
-from app.templating import make_templates
+from app.domain import advisors, conversations, estimate, queue
+from app.domain.estimate import AdvisorState, Lengths, Wait
+from app.domain.event import Event
+from app.live import snapshots
+from app.storage.db import Database
+from app.web.templating import make_templates
 from tests.servicekit import (
     make_advisor,
     make_booth,

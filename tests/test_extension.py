@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from app import audit, conversations, extension, snapshots
-from app.db import Database
-from app.deadlines import moments_passed
-from app.errors import DomainError, ValidationError
-from app.event import Event
+from app.core.errors import DomainError, ValidationError
+from app.domain import audit, conversations, extension
+from app.domain.event import Event
+from app.live import snapshots
+from app.live.deadlines import moments_passed
+from app.storage.db import Database
 from tests.servicekit import make_advisor, make_booth, make_candidate, make_request
 
 T0 = 1_900_000_000.0  # the moment the conversation starts (600 s, warning 120 s)
@@ -56,7 +57,7 @@ async def hall(db: Database, event: Event) -> dict[str, int]:
 
 
 async def moderator(db: Database) -> int:
-    from app import accounts
+    from app.domain import accounts
 
     async with db.transaction() as tx:
         return await accounts.create_staff(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.errors import MESSAGES
+from app.core.errors import MESSAGES
 from tests.livekit import Browserless, LiveServer, Peer, World, csrf_from, seed_world
 
 # Conversations of 60 s with the warning at 57 s left: the warning comes after 3 s.

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app import actions, conversations, feedback, readiness
-from app.errors import DomainError, ValidationError
-from app.snapshots import candidate_state, console_state
+from app.commands import actions
+from app.core.errors import DomainError, ValidationError
+from app.domain import conversations, feedback, readiness
+from app.live.snapshots import candidate_state, console_state
 from tests.servicekit import (
     count,
     make_advisor,

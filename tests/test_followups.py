@@ -1,4 +1,4 @@
-"""Follow-up appointments and advisors' availability: the rules of app/followups.py on a real
+"""Follow-up appointments and advisors' availability: the rules of app/domain/followups.py on a real
 SQLite file, with an explicit ``now``."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from app import conversations, followups, notes
-from app.db import Database
-from app.errors import DomainError, ValidationError
-from app.event import Event
-from app.followups import Booking, Staffer
+from app.core.errors import DomainError, ValidationError
+from app.domain import conversations, followups, notes
+from app.domain.event import Event
+from app.domain.followups import Booking, Staffer
+from app.storage.db import Database
 from tests.servicekit import count, make_advisor, make_booth, make_candidate, make_request
 
 # A fixed moment well in the future of the machine's clock is not needed: every rule takes

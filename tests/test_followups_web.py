@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
-from app.errors import MESSAGES
+from app.core.errors import MESSAGES
 from tests.livekit import Browserless, Peer, World, csrf_from
 from tests.livekit import db_value as value
 

@@ -1,7 +1,7 @@
 """Fuzzing every WebSocket action and every HTML form of one real server process.
 
 What is fuzzed is discovered, never listed: the socket actions are ``actions.REGISTRY`` (with
-each action's fields), the forms are every route of ``app.pages.routes`` that takes POST,
+each action's fields), the forms are every route of ``app.web.pages.routes`` that takes POST,
 with the field names found in the forms the pages render for each role. A new action or
 form is fuzzed without anyone editing this file.
 
@@ -43,11 +43,11 @@ from starlette.convertors import IntegerConvertor
 from starlette.routing import Route
 from websockets.exceptions import ConnectionClosed
 
-from app.actions import REGISTRY
-from app.auth import ROLES
-from app.errors import MESSAGES
-from app.pages import routes as page_routes
-from app.protocol import Field
+from app.commands.actions import REGISTRY
+from app.commands.envelope import Field
+from app.core.errors import MESSAGES
+from app.web.auth import ROLES
+from app.web.pages import routes as page_routes
 from tests.livekit import Browserless, LiveServer, Peer, World, csrf_from, seed_world
 
 T = TypeVar("T")
@@ -83,7 +83,7 @@ NOT_COMPARED_COLUMNS = {
     ("sessions", "last_seen"),
     ("candidates", "online_until"),
 }
-# Whoever is next is asked "Ben je er klaar voor?" by the server's timers (app.readiness),
+# Whoever is next is asked "Ben je er klaar voor?" by the server's timers (app.domain.readiness),
 # also after a batch that was refused as a whole: the ask is no one's input.
 NOT_COMPARED_COLUMNS |= {("requests", "ready_asked_at"), ("requests", "ready_until")}
 SIGN_IN_PAGES = ("/aanmelden", "/inloggen")
@@ -296,7 +296,7 @@ def fuzz_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzHall]:
     path = directory / "fuzz.db"
     loop = Loop()
     world = loop.run(seed_world(path))
-    # The readiness limits are the event's (app.readiness): none runs out during the run.
+    # The readiness limits are the event's (app.domain.readiness): none runs out during the run.
     connection = sqlite3.connect(path)
     with connection:
         connection.execute("UPDATE event SET ready_seconds = 100000, join_seconds = 100000")

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import throttles
-from app.config import DEFAULT_SECRET_KEY
+from app.core.config import DEFAULT_SECRET_KEY
+from app.domain import throttles
 from tests.livekit import PASSWORD, Browserless, LiveServer, World
 
 SMALL_LIMIT = 64 * 1024

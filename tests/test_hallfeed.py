@@ -6,8 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from app.hallfeed import HallFeed
-from app.hub import LocalFanout
+from app.live.hall_feed import HallFeed
+from app.live.hub import LocalFanout
 
 
 def booth(booth_id: int, **fields: Any) -> dict[str, Any]:

@@ -7,8 +7,8 @@ import contextlib
 import json
 from typing import Any
 
-from app import hub as hub_module
-from app.hub import MemoryHub
+from app.live import hub as hub_module
+from app.live.hub import MemoryHub
 
 
 async def test_publish_reaches_only_the_topic() -> None:

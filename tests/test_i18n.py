@@ -21,11 +21,13 @@ from babel.dates import format_date
 from babel.messages.pofile import read_po
 from websockets.asyncio.client import connect
 
-from app import booths, catalogues, i18n, queue, templating
-from app.db import Database
-from app.i18n import LANGUAGES
-from app.middleware import LANGUAGE_COOKIE
-from app.pages.call import call_texts
+from app.core import catalogues, i18n
+from app.core.i18n import LANGUAGES
+from app.domain import booths, queue
+from app.storage.db import Database
+from app.web import templating
+from app.web.middleware import LANGUAGE_COOKIE
+from app.web.pages.call import call_texts
 from tests.livekit import Browserless, LiveServer, Peer, World, csrf_from
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -365,7 +367,7 @@ def _after_keyword(source: str, i: int) -> bool:
 
 def untranslated_script_texts(directory: Path = SCRIPTS) -> list[str]:
     found = []
-    for path in sorted(directory.glob("*.js")):
+    for path in sorted(directory.rglob("*.js")):
         source = path.read_text(encoding="utf-8")
         for line, start, text in _js_strings(source):
             if not WORDS.search(text):
@@ -400,8 +402,9 @@ def test_the_script_check_sees_a_bare_text(tmp_path: Path) -> None:
 def test_scripts_hold_no_text_outside_the_catalogues() -> None:
     found = untranslated_script_texts()
     assert not found, (
-        "user-visible text in scripts outside t(): add it to client_texts() in app/pages/common.py "
-        "(or page_texts in templates/base.html) and use t(key)\n  " + "\n  ".join(found)
+        "user-visible text in scripts outside t(): add it to client_texts() in "
+        "app/web/pages/common.py (or page_texts in templates/base.html) and use t(key)\n  "
+        + "\n  ".join(found)
     )
 
 
@@ -470,9 +473,9 @@ async def test_every_script_text_is_translated(new_visitor, world: World) -> Non
     english = _texts_of((await visitor.http.get("/")).text)
     assert dutch.keys() == english.keys()
     used = set()
-    for path in SCRIPTS.glob("*.js"):
+    for path in SCRIPTS.rglob("*.js"):
         used |= set(re.findall(r"\bt\(\s*[\"'](\w+)[\"']", path.read_text(encoding="utf-8")))
-    # The call page carries texts of its own besides the shared ones (app.pages.call).
+    # The call page carries texts of its own besides the shared ones (app.web.pages.call).
     i18n.set_language("en")
     english.update(call_texts())
     assert english["state.connected"] == "Connected"

@@ -8,8 +8,8 @@ import hmac
 
 import pytest
 
-from app.config import ConfigError, load_settings
-from app.ice import client_config, turn_credential, turn_username
+from app.core.config import ConfigError, load_settings
+from app.domain.ice import client_config, turn_credential, turn_username
 
 TURN = "turn:turn.example.org:3478?transport=udp"
 TURNS = "turns:turn.example.org:5349"
@@ -52,7 +52,7 @@ def test_turn_with_a_secret_hands_out_ephemeral_credentials() -> None:
     stun, turn = config["iceServers"]
     assert stun == {"urls": ["stun:stun.example.org"]}
     assert turn["urls"] == [TURN, TURNS]
-    # coturn's REST API scheme, computed here independently of app.ice.
+    # coturn's REST API scheme, computed here independently of app.domain.ice.
     assert turn["username"] == "1700000600:candidate-12"
     expected = base64.b64encode(
         hmac.new(SECRET.encode(), b"1700000600:candidate-12", hashlib.sha1).digest()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app import leases
-from app.db import Database
+from app.storage import leases
+from app.storage.db import Database
 
 
 async def test_one_holder_at_a_time_and_take_over_after_expiry(tmp_path: Path) -> None:

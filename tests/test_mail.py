@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from app import mail, privacy
-from app.calendar_file import FollowUpMissing, follow_up_ics
-from app.db import Database
-from app.event import Event
-from app.followup_mail import queue_follow_up_mail
-from app.i18n import set_language
+from app.core.i18n import set_language
+from app.domain import privacy
+from app.domain.calendar_file import FollowUpMissing, follow_up_ics
+from app.domain.event import Event
+from app.domain.followup_mail import queue_follow_up_mail
+from app.storage import outbox as mail
+from app.storage.db import Database
 from tests.servicekit import count, make_advisor, make_booth, make_candidate
 
 # Monday 30 March 2026, 14:00 in Amsterdam: summer time (UTC+2), so 12:00 UTC.

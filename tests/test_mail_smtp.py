@@ -16,12 +16,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
-from app import mail
-from app.config import ConfigError, load_settings
-from app.db import Database
-from app.event import Event
-from app.followup_mail import queue_follow_up_mail
-from app.mail_delivery import MailDelivery, SmtpServer
+from app.core.config import ConfigError, load_settings
+from app.domain.event import Event
+from app.domain.followup_mail import queue_follow_up_mail
+from app.domain.mail_delivery import MailDelivery, SmtpServer
+from app.storage import outbox as mail
+from app.storage.db import Database
 from tests.livekit import LiveServer, free_port, seed_world
 from tests.servicekit import (
     count,

@@ -13,7 +13,7 @@ import pytest
 from icalendar import Calendar
 from playwright.async_api import expect
 
-from app.followup_mail import queue_follow_up_mail
+from app.domain.followup_mail import queue_follow_up_mail
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in
 from tests.livekit import Browserless, LiveServer, World

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from app import audit, candidates, conversations, moderation, queue, sessions, snapshots
-from app.db import Database
-from app.errors import DomainError, ValidationError
-from app.event import Event, load_event
+from app.core.errors import DomainError, ValidationError
+from app.domain import audit, candidates, conversations, moderation, queue, sessions
+from app.domain.event import Event, load_event
+from app.live import snapshots
+from app.storage.db import Database
 from tests.servicekit import count, make_advisor, make_booth, make_candidate, make_request
 
 WRAP_UP = 30
@@ -47,7 +48,7 @@ async def last_audit(db: Database) -> audit.Entry:
 
 
 async def a_moderator(db: Database) -> int:
-    from app import accounts
+    from app.domain import accounts
 
     async with db.transaction() as tx:
         return await accounts.create_staff(

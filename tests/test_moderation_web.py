@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from app.errors import MESSAGES
+from app.core.errors import MESSAGES
 from tests.livekit import Browserless, Peer, World, db_value
 
 STEP_IN = "/moderator/ingrijpen"

@@ -20,11 +20,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from app import attendance, booth_admin, booths, mail, reports
-from app.calendar_file import build_ics
-from app.db import Database
-from app.event import Event
-from app.mail_delivery import email_message
+from app.domain import attendance, booths, reports
+from app.domain import booth_setup as booth_admin
+from app.domain.calendar_file import build_ics
+from app.domain.event import Event
+from app.domain.mail_delivery import email_message
+from app.storage import outbox as mail
+from app.storage.db import Database
 from tests.livekit import World
 from tests.pdfkit import pdf_texts
 from tests.servicekit import make_booth, make_candidate
@@ -133,7 +135,7 @@ def test_control_characters_in_a_name_do_not_reach_the_pdf() -> None:
 
 
 def follow_up(name: str) -> dict[str, Any]:
-    """A follow-up as app.calendar_file loads it, with the name everywhere a name goes."""
+    """A follow-up as app.domain.calendar_file loads it, with the name everywhere a name goes."""
     return {
         "id": 7, "booth_id": 1, "advisor_id": 2, "candidate_id": 3, "starts_at": START,
         "minutes": 30, "mode": "on_site", "location": f"Stationsplein 1, {name}",

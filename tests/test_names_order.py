@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from app import accounts, dashboard, invitations, names
-from app.db import Database
+from app.core import names
+from app.domain import accounts, dashboard, invitations
+from app.storage.db import Database
 from tests.servicekit import PASSWORD, make_booth
 
 # A list as a Dutch reader expects it.

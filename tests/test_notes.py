@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app import conversations, notes
-from app.errors import DomainError, ValidationError
-from app.event import load_event
-from app.snapshots import candidate_state, console_state
+from app.core.errors import DomainError, ValidationError
+from app.domain import conversations, notes
+from app.domain.event import load_event
+from app.live.snapshots import candidate_state, console_state
 from tests.livekit import Peer, World, csrf_from
 from tests.servicekit import (
     make_advisor,

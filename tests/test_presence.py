@@ -1,7 +1,7 @@
 """The grace period: a candidate whose connection drops keeps their place for a while.
 
-Service tests on a real SQLite file (``app.presence`` and the lapse handled by
-``app.deadlines``), and live tests against a real server whose grace period is 2 s.
+Service tests on a real SQLite file (``app.domain.presence`` and the lapse handled by
+``app.live.deadlines``), and live tests against a real server whose grace period is 2 s.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from app import presence, queue
-from app.config import ConfigError, load_settings
-from app.db import Database
-from app.deadlines import Deadlines
-from app.hub import MemoryHub
-from app.live import Live
-from app.presence import Presence
+from app.core.config import ConfigError, load_settings
+from app.domain import presence, queue
+from app.domain.presence import Presence
+from app.live.deadlines import Deadlines
+from app.live.hub import MemoryHub
+from app.live.publish import Live
+from app.storage.db import Database
 from tests.browserkit import chromium, sign_in
 from tests.livekit import Browserless, LiveServer, World, csrf_from, seed_world
 from tests.rediskit import RedisServer
@@ -212,7 +212,7 @@ async def test_deadlines_lapse_away_requests_and_tell_everyone(db: Database) -> 
         )
     )
     # Paused: nobody is free to take them, so nobody is asked whether they are ready
-    # (app.readiness) and only the lapse is told.
+    # (app.domain.readiness) and only the lapse is told.
     async with db.transaction() as tx:
         await tx.execute("UPDATE staff SET status = 'paused' WHERE id = ?", (advisor,))
     t = time.time()

@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import candidates, conversations, privacy, queue
-from app.config import ConfigError, load_settings
-from app.db import Database
-from app.errors import DomainError
-from app.event import add_day
-from app.leases import Lease
+from app.core.config import ConfigError, load_settings
+from app.core.errors import DomainError
+from app.domain import candidates, conversations, privacy, queue
+from app.domain.event import add_day
+from app.storage.db import Database
+from app.storage.leases import Lease
 from tests.livekit import ROOT, Browserless, LiveServer, World, csrf_from, seed_world
 from tests.servicekit import make_advisor, make_booth, make_candidate, make_event, make_request
 

@@ -2,9 +2,9 @@
 1013 (try again later) instead of holding the server's memory.
 
 The fast path is ``inzoomen serve``, whose uvicorn protocol writes frames straight to the
-transport (app/wsprotocol.py). The fallback is the same app under uvicorn's own WebSocket
+transport (app/web/push_transport.py). The fallback is the same app under uvicorn's own WebSocket
 protocol, as any other ASGI server would run it (a bounded queue and a task per connection,
-app/ws.py). The slow reader is a real client whose socket is not read while the advisor
+app/web/socket.py). The slow reader is a real client whose socket is not read while the advisor
 sends it large call signals; then it reads everything it was sent, up to the close frame.
 """
 
@@ -23,8 +23,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.video import CALL_PATH
-from app.wsprotocol import push_protocol
+from app.domain.video import CALL_PATH
+from app.web.push_transport import push_protocol
 from tests.livekit import Browserless, LiveServer, Peer, World, seed_world
 
 TOKEN = "contract-metrics-token-0123456789"
@@ -46,7 +46,13 @@ class FallbackServer(LiveServer):
     """The hall's app factory under plain uvicorn with its own WebSocket protocol."""
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "uvicorn", "--factory", "app.server:app_from_environment"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "app.web.server:app_from_environment",
+        ]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets-sansio"]
         return [*command, "--no-access-log"]
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from app import conversations, queue
-from app.errors import DomainError, ValidationError
+from app.core.errors import DomainError, ValidationError
+from app.domain import conversations, queue
 from tests.servicekit import (
     count,
     make_advisor,

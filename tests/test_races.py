@@ -28,8 +28,8 @@ import pytest
 import pytest_asyncio
 from websockets.exceptions import ConnectionClosed
 
-from app import accounts
-from app.db import Database
+from app.domain import accounts
+from app.storage.db import Database
 from tests.livekit import (
     PASSWORD,
     Browserless,

@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from app.ratelimit import ConnectionCap, MessageLimiter, SocketLimits, TokenBucket, UserBuckets
+from app.core.ratelimit import ConnectionCap, MessageLimiter, SocketLimits, TokenBucket, UserBuckets
 from tests.livekit import Browserless, LiveServer, Peer, World, csrf_from
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from app import conversations, estimate, queue, readiness, reports, snapshots, transfer
-from app.db import Database
-from app.errors import DomainError, ValidationError
-from app.event import Event
+from app.core.errors import DomainError, ValidationError
+from app.domain import conversations, estimate, queue, readiness, reports, transfer
+from app.domain.event import Event
+from app.live import snapshots
+from app.storage.db import Database
 from tests.servicekit import make_advisor, make_booth, make_candidate, make_request
 
 T0 = time.time() - 3600

@@ -13,8 +13,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from app.hub import encode
-from app.redishub import RedisHub
+from app.live.hub import encode
+from app.live.redis_hub import RedisHub
 from tests.rediskit import RedisServer, unique_prefix
 
 WAIT = 5.0

@@ -30,9 +30,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import accounts, booths, candidates, conversations, queue, reports
-from app.db import Database
-from app.event import Event, add_day, load_event, save_event
+from app.domain import accounts, booths, candidates, conversations, queue, reports
+from app.domain.event import Event, add_day, load_event, save_event
+from app.storage.db import Database
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 DAY1 = date(2026, 3, 12)
@@ -649,7 +649,7 @@ def test_a_day_scope_follows_the_clock_change() -> None:
 async def test_an_erased_candidate_still_counts_but_is_a_number(
     db: Database, scripted: tuple[Event, Script], tmp_path: Path
 ) -> None:
-    from app import privacy
+    from app.domain import privacy
 
     event, s = scripted
     await privacy.erase(db, s.candidates[0], now=at(DAY2, 12), wrap_up_seconds=60)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from app.db import Database
+from app.storage.db import Database
 from tests.a11ykit import CheckedBrowser, assert_no_horizontal_overflow, screenshot
 from tests.browserkit import log_in
 from tests.livekit import LiveServer

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import reports
-from app.db import Database
+from app.domain import reports
+from app.storage.db import Database
 from tests.livekit import Browserless, LiveServer
 from tests.test_reports import DAY1, Script, seed_scripted_event
 

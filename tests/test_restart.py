@@ -4,9 +4,9 @@ import asyncio
 import sqlite3
 import time
 
-from app import conversations, queue
-from app import db as db_module
-from app.event import load_event
+from app.domain import conversations, queue
+from app.domain.event import load_event
+from app.storage import db as db_module
 from tests.servicekit import (
     make_advisor,
     make_booth,

@@ -17,12 +17,12 @@ import httpx
 import pytest
 from starlette.routing import BaseRoute, Route
 
-from app import throttles
-from app.config import Settings
-from app.db import Database
-from app.metrics import routes as metrics_routes
-from app.pages import routes as page_routes
-from app.server import create_app
+from app.core.config import Settings
+from app.domain import throttles
+from app.live.metrics import routes as metrics_routes
+from app.storage.db import Database
+from app.web.pages import routes as page_routes
+from app.web.server import create_app
 from tests.livekit import PASSWORD, Browserless, LiveServer, World, csrf_from
 
 ROOT = Path(__file__).resolve().parent.parent

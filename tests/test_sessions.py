@@ -13,10 +13,10 @@ from playwright.async_api import expect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from app import accounts, sessions
-from app.auth import identify, sign_in_staff, sign_out
-from app.db import Database
-from app.errors import ValidationError
+from app.core.errors import ValidationError
+from app.domain import accounts, sessions
+from app.storage.db import Database
+from app.web.auth import identify, sign_in_staff, sign_out
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in
 from tests.livekit import PASSWORD, Browserless, LiveServer, Peer, World, csrf_from

@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 import time
 
-from app import conversations, snapshots
+from app.domain import conversations
+from app.live import snapshots
 from tests.servicekit import (
     make_advisor,
     make_booth,

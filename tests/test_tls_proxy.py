@@ -33,7 +33,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from app.cli import parser
-from app.config import ConfigError, load_settings
+from app.core.config import ConfigError, load_settings
 from tests.browserkit import chromium
 from tests.livekit import PASSWORD, ROOT, LiveServer, World, seed_world
 from tests.proxykit import (
@@ -337,7 +337,7 @@ def _exec_start(path: Path) -> list[str]:
 
 
 def _config_variables() -> set[str]:
-    source = (ROOT / "app" / "config.py").read_text(encoding="utf-8")
+    source = (ROOT / "app" / "core" / "config.py").read_text(encoding="utf-8")
     return set(re.findall(r'"(INZOOMEN_[A-Z_]+)"', source))
 
 
@@ -401,7 +401,7 @@ def test_environment_file_is_a_production_configuration(tmp_path: Path) -> None:
     named = set(re.findall(r"^#?([A-Z_]+)=", text, re.MULTILINE))
     known = _config_variables()
     assert named - known - {"WEB_CONCURRENCY"} == set(), "unknown settings in inzoomen.env"
-    assert known - named == set(), "settings of app/config.py missing from inzoomen.env"
+    assert known - named == set(), "settings of app/core/config.py missing from inzoomen.env"
 
     # Every line, the examples uncommented too, reads the same in `sh` (as the README's
     # commands read it) as in systemd, which takes off one pair of double quotes.

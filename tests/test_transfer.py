@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from app import conversations, moderation, snapshots, transfer
-from app.db import Database
-from app.errors import DomainError, ValidationError
-from app.event import Event, load_event
+from app.core.errors import DomainError, ValidationError
+from app.domain import conversations, moderation, transfer
+from app.domain.event import Event, load_event
+from app.live import snapshots
+from app.storage.db import Database
 from tests.servicekit import make_advisor, make_booth, make_candidate, make_request
 
 WRAP_UP = 30
@@ -237,7 +238,7 @@ async def test_the_targets_are_the_other_open_booths_and_their_present_advisors(
 async def test_the_note_is_never_in_the_candidates_export_and_is_erased_with_them(
     db: Database, event: Event, hall: dict[str, int]
 ) -> None:
-    from app import privacy
+    from app.domain import privacy
 
     sanne, _, conv = await talking(db, event, hall["a"], hall["a1"], "Sanne", time.time())
     done = await call(db, event, hall["a1"], conv, hall["b"], note="Twijfelt tussen zorg en bouw")

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from app.errors import MESSAGES
+from app.core.errors import MESSAGES
 from tests.livekit import Browserless, Peer, World
 
 NOTE = 'Zoekt bouw, BBL <b>niveau 2</b> & "snel"'

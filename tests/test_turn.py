@@ -2,7 +2,7 @@
 
 Each test starts its own ``turnserver`` (Debian's coturn) on a free loopback port with the
 TURN REST API scheme (``use-auth-secret`` + ``static-auth-secret``); real Chromium gathers
-relayed candidates through it with the RTCConfiguration from ``app.ice.client_config``.
+relayed candidates through it with the RTCConfiguration from ``app.domain.ice.client_config``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from app.config import load_settings
-from app.ice import client_config
+from app.core.config import load_settings
+from app.domain.ice import client_config
 from tests.browserkit import chromium
 from tests.livekit import LiveServer
 

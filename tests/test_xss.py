@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import accounts, booths, emails
-from app.db import Database
+from app.domain import accounts, booths, emails
+from app.storage.db import Database
 from tests.livekit import PASSWORD, Browserless, LiveServer, World, csrf_from, seed_world
 from tests.test_authz import HTTP_RULES
 
@@ -225,7 +225,7 @@ class Injected(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         names = {name for name, _ in attrs}
         values = dict(attrs)
-        # The server's charts (app/charts.py) are inline SVG with classes of their own.
+        # The server's charts (app/domain/charts.py) are inline SVG with classes of their own.
         chart = tag == "svg" and (values.get("class") or "").startswith("chart-")
         if tag in ("svg", "iframe", "style", "b") and not chart:
             self.found.append(f"<{tag}>")

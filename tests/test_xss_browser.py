@@ -30,7 +30,7 @@ INSPECT = """() => {
   const bad = [];
   if (window.__xss !== undefined) bad.push(`window.__xss = ${window.__xss}`);
   if (window.parent.__xss !== undefined) bad.push("parent.__xss set");
-  // The server's charts (app/charts.py) are inline SVG with classes of their own.
+  // The server's charts (app/domain/charts.py) are inline SVG with classes of their own.
   const injected = "img[src='x'], svg:not([class^='chart-']), iframe, style, b, object, embed, " +
     "a[href^='javascript']";
   for (const el of document.querySelectorAll(injected)) bad.push(el.outerHTML.slice(0, 120));

@@ -155,7 +155,7 @@ function fillTransferTargets(panel, targets) {
   }
 }
 
-// Whether the candidate opened the call yet (app.readiness).
+// Whether the candidate opened the call yet (app.domain.readiness).
 function fillJoined(panel, conversation) {
   const joined = field(panel, "joined");
   joined.dataset.joined = conversation.joined_at != null ? "yes" : "no";

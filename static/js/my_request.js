@@ -75,7 +75,7 @@ function fillWaiting(panel, request) {
   fillReady(panel, request);
 }
 
-// "Ben je er klaar voor?" (app.readiness): the prompt with the time left, a sound, a
+// "Ben je er klaar voor?" (app.domain.readiness): the prompt with the time left, a sound, a
 // notification (when allowed) and a flashing tab title while it is unanswered.
 let readyTimer = null;
 let readyAsked = null; // the ready_asked_at the candidate was alerted for

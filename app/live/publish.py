@@ -1,0 +1,323 @@
+"""Telling everyone what changed, after it was committed.
+
+Each function here reads committed state and publishes it to the audiences that may see it:
+the hall sees booth summaries; a booth's advisors see its queue; a candidate sees only their
+own request and conversation; moderators see the overview.
+
+What one person waits for (their own request, an advisor's console) is read and published at
+once. What everybody sees (the hall) and the moderators' overview are coalesced: changed
+booths are marked, and on average at most once per ``push_seconds`` their views are read
+again and published, so a burst of changes costs one read and one push (latest state wins).
+
+The moderators' dashboard also moves with time alone (waits grow, conversations run into
+overtime, alerts come up): every ``OVERVIEW_SECONDS`` each process reads it again and hands
+it to the moderators connected to that process only (not through the shared hub, so several
+workers do not multiply it), and only while one is connected.
+
+Every state carries ``rev``, the database revision read before it: a client (and the hall
+feed) ignores a state older than one it already has, whatever order they arrive in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from app.domain import announcements, feedback
+from app.domain.event import Event, load_event
+from app.live import snapshots
+from app.live.hall_feed import HallFeed
+from app.live.hub import Hub, encode
+from app.storage.db import Database
+
+log = logging.getLogger("inzoomen.live")
+
+HALL_VIEWS = "hall.views"
+DEADLINES_WAKE = "deadlines.wake"
+# Booth views depend on the time too (open now, estimated waits): read them all again this
+# often even when nothing was changed.
+REFRESH_SECONDS = 30.0
+# The dashboard is pushed to this process's moderators this often even when nothing changed.
+OVERVIEW_SECONDS = 5.0
+# Pushes that may follow each other closer than ``push_seconds`` before the pace applies.
+PUSH_BURST = 2
+# Announcements: the internal topic that carries every live one to each process, the topic
+# of advisors and moderators, and how long a process answers from what it holds before it
+# reads them again (should a change have been missed).
+ANNOUNCEMENTS = "announcements.changed"
+ADVISORS_TOPIC = "advisors"
+ANNOUNCEMENTS_HELD_SECONDS = 5.0
+
+
+class Live:
+    def __init__(
+        self,
+        db: Database,
+        hub: Hub,
+        clock: Callable[[], float],
+        push_seconds: float = 0.2,
+        feed: HallFeed | None = None,
+    ) -> None:
+        self.db = db
+        self.hub = hub
+        self.clock = clock
+        self.push_seconds = push_seconds
+        self.feed = feed or HallFeed(hub.local, clock=clock)
+        self._dirty: set[int] = set()
+        self._overview_dirty = False
+        self._dirty_since: float | None = None
+        self._marked = asyncio.Event()
+        hub.listen(HALL_VIEWS, self._views_arrived)
+        # The live announcements as last read or heard: (held since, monotonic; the state).
+        self._announcements: tuple[float, dict[str, Any]] | None = None
+        hub.listen(ANNOUNCEMENTS, self._announcements_arrived)
+
+    async def event(self) -> Event:
+        return await load_event(self.db)
+
+    # -- what one person waits for: at once ------------------------------------------------
+
+    async def booths_changed(self, booth_ids: Iterable[int]) -> None:
+        """A booth's advisors, queue or conversations changed: tell every audience."""
+        booth_ids = sorted(set(booth_ids))
+        self.mark(booth_ids)
+        # Who is next may have changed: the deadlines task asks them (app.domain.readiness).
+        await self.deadlines_moved()
+        event = await self.event()
+        for booth_id in booth_ids:
+            rev = await self.db.revision()
+            now = self.clock()
+            advisor_ids = await self.db.fetchall(
+                "SELECT id FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1",
+                (booth_id,),
+            )
+            for row in advisor_ids:
+                await self.console_changed(row["id"], event)
+            views = await snapshots.waiting_request_views(self.db, event, booth_id, now)
+            rated = await feedback.for_candidates(self.db, list(views))
+            for candidate_id, view in views.items():
+                # The whole state: a client replaces what it holds with it.
+                state = {"request": view, "conversation": None, "feedback": rated[candidate_id]}
+                await self.hub.publish(
+                    f"candidate:{candidate_id}", "me.state", {**state, "rev": rev}
+                )
+
+    async def candidate_changed(self, candidate_id: int) -> None:
+        event = await self.event()
+        rev = await self.db.revision()
+        state = await snapshots.candidate_state(self.db, event, candidate_id, self.clock())
+        await self.hub.publish(f"candidate:{candidate_id}", "me.state", {**state, "rev": rev})
+
+    async def conversation_started(self, candidate_id: int, advisor_id: int) -> None:
+        """Both participants get the link in the same moment: both states are read first,
+        then published back to back."""
+        event = await self.event()
+        rev = await self.db.revision()
+        now = self.clock()
+        candidate = await snapshots.candidate_state(self.db, event, candidate_id, now)
+        console = await snapshots.console_state(self.db, event, advisor_id, now)
+        await self.hub.publish(f"candidate:{candidate_id}", "me.state", {**candidate, "rev": rev})
+        await self.hub.publish(f"staff:{advisor_id}", "console.state", {**console, "rev": rev})
+
+    async def console_changed(self, advisor_id: int, event: Event | None = None) -> None:
+        event = event or await self.event()
+        rev = await self.db.revision()
+        state = await snapshots.console_state(self.db, event, advisor_id, self.clock())
+        await self.hub.publish(f"staff:{advisor_id}", "console.state", {**state, "rev": rev})
+
+    async def conversation_signal(
+        self, event_name: str, candidate_id: int, advisor_id: int, data: dict[str, Any]
+    ) -> None:
+        """A moment of a conversation (warning, time up) told to its two participants only."""
+        await self.hub.publish(f"candidate:{candidate_id}", event_name, data)
+        await self.hub.publish(f"staff:{advisor_id}", event_name, data)
+
+    async def deadlines_moved(self) -> None:
+        """A deadline was added or moved: wake whichever process handles deadlines."""
+        await self.hub.publish(DEADLINES_WAKE, DEADLINES_WAKE, {})
+
+    # -- what everybody sees: coalesced ----------------------------------------------------
+
+    def mark(self, booth_ids: Iterable[int]) -> None:
+        """These booths changed: their hall views and the overview are read and published
+        with the next push."""
+        self._dirty.update(booth_ids)
+        self._overview_dirty = True
+        if self._dirty_since is None:
+            self._dirty_since = self.clock()
+        self._marked.set()
+
+    async def read_views(self, booth_ids: set[int] | None) -> dict[str, Any]:
+        """Hall views of some booths (None: all, in hall order), with their revision."""
+        rev = await self.db.revision()
+        event = await self.event()
+        at = self.clock()
+        if booth_ids is not None and len(booth_ids) == 1:
+            views = await snapshots.booth_views(self.db, event, at, next(iter(booth_ids)))
+        else:
+            views = await snapshots.booth_views(self.db, event, at)
+            if booth_ids is not None:
+                views = [v for v in views if v["id"] in booth_ids]
+        return {
+            "rev": rev,
+            "at": at,
+            "views": views,
+            "complete": booth_ids is None,
+            "event": {"name": event.name, "timezone": event.timezone},
+        }
+
+    def _views_arrived(self, _event: str, data: Any) -> None:
+        self.feed.offer(
+            data["views"],
+            int(data["rev"]),
+            float(data["at"]),
+            complete=bool(data.get("complete")),
+            event=data.get("event"),
+            changed_at=data.get("changed_at"),
+        )
+
+    async def refresh_hall(self) -> None:
+        """Read every booth again, for this process's hall only."""
+        self._views_arrived(HALL_VIEWS, await self.read_views(None))
+
+    async def publish_marked(self) -> None:
+        """Read and publish what was marked since the last push."""
+        self._marked.clear()
+        booth_ids, self._dirty = self._dirty, set()
+        overview, self._overview_dirty = self._overview_dirty, False
+        changed_at, self._dirty_since = self._dirty_since, None
+        if booth_ids:
+            data = await self.read_views(booth_ids)
+            data["changed_at"] = changed_at
+            await self.hub.publish(HALL_VIEWS, HALL_VIEWS, data)
+        if overview:
+            await self.overview_changed()
+
+    async def hall_changed(self) -> None:
+        """Booths were added, removed or reordered, or the event itself changed: every
+        process's hall is read again whole (removed booths leave it), with the overview."""
+        await self.hub.publish(HALL_VIEWS, HALL_VIEWS, await self.read_views(None))
+        await self.overview_changed()
+
+    async def overview_changed(self, event: Event | None = None) -> None:
+        event = event or await self.event()
+        rev = await self.db.revision()
+        state = await snapshots.overview(self.db, event, self.clock())
+        await self.hub.publish("moderators", "overview.state", {**state, "rev": rev})
+
+    async def overview_tick(self) -> bool:
+        """The dashboard read again for the moderators connected to this process (none
+        connected: nothing is read). True when it was pushed."""
+        if self.hub.local.count("moderators") == 0:
+            return False
+        event = await self.event()
+        rev = await self.db.revision()
+        state = await snapshots.overview(self.db, event, self.clock())
+        self.hub.local.deliver("moderators", encode("overview.state", {**state, "rev": rev}))
+        return True
+
+    async def run_overview_ticks(self) -> None:
+        """Push the dashboard to this process's moderators every ``OVERVIEW_SECONDS``."""
+        while True:
+            await asyncio.sleep(OVERVIEW_SECONDS)
+            try:
+                await self.overview_tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pushing the dashboard failed")
+
+    async def run(self) -> None:
+        """Publish marked changes, on average at most once per ``push_seconds`` (a bucket of
+        ``PUSH_BURST`` pushes, so a change that comes a little early after the previous
+        one is not held back); read the whole hall again every ``REFRESH_SECONDS``; push
+        the dashboard to this process's moderators every ``OVERVIEW_SECONDS``."""
+        ticks = asyncio.create_task(self.run_overview_ticks(), name="overview-ticks")
+        try:
+            await self._run_pushes()
+        finally:
+            ticks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticks
+
+    async def _run_pushes(self) -> None:
+        tokens = float(PUSH_BURST)
+        filled_at = time.monotonic()
+        next_refresh = filled_at + REFRESH_SECONDS
+
+        def refill() -> None:
+            nonlocal tokens, filled_at
+            now = time.monotonic()
+            if self.push_seconds > 0:
+                tokens = min(float(PUSH_BURST), tokens + (now - filled_at) / self.push_seconds)
+            else:
+                tokens = float(PUSH_BURST)
+            filled_at = now
+
+        while True:
+            timeout = max(0.0, next_refresh - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._marked.wait(), timeout)
+            try:
+                if self._marked.is_set():
+                    refill()
+                    if tokens < 1:
+                        await asyncio.sleep((1 - tokens) * self.push_seconds)
+                        refill()
+                    tokens -= 1
+                    await self.publish_marked()
+                if time.monotonic() >= next_refresh:
+                    next_refresh = time.monotonic() + REFRESH_SECONDS
+                    await self.refresh_hall()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("publishing hall changes failed")
+
+    # -- announcements: every process holds the live ones, and tells its own clients ---------
+
+    async def _read_announcements(self) -> dict[str, Any]:
+        rev = await self.db.revision()
+        live = await announcements.live_announcements(self.db)
+        return {"rev": rev, "announcements": [announcements.view(a) for a in live]}
+
+    def _hold_announcements(self, data: dict[str, Any]) -> bool:
+        """Keep these live announcements unless newer ones are held; True when kept."""
+        held = self._announcements
+        if held is not None and held[1]["rev"] > data["rev"]:
+            self._announcements = (time.monotonic(), held[1])
+            return False
+        self._announcements = (time.monotonic(), data)
+        return True
+
+    def _announcements_arrived(self, _event: str, data: Any) -> None:
+        """Announcements changed (in any process): hold them and tell this process's clients,
+        the hall those for everyone, advisors and moderators those for the advisors."""
+        if not self._hold_announcements(data):
+            return
+        for topic, audience in (("hall", "all"), (ADVISORS_TOPIC, "advisors")):
+            items = [a for a in data["announcements"] if a["audience"] == audience]
+            message = {"audience": audience, "announcements": items, "rev": data["rev"]}
+            self.hub.local.deliver(topic, encode("announcements.state", message))
+
+    async def announcements_changed(self) -> None:
+        """An announcement was made or ended: every process holds the new list and pushes
+        it to its own clients."""
+        await self.hub.publish(ANNOUNCEMENTS, ANNOUNCEMENTS, await self._read_announcements())
+
+    async def announcements_for(self, role: str) -> dict[str, Any]:
+        """The live announcements this role may see, newest first, with their revision."""
+        held = self._announcements
+        if held is None or time.monotonic() - held[0] > ANNOUNCEMENTS_HELD_SECONDS:
+            self._hold_announcements(await self._read_announcements())
+            held = self._announcements
+        assert held is not None
+        audiences = announcements.audiences_for(role)
+        return {
+            "rev": held[1]["rev"],
+            "announcements": [a for a in held[1]["announcements"] if a["audience"] in audiences],
+        }

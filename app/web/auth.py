@@ -1,0 +1,146 @@
+"""Who is asking: the principal behind a session, and CSRF tokens for forms.
+
+The cookie is signed, HttpOnly and SameSite (Starlette's SessionMiddleware), but it only
+carries a random session token and the CSRF token: the server-side session record
+(``app.domain.sessions``) decides. The principal is looked up again on every request and
+connection, so a signed-out session, a changed password or a deactivated account loses
+access at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain import sessions
+from app.domain.accounts import get_staff
+from app.domain.candidates import get_candidate
+from app.live.hub import Hub
+from app.storage.db import Database
+
+ROLES = ("anonymous", "candidate", "advisor", "moderator")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    id: int | None = None
+    name: str = ""
+    booth_id: int | None = None
+
+    @property
+    def topics(self) -> list[str]:
+        """The hub topics this principal may hear."""
+        topics = ["hall"]
+        if self.role == "candidate":
+            topics.append(f"candidate:{self.id}")
+        elif self.role == "advisor":
+            topics += [f"staff:{self.id}", f"booth:{self.booth_id}", "advisors"]
+        elif self.role == "moderator":
+            topics += [f"staff:{self.id}", "moderators", "advisors"]
+        return topics
+
+
+ANONYMOUS = Principal("anonymous")
+
+
+SESSION_KEY = "sid"
+# Pushed on ``staff:<id>`` or ``candidate:<id>`` when sessions end; every worker process
+# closes the matching sockets (``app.web.socket``).
+REVOKED_EVENT = "session.revoked"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The principal, and the server-side session that stands for it (None: anonymous)."""
+
+    principal: Principal
+    session: sessions.Session | None = None
+
+
+async def identify(db: Database, cookie: dict[str, Any], now: float | None = None) -> Identity:
+    token = cookie.get(SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        return Identity(ANONYMOUS)
+    record = await sessions.find(db, token, time.time() if now is None else now)
+    if record is None:
+        return Identity(ANONYMOUS)
+    if record.staff_id is not None:
+        staff = await get_staff(db, record.staff_id)
+        if staff is not None and staff.active:
+            principal = Principal(staff.role, staff.id, staff.name, staff.booth_id)
+            return Identity(principal, record)
+    elif record.candidate_id is not None:
+        candidate = await get_candidate(db, record.candidate_id)
+        if candidate is not None:
+            return Identity(Principal("candidate", candidate.id, candidate.name), record)
+    return Identity(ANONYMOUS)
+
+
+async def principal_of(db: Database, cookie: dict[str, Any], now: float | None = None) -> Principal:
+    return (await identify(db, cookie, now)).principal
+
+
+def csrf_token(session: dict[str, Any]) -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def csrf_ok(session: dict[str, Any], submitted: str | None) -> bool:
+    """Whether the form carries this session's token. Compared as bytes: ``compare_digest``
+    refuses text with characters outside ASCII, and a token typed in by someone else may
+    hold any character; it is simply wrong, like any other wrong token."""
+    expected = session.get("csrf")
+    return (
+        isinstance(expected, str)
+        and isinstance(submitted, str)
+        and hmac.compare_digest(
+            expected.encode("utf-8", "surrogatepass"), submitted.encode("utf-8", "surrogatepass")
+        )
+    )
+
+
+def _start(cookie: dict[str, Any], token: str) -> None:
+    # A new session id and a new CSRF token at every sign-in: nothing from before carries over.
+    cookie.clear()
+    cookie[SESSION_KEY] = token
+    cookie["csrf"] = secrets.token_urlsafe(32)
+
+
+async def sign_in_candidate(
+    db: Database, cookie: dict[str, Any], candidate_id: int, now: float
+) -> None:
+    token, _record = await sessions.create(db, candidate_id=candidate_id, now=now)
+    _start(cookie, token)
+
+
+async def sign_in_staff(db: Database, cookie: dict[str, Any], staff_id: int, now: float) -> None:
+    token, _record = await sessions.create(db, staff_id=staff_id, now=now)
+    _start(cookie, token)
+
+
+async def sign_out(db: Database, cookie: dict[str, Any]) -> sessions.Session | None:
+    """End this browser's session on the server and forget the cookie's contents."""
+    token = cookie.get(SESSION_KEY)
+    cookie.clear()
+    if isinstance(token, str) and token:
+        return await sessions.end(db, token)
+    return None
+
+
+def revoked_topic(session: sessions.Session) -> str:
+    if session.staff_id is not None:
+        return f"staff:{session.staff_id}"
+    return f"candidate:{session.candidate_id}"
+
+
+async def announce_revoked(hub: Hub, topic: str, session_id: int | None, reason: str) -> None:
+    """Tell every worker to close the sockets of one ended session (``session_id``), or of
+    every session of the principal behind ``topic`` (None)."""
+    await hub.publish(topic, REVOKED_EVENT, {"session": session_id, "reason": reason})
