@@ -15,8 +15,19 @@ A message is encoded once and handed to every subscriber's ``Sink``. A sink neve
 publisher: it writes into the connection's bounded send buffer, and a connection whose
 buffer is full is closed (1013) so that it resynchronises on reconnect.
 
-``MemoryHub`` serves one process. ``RedisHub`` (``app.live.redis_hub``) publishes through Redis;
-each process holds one Redis subscription and fans out to its own sinks locally.
+The interface every hub offers (``Hub``):
+
+- ``publish(topic, event, data)``: send one event to a topic, in every process;
+- ``local.subscribed(topics)`` / ``local.attached(topics, sink)``: subscribe a connection of
+  this process to topics for as long as the block runs; leaving the block unsubscribes it;
+- ``listen(topic, listener)``: call a function of this process for every event of a topic.
+
+What happens once a message reaches a process is the same for every hub and lives in
+``LocalDelivery``: listeners first (they may update state that the clients then read), then
+the connections subscribed to the topic. ``MemoryHub`` serves one process and hands each
+published message straight to its ``LocalDelivery``. ``RedisHub`` (``app.live.redis_hub``)
+only adds the transport: it publishes through Redis, and each process holds one Redis
+subscription whose messages go to its own ``LocalDelivery``.
 """
 
 from __future__ import annotations
@@ -193,12 +204,52 @@ class Listeners:
                 log.exception("listener for %s failed", topic)
 
 
-class MemoryHub:
-    """Fan-out inside one process."""
+def decode(message: str) -> tuple[str, Any]:
+    """The event and data of a message made by ``encode``."""
+    decoded = json.loads(message)
+    return decoded["event"], decoded["data"]
+
+
+class LocalDelivery:
+    """Hands a message that reached this process to its listeners, then to its connections.
+
+    Each side is computed only when someone wants it: a message is encoded only when a
+    connection listens to its topic, and decoded only when a listener does.
+    """
 
     def __init__(self) -> None:
         self.local = LocalFanout()
         self._listeners = Listeners()
+
+    def listen(self, topic: str, listener: Listener) -> None:
+        self._listeners.add(topic, listener)
+
+    def receive(self, topic: str, event: str, data: Any) -> None:
+        """A message given as event and data (published in this process)."""
+        self._hand_out(topic, lambda: (event, data), lambda: encode(event, data))
+
+    def receive_encoded(self, topic: str, message: str) -> None:
+        """A message already encoded (arrived from another process)."""
+        self._hand_out(topic, lambda: decode(message), lambda: message)
+
+    def _hand_out(
+        self,
+        topic: str,
+        decoded: Callable[[], tuple[str, Any]],
+        encoded: Callable[[], str],
+    ) -> None:
+        # Listeners first: they may change what the clients then read.
+        if self._listeners.wants(topic):
+            self._listeners.call(topic, *decoded())
+        if self.local.count(topic):
+            self.local.deliver(topic, encoded())
+
+
+class MemoryHub(LocalDelivery):
+    """Fan-out inside one process."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.published = 0
 
     async def start(self) -> None:
@@ -212,10 +263,4 @@ class MemoryHub:
 
     async def publish(self, topic: str, event: str, data: Any) -> None:
         self.published += 1
-        if self._listeners.wants(topic):
-            self._listeners.call(topic, event, data)
-        if self.local.count(topic):
-            self.local.deliver(topic, encode(event, data))
-
-    def listen(self, topic: str, listener: Listener) -> None:
-        self._listeners.add(topic, listener)
+        self.receive(topic, event, data)

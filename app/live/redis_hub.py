@@ -1,7 +1,7 @@
 """The hub across processes: every message goes through one Redis channel.
 
 Each process publishes to the channel and holds exactly one subscription to it; what arrives
-is fanned out to that process's own connections (``LocalFanout``) and to its listeners. A
+is handed to that process's ``LocalDelivery`` (its listeners, then its connections). A
 message published by a process reaches its own clients the same way as everyone else's, so
 every process sees the messages of the channel in the same order.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from app.live.hub import Listener, Listeners, LocalFanout, encode
+from app.live.hub import LocalDelivery, encode
 
 log = logging.getLogger("inzoomen.hub")
 
@@ -32,15 +31,16 @@ RETRY_MAX_SECONDS = 5.0
 PING_TIMEOUT_SECONDS = 2.0
 
 
-class RedisHub:
+class RedisHub(LocalDelivery):
+    """The transport through Redis; local delivery is ``LocalDelivery``'s."""
+
     def __init__(
         self,
         url: str,
         prefix: str,
         on_gap: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.local = LocalFanout()
-        self._listeners = Listeners()
+        super().__init__()
         # RESP2: over RESP3 redis-py turns on maintenance notifications and then no longer
         # drops pooled connections that Redis closed, so a publish after a restart failed.
         self._redis = aioredis.from_url(url, decode_responses=True, protocol=2)
@@ -85,16 +85,10 @@ class RedisHub:
             self.publish_failures += 1
             log.warning("could not publish %s to redis: %s", event, error)
 
-    def listen(self, topic: str, listener: Listener) -> None:
-        self._listeners.add(topic, listener)
-
     def dispatch(self, payload: str) -> None:
         topic, _, message = payload.partition(SEPARATOR)
         self.received += 1
-        if self._listeners.wants(topic):
-            decoded = json.loads(message)
-            self._listeners.call(topic, decoded["event"], decoded["data"])
-        self.local.deliver(topic, message)
+        self.receive_encoded(topic, message)
 
     async def _read(self) -> None:
         failures = 0
