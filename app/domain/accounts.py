@@ -1,10 +1,11 @@
 """Staff accounts (advisors and moderators): creation, password sign-in and password change
-(argon2id)."""
+(argon2id), deactivation."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -171,3 +172,21 @@ async def change_password(
             # The password changed in between (another tab): nothing is changed here.
             raise ValidationError({"current": DomainError("auth.wrong_password", field="current")})
         return await end_all_sessions(tx, staff_id)
+
+
+async def deactivate_staff(tx: Transaction, staff_ids: Iterable[int], now: float) -> dict[int, int]:
+    """Deactivate these accounts and sign them out (inside the caller's transaction).
+
+    A deactivated account is offline from ``now`` with no wrap-up running, and every one of its
+    sessions ends, so its pages and connections lose access at once. Returns how many sessions
+    ended, by account.
+    """
+    ended: dict[int, int] = {}
+    for staff_id in staff_ids:
+        await tx.execute(
+            "UPDATE staff SET active = 0, status = 'offline', status_since = ?, "
+            "wrap_up_until = NULL WHERE id = ?",
+            (now, staff_id),
+        )
+        ended[staff_id] = await end_all_sessions(tx, staff_id)
+    return ended

@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 
 from app.core.errors import DomainError, ValidationError
 from app.core.i18n import gettext as _
-from app.domain import audit, booths, sessions
+from app.domain import audit, booths
+from app.domain.accounts import deactivate_staff
 from app.domain.booths import BOOTH_KINDS, OFFERS, SECTORS, Booth
 from app.domain.event_setup import Fields
 from app.storage.db import Database, Transaction
@@ -196,13 +197,7 @@ async def remove(db: Database, booth_id: int, *, staff_id: int | None, now: floa
             )
         ]
         await tx.execute("UPDATE booths SET removed_at = ? WHERE id = ?", (now, booth_id))
-        for advisor_id in advisors:
-            await tx.execute(
-                "UPDATE staff SET active = 0, status = 'offline', status_since = ?, "
-                "wrap_up_until = NULL WHERE id = ?",
-                (now, advisor_id),
-            )
-            await sessions.end_all_of_staff(tx, advisor_id)
+        await deactivate_staff(tx, advisors, now)
         await audit.record(
             tx,
             staff_id=staff_id,

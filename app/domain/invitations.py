@@ -24,7 +24,13 @@ from dataclasses import dataclass
 
 from app.core.errors import DomainError, ValidationError
 from app.domain import audit, emails, sessions
-from app.domain.accounts import MIN_PASSWORD_LENGTH, NO_PASSWORD, ROLES, hash_password
+from app.domain.accounts import (
+    MIN_PASSWORD_LENGTH,
+    NO_PASSWORD,
+    ROLES,
+    deactivate_staff,
+    hash_password,
+)
 from app.domain.event_setup import Fields
 from app.storage.db import Database, Transaction
 
@@ -186,12 +192,7 @@ async def deactivate(db: Database, staff_id: int, *, actor: int | None, now: flo
         if await _in_conversation(tx, staff_id):
             raise DomainError("staff.in_conversation")
         released = await _release_addressed(tx, staff_id)
-        await tx.execute(
-            "UPDATE staff SET active = 0, status = 'offline', status_since = ?, "
-            "wrap_up_until = NULL WHERE id = ?",
-            (now, staff_id),
-        )
-        await sessions.end_all_of_staff(tx, staff_id)
+        await deactivate_staff(tx, [staff_id], now)
         await audit.record(
             tx,
             staff_id=actor,
