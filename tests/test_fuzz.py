@@ -46,7 +46,7 @@ from websockets.exceptions import ConnectionClosed
 from app.commands.actions import REGISTRY
 from app.commands.envelope import Field
 from app.core.errors import MESSAGES
-from app.web.auth import ROLES
+from app.domain.principals import ROLES
 from app.web.pages import routes as page_routes
 from tests.livekit import Browserless, LiveServer, Peer, World, csrf_from, seed_world
 

@@ -15,8 +15,9 @@ from websockets.exceptions import ConnectionClosed
 
 from app.core.errors import ValidationError
 from app.domain import accounts, sessions
+from app.domain.principals import identify
 from app.storage.db import Database
-from app.web.auth import identify, sign_in_staff, sign_out
+from app.web.auth import sign_in_staff, sign_out
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in
 from tests.livekit import PASSWORD, Browserless, LiveServer, Peer, World, csrf_from

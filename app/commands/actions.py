@@ -30,12 +30,13 @@ from app.domain import followups as follow_ups
 from app.domain.candidates import PHONE_MAX
 from app.domain.event import load_event
 from app.domain.followups import Booking, Staffer
+from app.domain.principals import Principal
 from app.domain.transfer import NOTE_MAX as TRANSFER_NOTE_MAX
 from app.domain.transfer import transfer as transfer_candidate
 from app.domain.video import TOKEN_MAX
 from app.live import snapshots
 from app.live.resources import Resources
-from app.web.auth import Principal, announce_revoked
+from app.web.auth import announce_revoked
 
 Handler = Callable[[Resources, Principal, dict[str, Any]], Awaitable[Any]]
 

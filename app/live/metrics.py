@@ -6,21 +6,17 @@ behind. Read from the database at each scrape: the queues, the longest wait, run
 overtime conversations, conversations started, requests of today and advisors by status.
 Those are the same in every worker process; the counted ones are per process (``pid``).
 
-``/metrics`` is for a signed-in moderator, or for a scraper that sends
-``Authorization: Bearer <INZOOMEN_METRICS_TOKEN>``.
+The HTTP side (who may read ``/metrics``) is ``app.web.metrics_endpoint``.
 """
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
-from typing import TYPE_CHECKING
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
     PROCESS_COLLECTOR,
@@ -32,17 +28,11 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from app.domain.advisors import PRESENT, STATUSES
-from app.domain.event import Event, load_event
+from app.domain.event import Event
+from app.domain.principals import ROLES
 from app.storage.db import Database
-from app.web.auth import ROLES, principal_of
-
-if TYPE_CHECKING:
-    from app.live.resources import Resources
 
 BROADCAST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 REQUEST_STATUSES = ("waiting", "accepted", "declined", "cancelled", "expired")
@@ -247,45 +237,3 @@ class Metrics:
         # No await between setting and rendering: this scrape renders its own figures.
         self.hall.figures = figures
         return generate_latest(self.registry)
-
-
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _bearer(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer`` header; "" for any other Authorization."""
-    header = request.headers.get("authorization")
-    if header is None:
-        return None
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
-async def metrics_endpoint(request: Request) -> Response:
-    r: Resources = request.app.state.resources
-    token = _bearer(request)
-    if token is not None:
-        # Credentials were given: they decide, whatever the session says.
-        expected = r.settings.metrics_token
-        if not (expected and token and hmac.compare_digest(token.encode(), expected.encode())):
-            return _refusal(401)
-    else:
-        principal = await principal_of(r.db, request.session)
-        if principal.role == "anonymous":
-            return _refusal(401)
-        if principal.role != "moderator":
-            return _refusal(403)
-    event = await load_event(r.db)
-    body = await r.metrics.render(r.db, event, r.now())
-    return Response(body, media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
-
-
-def _refusal(status: int) -> Response:
-    headers = dict(NO_STORE)
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="inzoomen metrics"'
-    text = "sign in as a moderator or send the metrics token\n" if status == 401 else "forbidden\n"
-    return PlainTextResponse(text, status_code=status, headers=headers)
-
-
-routes = [Route("/metrics", metrics_endpoint, methods=["GET"])]

@@ -1,87 +1,24 @@
-"""Who is asking: the principal behind a session, and CSRF tokens for forms.
+"""Signing in and out of a browser session, and CSRF tokens for forms.
 
 The cookie is signed, HttpOnly and SameSite (Starlette's SessionMiddleware), but it only
 carries a random session token and the CSRF token: the server-side session record
-(``app.domain.sessions``) decides. The principal is looked up again on every request and
-connection, so a signed-out session, a changed password or a deactivated account loses
-access at once.
+(``app.domain.sessions``) decides, and ``app.domain.principals`` says who stands behind it.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from dataclasses import dataclass
 from typing import Any
 
 from app.domain import sessions
-from app.domain.accounts import get_staff
-from app.domain.candidates import get_candidate
+from app.domain.principals import SESSION_KEY
 from app.live.hub import Hub
 from app.storage.db import Database
 
-ROLES = ("anonymous", "candidate", "advisor", "moderator")
-
-
-@dataclass(frozen=True)
-class Principal:
-    role: str
-    id: int | None = None
-    name: str = ""
-    booth_id: int | None = None
-
-    @property
-    def topics(self) -> list[str]:
-        """The hub topics this principal may hear."""
-        topics = ["hall"]
-        if self.role == "candidate":
-            topics.append(f"candidate:{self.id}")
-        elif self.role == "advisor":
-            topics += [f"staff:{self.id}", f"booth:{self.booth_id}", "advisors"]
-        elif self.role == "moderator":
-            topics += [f"staff:{self.id}", "moderators", "advisors"]
-        return topics
-
-
-ANONYMOUS = Principal("anonymous")
-
-
-SESSION_KEY = "sid"
 # Pushed on ``staff:<id>`` or ``candidate:<id>`` when sessions end; every worker process
 # closes the matching sockets (``app.web.socket``).
 REVOKED_EVENT = "session.revoked"
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The principal, and the server-side session that stands for it (None: anonymous)."""
-
-    principal: Principal
-    session: sessions.Session | None = None
-
-
-async def identify(db: Database, cookie: dict[str, Any], now: float | None = None) -> Identity:
-    token = cookie.get(SESSION_KEY)
-    if not isinstance(token, str) or not token:
-        return Identity(ANONYMOUS)
-    record = await sessions.find(db, token, time.time() if now is None else now)
-    if record is None:
-        return Identity(ANONYMOUS)
-    if record.staff_id is not None:
-        staff = await get_staff(db, record.staff_id)
-        if staff is not None and staff.active:
-            principal = Principal(staff.role, staff.id, staff.name, staff.booth_id)
-            return Identity(principal, record)
-    elif record.candidate_id is not None:
-        candidate = await get_candidate(db, record.candidate_id)
-        if candidate is not None:
-            return Identity(Principal("candidate", candidate.id, candidate.name), record)
-    return Identity(ANONYMOUS)
-
-
-async def principal_of(db: Database, cookie: dict[str, Any], now: float | None = None) -> Principal:
-    return (await identify(db, cookie, now)).principal
 
 
 def csrf_token(session: dict[str, Any]) -> str:

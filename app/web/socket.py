@@ -28,11 +28,12 @@ from app.commands.envelope import EnvelopeError, parse_command, reply_error, rep
 from app.core.errors import DomainError
 from app.core.ratelimit import MessageLimiter, SocketLimits
 from app.domain import throttles
+from app.domain.principals import Identity, Principal, identify
 from app.live.deadlines import moments_passed
 from app.live.hall_feed import TOPIC as HALL_TOPIC
 from app.live.hub import DEFAULT_BUFFER, Sink, Subscription, encode
 from app.live.resources import Resources
-from app.web.auth import REVOKED_EVENT, Identity, Principal, identify
+from app.web.auth import REVOKED_EVENT
 from app.web.push_transport import EXTENSION, Pusher
 
 log = logging.getLogger("inzoomen.ws")

@@ -28,7 +28,8 @@ from app.domain import event_setup as admin
 from app.domain import schedule as schedule_admin
 from app.domain.accounts import MIN_PASSWORD_LENGTH
 from app.domain.event import event_days, load_event
-from app.web.auth import Principal, announce_revoked
+from app.domain.principals import Principal
+from app.web.auth import announce_revoked
 from app.web.pages.common import (
     csrf_failed,
     error_context,

@@ -14,7 +14,7 @@ from app.core.errors import DomainError
 from app.core.i18n import gettext as _
 from app.domain import announcements
 from app.domain.event import load_event
-from app.web.auth import Principal
+from app.domain.principals import Principal
 from app.web.pages.common import (
     csrf_failed,
     error_context,

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from app.core.errors import DomainError
 from app.core.ratelimit import TokenBucket
 from app.domain import attendance
-from app.web.auth import Principal
+from app.domain.principals import Principal
 from app.web.pages.common import (
     candidate_sign_in,
     csrf_failed,

@@ -17,8 +17,9 @@ from app.core.i18n import current_language
 from app.core.i18n import gettext as _
 from app.domain.advisors import STATUSES
 from app.domain.event import load_event
+from app.domain.principals import Principal, principal_of
 from app.live.resources import Resources
-from app.web.auth import Principal, csrf_ok, csrf_token, principal_of
+from app.web.auth import csrf_ok, csrf_token
 
 
 class _IdConvertor(IntegerConvertor):

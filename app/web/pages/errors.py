@@ -30,7 +30,7 @@ from starlette.types import ExceptionHandler
 
 from app.core.errors import MESSAGES, DomainError
 from app.core.i18n import N_, current_language, format_number, gettext, set_language
-from app.web.auth import ANONYMOUS
+from app.domain.principals import ANONYMOUS
 from app.web.middleware import language_of
 from app.web.pages.common import (
     client_texts,

@@ -22,7 +22,7 @@ from app.domain import followups
 from app.domain.calendar_file import follow_up_ics
 from app.domain.event import Event, load_event
 from app.domain.followups import Staffer
-from app.web.auth import Principal
+from app.domain.principals import Principal
 from app.web.pages.common import (
     candidate_sign_in,
     csrf_failed,

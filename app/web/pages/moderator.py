@@ -30,8 +30,8 @@ from app.core.i18n import gettext as _
 from app.domain import audit, audit_text, moderation
 from app.domain.announcements import short_name
 from app.domain.event import Event, load_event
+from app.domain.principals import Principal
 from app.live.resources import Resources
-from app.web.auth import Principal
 from app.web.pages.common import (
     csrf_failed,
     error_context,

@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from app.core.i18n import gettext as _
 from app.domain import privacy
-from app.web.auth import Principal, announce_revoked
+from app.domain.principals import Principal
+from app.web.auth import announce_revoked
 from app.web.pages.common import (
     candidate_sign_in,
     csrf_failed,

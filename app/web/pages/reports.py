@@ -14,7 +14,7 @@ from app.core.i18n import current_language, format_number
 from app.core.i18n import gettext as _
 from app.domain import charts, reports
 from app.domain.event import load_event
-from app.web.auth import Principal
+from app.domain.principals import Principal
 from app.web.pages.common import principal_of_request, refuse, render, resources_of
 from app.web.templating import day_label
 

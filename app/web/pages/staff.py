@@ -18,15 +18,10 @@ from app.domain.accounts import MIN_PASSWORD_LENGTH, authenticate, change_passwo
 from app.domain.advisors import CHOOSABLE
 from app.domain.event import load_event
 from app.domain.notes import booth_conversations
+from app.domain.principals import Principal
 from app.live import snapshots
 from app.live.resources import Resources
-from app.web.auth import (
-    Principal,
-    announce_revoked,
-    revoked_topic,
-    sign_in_staff,
-    sign_out,
-)
+from app.web.auth import announce_revoked, revoked_topic, sign_in_staff, sign_out
 from app.web.pages.common import (
     csrf_failed,
     error_context,
