@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.responses import Response
@@ -39,6 +39,17 @@ class Manifest:
     """The hash of every static file, read once when the server starts."""
 
     hashes: dict[str, str]
+    # Built once with the manifest: every page render puts it in the page.
+    _import_map: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        imports = {
+            PREFIX + relative: self.url(relative)
+            for relative in sorted(self.hashes)
+            if relative.endswith(".js")
+        }
+        text = json.dumps({"imports": imports}, separators=(",", ":")).replace("</", "<\\/")
+        object.__setattr__(self, "_import_map", text)
 
     @classmethod
     def of(cls, directory: Path) -> Manifest:
@@ -65,12 +76,7 @@ class Manifest:
     def import_map(self) -> str:
         """The page's ``<script type="importmap">`` body: every module's plain URL to its
         hashed URL. Safe inside a script element: ``json.dumps`` leaves no ``</``."""
-        imports = {
-            PREFIX + relative: self.url(relative)
-            for relative in sorted(self.hashes)
-            if relative.endswith(".js")
-        }
-        return json.dumps({"imports": imports}, separators=(",", ":")).replace("</", "<\\/")
+        return self._import_map
 
     def import_map_hash(self) -> str:
         """The import map's SHA-256, base64, as the content security policy names it."""
