@@ -25,13 +25,13 @@ from app.live.deadlines import LEASE, Deadlines
 from app.live.hall_feed import HallFeed
 from app.live.hub import Hub, MemoryHub
 from app.live.metrics import Metrics
-from app.live.metrics import routes as metrics_routes
 from app.live.publish import DEADLINES_WAKE, Live
 from app.live.resources import Resources
 from app.storage.db import Database
 from app.storage.leases import Lease
 from app.web.assets import HashedStaticFiles, Manifest
 from app.web.health import Health
+from app.web.metrics_endpoint import routes as metrics_routes
 from app.web.middleware import AllowedHosts, BodyLimit, Language, SecurityHeaders
 from app.web.pages import routes as web_routes
 from app.web.pages.errors import exception_handlers, too_large
