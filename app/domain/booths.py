@@ -173,3 +173,35 @@ def takes_requests(
     if closed or not event_open:
         return False
     return opening.open_now or present
+
+
+async def with_slots(
+    db: Database | Transaction, first_day: date, booth_id: int | None = None
+) -> list[tuple[Booth, list[Slot]]]:
+    """The booths of the hall in hall order (or the one booth, unless removed), each with its
+    schedule slots from a day on, sorted by day and start: one read however many booths, for
+    the views that show every booth's opening at once."""
+    columns = ", ".join(f"b.{name}" for name in _COLUMNS.split(", "))
+    sql = (
+        f"SELECT {columns}, s.staff_id AS slot_staff_id, s.day AS slot_day, "
+        "s.starts AS slot_starts, s.ends AS slot_ends FROM booths b "
+        "LEFT JOIN schedule s ON s.booth_id = b.id AND s.day >= ? WHERE b.removed_at IS NULL"
+    )
+    params: tuple[object, ...] = (first_day.isoformat(),)
+    if booth_id is not None:
+        sql += " AND b.id = ?"
+        params += (booth_id,)
+    # b.id keeps each booth's rows together when two booths share a place and a name.
+    rows = await db.fetchall(sql + " ORDER BY b.position, b.name, b.id, s.day, s.starts", params)
+    found: dict[int, tuple[Booth, list[Slot]]] = {}
+    for row in rows:
+        data = dict(row)
+        staff_id, day = data.pop("slot_staff_id"), data.pop("slot_day")
+        starts, ends = data.pop("slot_starts"), data.pop("slot_ends")
+        if data["id"] not in found:
+            found[data["id"]] = (_booth(data), [])
+        if day is not None:
+            found[data["id"]][1].append(
+                Slot(data["id"], staff_id, date.fromisoformat(day), starts, ends)
+            )
+    return list(found.values())

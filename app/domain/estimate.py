@@ -72,16 +72,44 @@ class Lengths:
         return self.configured
 
 
-async def measured_lengths(db: Database | Transaction, configured_seconds: float) -> Lengths:
-    """The lengths of the conversations that ended so far, in one query."""
-    rows = await db.fetchall(
-        "SELECT booth_id, COUNT(*) AS n, AVG(ended_at - started_at) AS mean FROM conversations "
-        "WHERE ended_at IS NOT NULL AND no_show_at IS NULL GROUP BY booth_id"
-    )
+_ENDED = (
+    "SELECT booth_id, COUNT(*) AS n, AVG(ended_at - started_at) AS mean FROM conversations "
+    "WHERE ended_at IS NOT NULL AND no_show_at IS NULL GROUP BY booth_id"
+)
+
+
+def _lengths(rows: list[Any], configured_seconds: float) -> Lengths:
     by_booth = {int(r["booth_id"]): (int(r["n"]), float(r["mean"])) for r in rows}
     total = sum(n for n, _ in by_booth.values())
     mean = sum(n * m for n, m in by_booth.values()) / total if total else 0.0
     return Lengths(float(configured_seconds), by_booth, total, mean)
+
+
+async def measured_lengths(db: Database | Transaction, configured_seconds: float) -> Lengths:
+    """The lengths of the conversations that ended so far, in one query."""
+    return _lengths(await db.fetchall(_ENDED), configured_seconds)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the estimate of every booth at once needs: the measured lengths, and how many
+    wait at each booth now (booths nobody waits at are absent)."""
+
+    lengths: Lengths
+    waiting: dict[int, int]
+
+
+async def booth_figures(db: Database | Transaction, configured_seconds: float) -> Figures:
+    """``measured_lengths`` and the number waiting at each booth, in one query: the hall
+    reads both for every booth each time it is pushed."""
+    rows = await db.fetchall(
+        f"SELECT 'ended' AS what, * FROM ({_ENDED}) UNION ALL "
+        "SELECT 'waiting', booth_id, COUNT(*), NULL FROM requests WHERE status = 'waiting' "
+        "GROUP BY booth_id"
+    )
+    ended = [r for r in rows if r["what"] == "ended"]
+    waiting = {int(r["booth_id"]): int(r["n"]) for r in rows if r["what"] == "waiting"}
+    return Figures(_lengths(ended, configured_seconds), waiting)
 
 
 def free_in(advisor: AdvisorState, now: float, length: float) -> float | None:

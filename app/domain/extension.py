@@ -255,3 +255,23 @@ def form_values(settings: Settings) -> dict[str, str]:
         "extension_max_minutes": str(settings.extension_max_minutes),
         "extension_when_waiting": "yes" if settings.extension_when_waiting else "",
     }
+
+
+def console_view_of(
+    settings: Settings,
+    conversation_id: int,
+    *,
+    extended_seconds: int,
+    allowed_by: int | None,
+    waiting: int,
+) -> dict[str, Any]:
+    """``console_view`` from values the caller read already (the console's snapshot reads
+    the conversation and the queue once for everything it shows)."""
+    return {
+        "minutes": step_seconds(settings, extended_seconds) // 60,
+        "extended_seconds": extended_seconds,
+        "max_minutes": settings.extension_max_minutes,
+        "waiting": waiting,
+        "allowed_when_waiting": settings.extension_when_waiting or allowed_by is not None,
+        "follow_up_url": f"{FOLLOW_UP_PATH}?gesprek={conversation_id}",
+    }

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -280,3 +280,14 @@ class Database:
                 source.close()
 
         await asyncio.to_thread(copy)
+
+    @contextlib.contextmanager
+    def observe_reads(self, callback: Callable[[str], object]) -> Iterator[None]:
+        """Call ``callback`` with the text of every statement the reader connection runs
+        while the block runs (sqlite3's trace callback): how the tests and the benchmark
+        count the reads a view costs, since the cost of a view is mostly how many it makes."""
+        self._reader.set_trace_callback(callback)
+        try:
+            yield
+        finally:
+            self._reader.set_trace_callback(None)
