@@ -4,21 +4,23 @@ revision (by default the last one that read most snapshots booth by booth and vi
 
 Run from the repository root::
 
-    .venv/bin/python bench/snapshots.py                     # baseline cfd6972, 3 rounds
+    .venv/bin/python bench/snapshots.py                     # baseline cfd6972, ~30 s
     .venv/bin/python bench/snapshots.py --baseline HEAD~1   # any git revision
     .venv/bin/python bench/snapshots.py --smoke             # a few builds, for CI
 
 The event is ``tests.snapshotkit.seed`` (fixed rows: booths open, opening later and closed,
 advisors in every status, 100 waiting requests, 20 running conversations, ended ones with
 ratings, follow-ups), written once to a SQLite file and copied for each tree. The baseline
-is ``git archive``d into a temporary folder. Each tree is timed in its own process (this
-file with ``--worker``, run with ``PYTHONPATH`` set to the tree, so it imports that tree's
-``app``) calling the same public functions of ``app.live.snapshots`` on its copy: one
-warm-up build, then ``--builds`` builds of each snapshot, timed one by one with
-``time.perf_counter``. The trees take turns, ``--rounds`` times, so a noisy moment of the
-machine hits both. The reads a build makes are counted through sqlite3's trace callback on
-the reader connection. Printed: reads per build and the median and 90th percentile of a
-build in microseconds per tree; written to ``bench/results/snapshots-latest.json``.
+is ``git archive``d into a temporary folder. Each tree has its own worker process (this file
+with ``--worker``, run with ``PYTHONPATH`` set to the tree, so it imports that tree's
+``app``) calling the same public functions of ``app.live.snapshots`` on its copy. A worker
+first builds each snapshot once with sqlite3's trace callback on the reader connection,
+counting the reads (and warming up); then, ``--rounds`` times, each snapshot is built
+``--builds`` times in one tree and then in the other (which goes first alternates), each
+build timed with ``time.perf_counter``: small batches taking turns, so a noisy moment of the
+machine falls on both trees alike. Printed: reads per build, the median and 90th percentile
+of a build in microseconds per tree, and how many times faster the median is now; written to
+``bench/results/snapshots-latest.json``.
 
 Reads run on the server's event loop (app/storage/db.py), so a build's time is also how
 long it holds every connection of its process.
@@ -62,7 +64,9 @@ CASES = (
 # -- the worker: one tree, one database -----------------------------------------------------
 
 
-async def _work(spec: dict[str, Any]) -> dict[str, Any]:
+async def _work(spec: dict[str, Any]) -> None:
+    """Count each snapshot's reads and say so, then time builds as asked on stdin (one JSON
+    line ``{"case": ..., "builds": n}`` each, answered with one line of microseconds)."""
     # Imported here: the worker runs with the tree under test first on its path.
     from app.domain.event import load_event
     from app.live import snapshots
@@ -82,31 +86,35 @@ async def _work(spec: dict[str, Any]) -> dict[str, Any]:
         "overview": lambda: snapshots.overview(db, event, now),
     }
     statements: list[str] = []
-    # sqlite3's trace callback on the reader connection (what Database.observe_reads sets).
+    # sqlite3's trace callback on the reader connection (what Database.observe_reads sets;
+    # the baseline may not have that yet). The first build also warms up.
     reader = db._reader
-    found: dict[str, Any] = {}
+    reads = {}
     try:
         for case, build in builds.items():
             statements.clear()
             reader.set_trace_callback(statements.append)
             await build()
             reader.set_trace_callback(None)
-            reads = len(statements)
+            reads[case] = len(statements)
+        print(json.dumps(reads), flush=True)
+        for line in sys.stdin:
+            ask = json.loads(line)
+            build = builds[ask["case"]]
             samples = []
-            for _ in range(int(spec["builds"])):
+            for _ in range(int(ask["builds"])):
                 started = time.perf_counter()
                 await build()
                 samples.append((time.perf_counter() - started) * 1e6)
-            found[case] = {"reads": reads, "samples": samples}
+            print(json.dumps(samples), flush=True)
     finally:
         await db.close()
-    return found
 
 
 def worker(spec_text: str) -> None:
     import asyncio
 
-    print(json.dumps(asyncio.run(_work(json.loads(spec_text)))))
+    asyncio.run(_work(json.loads(spec_text)))
 
 
 # -- the driver ---------------------------------------------------------------------------
@@ -156,20 +164,39 @@ async def _seed(path: Path) -> dict[str, Any]:
     }
 
 
-def run_tree(tree: Path, db: Path, plan: dict[str, Any], builds: int) -> dict[str, Any]:
-    spec = {**plan, "db": str(db), "builds": builds}
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-        cwd=tree,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+class Tree:
+    """One tree's worker process, asked for builds one batch at a time."""
+
+    def __init__(self, tree: Path, db: Path, plan: dict[str, Any]) -> None:
+        spec = json.dumps({**plan, "db": str(db)})
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", spec],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.reads: dict[str, int] = self._answer()
+
+    def _answer(self) -> Any:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the worker stopped (exit status {self.process.wait()})")
+        return json.loads(line)
+
+    def time(self, case: str, builds: int) -> list[float]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"case": case, "builds": builds}) + "\n")
+        self.process.stdin.flush()
+        samples: list[float] = self._answer()
+        return samples
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -180,16 +207,16 @@ def percentile(samples: list[float], share: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="a git revision")
-    parser.add_argument("--builds", type=int, default=100, help="timed builds a round")
-    parser.add_argument("--rounds", type=int, default=3, help="turns of each tree")
-    parser.add_argument("--smoke", action="store_true", help="20 builds, one round")
+    parser.add_argument("--builds", type=int, default=15, help="builds of a batch")
+    parser.add_argument("--rounds", type=int, default=20, help="batches of each snapshot")
+    parser.add_argument("--smoke", action="store_true", help="2 batches of 5 builds")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker)
         return 0
     if args.smoke:
-        args.builds, args.rounds = 20, 1
+        args.builds, args.rounds = 5, 2
 
     import asyncio
 
@@ -204,17 +231,25 @@ def main() -> int:
         for i, name in enumerate(trees):
             files[name] = work / f"tree{i}.db"
             shutil.copy(seeded, files[name])
+        workers = {name: Tree(tree, files[name], plan) for name, tree in trees.items()}
         samples: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
-        reads: dict[str, dict[str, int]] = {name: {} for name in trees}
-        for _ in range(args.rounds):
-            for name, tree in trees.items():
-                for case, found in run_tree(tree, files[name], plan, args.builds).items():
-                    samples[name].setdefault(case, []).extend(found["samples"])
-                    reads[name][case] = found["reads"]
+        reads = {name: w.reads for name, w in workers.items()}
+        try:
+            # Small batches, the trees taking turns (first one, then the other): a noisy
+            # moment of the machine falls on both alike.
+            for round_ in range(args.rounds):
+                for case, _label in CASES:
+                    order = list(workers) if round_ % 2 == 0 else list(workers)[::-1]
+                    for name in order:
+                        found = workers[name].time(case, args.builds)
+                        samples[name].setdefault(case, []).extend(found)
+        finally:
+            for w in workers.values():
+                w.close()
     base, this = trees
     print(
-        f"{BOOTHS} booths, {CANDIDATES} candidates; {args.rounds} x {args.builds} builds "
-        f"of each per tree ({time.monotonic() - began:.0f} s)"
+        f"{BOOTHS} booths, {CANDIDATES} candidates; {args.rounds} batches of {args.builds} "
+        f"builds of each snapshot per tree ({time.monotonic() - began:.0f} s)"
     )
     print(
         f"{'snapshot':44} {'reads':>11} {'median µs':>17} {'p90 µs':>17} {'×':>5}\n"
