@@ -102,7 +102,10 @@ class Field:
     """One field of an action's payload."""
 
     name: str
-    kind: type  # int, str or bool
+    # int, str or bool; and for the administration forms only (``forms_only`` commands),
+    # bytes (an uploaded file, whose size its domain module checks) and list (several
+    # values of one field, each a str).
+    kind: type
     required: bool = True
     max_length: int | None = None
     choices: tuple[str, ...] | None = None
@@ -119,6 +122,14 @@ class Field:
             if not isinstance(raw, bool):
                 raise DomainError("input.wrong_type", field=self.name)
             return raw
+        if self.kind is bytes:
+            if not isinstance(raw, bytes):
+                raise DomainError("input.wrong_type", field=self.name)
+            return raw
+        if self.kind is list:
+            if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+                raise DomainError("input.wrong_type", field=self.name)
+            return list(raw)
         if not isinstance(raw, str):
             raise DomainError("input.wrong_type", field=self.name)
         if self.max_length is not None and len(raw) > self.max_length:

@@ -3,8 +3,9 @@ request, ends a stuck conversation, blocks (and unblocks) a candidate.
 
 Every step is one transaction that checks its rule, makes the change and writes its audit
 entry (``app.domain.audit``) together: a refused step changes nothing and records nothing. What
-changed is returned as an ``Outcome``, so the caller can tell the people concerned after
-the commit.
+changed is returned as a ``Step``, an ``Outcome`` (``app.domain.outcome``) that also counts
+the waiting requests and running conversations it ended (its reply), so the people concerned
+are told after the commit.
 
 Candidates whose waiting request ends this way are told why by ``closed_reason``:
 'event_closed', 'booth_closed' or 'blocked'. A moved request keeps its creation time, and
@@ -13,12 +14,14 @@ with it its place in line; ``moved_at`` tells the candidate it was moved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import DomainError
 from app.domain import advisors, audit, sessions
 from app.domain.event import Event
+from app.domain.outcome import BLOCKED as REVOKED_BLOCKED
+from app.domain.outcome import Outcome
 from app.domain.queue import REQUEST_COLUMNS, request_from_row
 from app.storage.db import Database, Transaction
 
@@ -28,26 +31,29 @@ BLOCKED = "blocked"
 
 
 @dataclass
-class Outcome:
-    """What one step changed, for telling the people concerned after the commit."""
+class Step(Outcome):
+    """What one step changed, for telling the people concerned after the commit, with how
+    many waiting requests and running conversations it ended."""
 
-    # Booths whose queue, advisors or conversations changed.
-    booth_ids: set[int] = field(default_factory=set)
-    # Candidates whose own request or conversation changed (they are told their new state).
-    candidate_ids: set[int] = field(default_factory=set)
-    # Candidates whose sessions ended (their connections close).
-    revoked_candidate_ids: set[int] = field(default_factory=set)
-    # The whole hall changed (the event opened or closed).
-    hall: bool = False
-    # A deadline moved (an advisor started wrapping up).
-    deadlines: bool = False
-    # How many waiting requests and running conversations the step ended.
     requests_ended: int = 0
     conversations_ended: int = 0
 
+    @property
+    def revoked_candidate_ids(self) -> set[int]:
+        """Candidates whose sessions ended (blocked)."""
+        return set(self.revoked_candidates)
+
+    def done(self) -> Step:
+        """The step as told to the moderator who took it: the counts are the reply."""
+        self.reply = {
+            "requests_ended": self.requests_ended,
+            "conversations_ended": self.conversations_ended,
+        }
+        return self
+
 
 async def _end_waiting(
-    tx: Transaction, where: str, params: tuple[Any, ...], reason: str, now: float, out: Outcome
+    tx: Transaction, where: str, params: tuple[Any, ...], reason: str, now: float, out: Step
 ) -> None:
     rows = await tx.fetchall(
         f"UPDATE requests SET status = 'cancelled', closed_at = ?, closed_reason = ? "
@@ -61,7 +67,7 @@ async def _end_waiting(
     out.requests_ended += len(rows)
 
 
-def _requests_ended(out: Outcome) -> audit.Detail:
+def _requests_ended(out: Step) -> audit.Detail:
     return audit.Detail("requests_ended", {"count": out.requests_ended})
 
 
@@ -77,7 +83,7 @@ class MoreWaiting(DomainError):
 
 
 async def _end_conversation(
-    tx: Transaction, conversation_id: int, now: float, wrap_up_seconds: int, out: Outcome
+    tx: Transaction, conversation_id: int, now: float, wrap_up_seconds: int, out: Step
 ) -> bool:
     """End a running conversation the way its advisor would: the advisor wraps up."""
     row = await tx.fetchone(
@@ -98,10 +104,10 @@ async def _end_conversation(
 # -- the event and the booths ----------------------------------------------------------------
 
 
-async def set_event_open(db: Database, *, staff_id: int, is_open: bool, now: float) -> Outcome:
+async def set_event_open(db: Database, *, staff_id: int, is_open: bool, now: float) -> Step:
     """Open or close the whole event. Closing ends every waiting request kindly; running
     conversations go on."""
-    out = Outcome(hall=True)
+    out = Step(hall=True)
     async with db.transaction() as tx:
         changed = await tx.execute(
             "UPDATE event SET is_open = ? WHERE id = 1 AND is_open != ?",
@@ -119,7 +125,7 @@ async def set_event_open(db: Database, *, staff_id: int, is_open: bool, now: flo
             detail=None if is_open else _requests_ended(out),
             at=now,
         )
-    return out
+    return out.done()
 
 
 async def _waiting_at(db: Database | Transaction, booth_id: int) -> int:
@@ -147,7 +153,7 @@ async def set_booth_closed(
     closed: bool,
     now: float,
     at_most: int | None = None,
-) -> Outcome:
+) -> Step:
     """Close a booth (whatever its schedule says) or open it again. Closing ends its waiting
     requests kindly; its running conversations go on. Opening it again does not bring those
     requests back.
@@ -158,7 +164,7 @@ async def set_booth_closed(
     number rather than ending more than they agreed to. Fewer is fine: those who left or were
     taken in the meantime are no longer ended. The count and the closing are one
     transaction, so nobody can join in between."""
-    out = Outcome(booth_ids={booth_id})
+    out = Step(booth_ids={booth_id})
     async with db.transaction() as tx:
         booth = await _live_booth(tx, booth_id)
         if bool(booth["closed"]) == closed:
@@ -178,7 +184,7 @@ async def set_booth_closed(
             detail=_requests_ended(out) if closed else None,
             at=now,
         )
-    return out
+    return out.done()
 
 
 # -- one request, one conversation -----------------------------------------------------------
@@ -192,10 +198,10 @@ async def move_request(
     booth_id: int,
     advisor_id: int | None,
     now: float,
-) -> Outcome:
+) -> Step:
     """Move a waiting request to another booth, or to one advisor (of that booth). It keeps
     its creation time, so its place in line is where its waiting time puts it."""
-    out = Outcome()
+    out = Step()
     async with db.transaction() as tx:
         row = await tx.fetchone(
             f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?", (request_id,)
@@ -245,14 +251,14 @@ async def move_request(
         )
     out.booth_ids |= {request.booth_id, booth_id}
     out.candidate_ids.add(request.candidate_id)
-    return out
+    return out.done()
 
 
 async def stop_conversation(
     db: Database, *, staff_id: int, conversation_id: int, now: float, wrap_up_seconds: int
-) -> Outcome:
+) -> Step:
     """End a stuck conversation as if its advisor had: the advisor wraps up and is free."""
-    out = Outcome()
+    out = Step()
     async with db.transaction() as tx:
         if not await _end_conversation(tx, conversation_id, now, wrap_up_seconds, out):
             exists = await tx.fetchone(
@@ -268,7 +274,7 @@ async def stop_conversation(
             detail=audit.Detail("at_booth", {"booth": booth_id}),
             at=now,
         )
-    return out
+    return out.done()
 
 
 # -- candidates ------------------------------------------------------------------------------
@@ -296,11 +302,11 @@ async def _same_person(tx: Transaction, candidate_id: int) -> tuple[Any, list[in
 
 async def block_candidate(
     db: Database, *, staff_id: int, candidate_id: int, now: float, wrap_up_seconds: int
-) -> Outcome:
+) -> Step:
     """Block a candidate: their waiting request and running conversation end, their
     sessions end, and they cannot ask for a conversation or sign in with that e-mail address
     again until unblocked."""
-    out = Outcome()
+    out = Step()
     async with db.transaction() as tx:
         row, ids = await _same_person(tx, candidate_id)
         if row["blocked_at"] is not None:
@@ -322,7 +328,7 @@ async def block_candidate(
         for one in ids:
             ended_sessions += await sessions.end_all_of_candidate(tx, one)
         out.candidate_ids |= set(ids)
-        out.revoked_candidate_ids |= set(ids)
+        out.revoked_candidates |= dict.fromkeys(ids, REVOKED_BLOCKED)
         await audit.record(
             tx,
             staff_id=staff_id,
@@ -338,12 +344,10 @@ async def block_candidate(
             ),
             at=now,
         )
-    return out
+    return out.done()
 
 
-async def unblock_candidate(
-    db: Database, *, staff_id: int, candidate_id: int, now: float
-) -> Outcome:
+async def unblock_candidate(db: Database, *, staff_id: int, candidate_id: int, now: float) -> Step:
     """Lift a block: the candidate may sign in and ask for conversations again."""
     async with db.transaction() as tx:
         row, ids = await _same_person(tx, candidate_id)
@@ -361,7 +365,7 @@ async def unblock_candidate(
             subject=f"candidate:{candidate_id}",
             at=now,
         )
-    return Outcome()
+    return Step().done()
 
 
 # -- what the step-in page shows -------------------------------------------------------------

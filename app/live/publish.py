@@ -1,5 +1,10 @@
 """Telling everyone what changed, after it was committed.
 
+A command says what it changed as an ``Outcome`` (``app.domain.outcome``); ``Live.publish``
+turns it into the pushes, always in the same order: deadlines, the conversations that
+started or were extended, the hall, booths, candidates, consoles, the overview,
+announcements, calls, and last the sessions that ended.
+
 Each function here reads committed state and publishes it to the audiences that may see it:
 the hall sees booth summaries; a booth's advisors see its queue; a candidate sees only their
 own request and conversation; moderators see the overview.
@@ -29,7 +34,8 @@ from typing import Any
 
 from app.domain import announcements, feedback
 from app.domain.event import Event, load_event
-from app.live import snapshots
+from app.domain.outcome import CallMessage, Outcome
+from app.live import snapshots, topics
 from app.live.hall_feed import HallFeed
 from app.live.hub import Hub, encode
 from app.storage.db import Database
@@ -45,11 +51,10 @@ REFRESH_SECONDS = 30.0
 OVERVIEW_SECONDS = 5.0
 # Pushes that may follow each other closer than ``push_seconds`` before the pace applies.
 PUSH_BURST = 2
-# Announcements: the internal topic that carries every live one to each process, the topic
-# of advisors and moderators, and how long a process answers from what it holds before it
-# reads them again (should a change have been missed).
+# Announcements: the internal topic that carries every live one to each process, and how
+# long a process answers from what it holds before it reads them again (should a change
+# have been missed).
 ANNOUNCEMENTS = "announcements.changed"
-ADVISORS_TOPIC = "advisors"
 ANNOUNCEMENTS_HELD_SECONDS = 5.0
 
 
@@ -79,6 +84,71 @@ class Live:
     async def event(self) -> Event:
         return await load_event(self.db)
 
+    # -- what one command changed: the one call every command's changes go through --------
+
+    async def publish(self, outcome: Outcome) -> None:
+        """Tell everyone concerned what one command changed, after its commit.
+
+        Always in this order: the deadlines first (whoever watches them looks again); the
+        two participants of a conversation that started or was extended (they wait for the
+        link or the new end); the hall; the changed booths (their advisors, their waiting
+        candidates); the candidates and consoles named; the overview; announcements;
+        messages between the participants of a call; and last the sessions that ended, so
+        that a blocked candidate's page shows why before it closes."""
+        if outcome.deadlines:
+            await self.deadlines_moved()
+        for candidate_id, advisor_id in sorted(outcome.started):
+            await self.conversation_started(candidate_id, advisor_id)
+        for extended in sorted(outcome.extended, key=lambda e: e.conversation_id):
+            # Both timers take the new end at once; the deadlines task tells the warning again.
+            await self.conversation_signal(
+                "conversation.extended",
+                extended.candidate_id,
+                extended.advisor_id,
+                {
+                    "id": extended.conversation_id,
+                    "ends_at": extended.ends_at,
+                    "added_seconds": extended.added_seconds,
+                    "extended_seconds": extended.extended_seconds,
+                },
+            )
+        if outcome.hall:
+            await self.hall_changed()
+        if outcome.booth_ids:
+            await self.booths_changed(outcome.booth_ids)
+        for candidate_id in sorted(outcome.candidate_ids):
+            await self.candidate_changed(candidate_id)
+        for advisor_id in sorted(outcome.advisor_ids):
+            await self.console_changed(advisor_id)
+        # A changed hall brings the overview with it.
+        if outcome.overview and not outcome.hall:
+            await self.overview_changed()
+        if outcome.announcements:
+            await self.announcements_changed()
+        for message in outcome.calls:
+            await self.call_message(message)
+        for candidate_id, reason in sorted(outcome.revoked_candidates.items()):
+            await self.sessions_ended(topics.candidate(candidate_id), reason)
+        for staff_id, reason in sorted(outcome.revoked_staff.items()):
+            await self.sessions_ended(topics.staff(staff_id), reason)
+
+    async def call_message(self, message: CallMessage) -> None:
+        """Passed on to the other participant of a call only: their call page picks it up,
+        their other pages leave it."""
+        if message.to_role == "candidate":
+            topic = topics.candidate(message.to_id)
+        else:
+            topic = topics.staff(message.to_id)
+        if message.kind == "signal":
+            await self.hub.publish(topic, "call.signal", message.data)
+        else:
+            await self.hub.publish(topic, "call.fallback", message.data)
+
+    async def sessions_ended(self, topic: str, reason: str) -> None:
+        """Every session of the person behind ``topic`` ended: every worker closes their
+        connections (``app.web.socket`` watches their own topic for this event)."""
+        await self.hub.publish(topic, "session.revoked", {"session": None, "reason": reason})
+
     # -- what one person waits for: at once ------------------------------------------------
 
     async def booths_changed(self, booth_ids: Iterable[int]) -> None:
@@ -103,14 +173,14 @@ class Live:
                 # The whole state: a client replaces what it holds with it.
                 state = {"request": view, "conversation": None, "feedback": rated[candidate_id]}
                 await self.hub.publish(
-                    f"candidate:{candidate_id}", "me.state", {**state, "rev": rev}
+                    topics.candidate(candidate_id), "me.state", {**state, "rev": rev}
                 )
 
     async def candidate_changed(self, candidate_id: int) -> None:
         event = await self.event()
         rev = await self.db.revision()
         state = await snapshots.candidate_state(self.db, event, candidate_id, self.clock())
-        await self.hub.publish(f"candidate:{candidate_id}", "me.state", {**state, "rev": rev})
+        await self.hub.publish(topics.candidate(candidate_id), "me.state", {**state, "rev": rev})
 
     async def conversation_started(self, candidate_id: int, advisor_id: int) -> None:
         """Both participants get the link in the same moment: both states are read first,
@@ -120,21 +190,23 @@ class Live:
         now = self.clock()
         candidate = await snapshots.candidate_state(self.db, event, candidate_id, now)
         console = await snapshots.console_state(self.db, event, advisor_id, now)
-        await self.hub.publish(f"candidate:{candidate_id}", "me.state", {**candidate, "rev": rev})
-        await self.hub.publish(f"staff:{advisor_id}", "console.state", {**console, "rev": rev})
+        await self.hub.publish(
+            topics.candidate(candidate_id), "me.state", {**candidate, "rev": rev}
+        )
+        await self.hub.publish(topics.staff(advisor_id), "console.state", {**console, "rev": rev})
 
     async def console_changed(self, advisor_id: int, event: Event | None = None) -> None:
         event = event or await self.event()
         rev = await self.db.revision()
         state = await snapshots.console_state(self.db, event, advisor_id, self.clock())
-        await self.hub.publish(f"staff:{advisor_id}", "console.state", {**state, "rev": rev})
+        await self.hub.publish(topics.staff(advisor_id), "console.state", {**state, "rev": rev})
 
     async def conversation_signal(
         self, event_name: str, candidate_id: int, advisor_id: int, data: dict[str, Any]
     ) -> None:
         """A moment of a conversation (warning, time up) told to its two participants only."""
-        await self.hub.publish(f"candidate:{candidate_id}", event_name, data)
-        await self.hub.publish(f"staff:{advisor_id}", event_name, data)
+        await self.hub.publish(topics.candidate(candidate_id), event_name, data)
+        await self.hub.publish(topics.staff(advisor_id), event_name, data)
 
     async def deadlines_moved(self) -> None:
         """A deadline was added or moved: wake whichever process handles deadlines."""
@@ -207,17 +279,17 @@ class Live:
         event = event or await self.event()
         rev = await self.db.revision()
         state = await snapshots.overview(self.db, event, self.clock())
-        await self.hub.publish("moderators", "overview.state", {**state, "rev": rev})
+        await self.hub.publish(topics.MODERATORS, "overview.state", {**state, "rev": rev})
 
     async def overview_tick(self) -> bool:
         """The dashboard read again for the moderators connected to this process (none
         connected: nothing is read). True when it was pushed."""
-        if self.hub.local.count("moderators") == 0:
+        if self.hub.local.count(topics.MODERATORS) == 0:
             return False
         event = await self.event()
         rev = await self.db.revision()
         state = await snapshots.overview(self.db, event, self.clock())
-        self.hub.local.deliver("moderators", encode("overview.state", {**state, "rev": rev}))
+        self.hub.local.deliver(topics.MODERATORS, encode("overview.state", {**state, "rev": rev}))
         return True
 
     async def run_overview_ticks(self) -> None:
@@ -299,7 +371,7 @@ class Live:
         the hall those for everyone, advisors and moderators those for the advisors."""
         if not self._hold_announcements(data):
             return
-        for topic, audience in (("hall", "all"), (ADVISORS_TOPIC, "advisors")):
+        for topic, audience in ((topics.HALL, "all"), (topics.ADVISORS, "advisors")):
             items = [a for a in data["announcements"] if a["audience"] == audience]
             message = {"audience": audience, "announcements": items, "rev": data["rev"]}
             self.hub.local.deliver(topic, encode("announcements.state", message))

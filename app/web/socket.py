@@ -27,7 +27,6 @@ from app.commands import actions
 from app.commands.envelope import EnvelopeError, parse_command, reply_error, reply_ok
 from app.core.errors import DomainError
 from app.core.ratelimit import MessageLimiter, SocketLimits
-from app.domain import throttles
 from app.domain.principals import Identity, Principal, identify
 from app.live.deadlines import moments_passed
 from app.live.hall_feed import TOPIC as HALL_TOPIC
@@ -185,15 +184,6 @@ class Connection:
         try:
             command = parse_command(text)
             command_id = command.id
-            if command.action == "request.create" and self.principal.role == "candidate":
-                assert self.principal.id is not None
-                await throttles.check_request_rate(
-                    self.resources.db,
-                    candidate_id=self.principal.id,
-                    client_key=command.data.get("client_key"),
-                    now=now(),
-                    limit=self.resources.settings.requests_per_minute,
-                )
             result = await actions.perform(
                 self.resources, self.principal, command.action, command.data
             )

@@ -13,7 +13,7 @@ from app.commands import actions
 from app.core.errors import DomainError
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
-from app.domain import candidates, throttles
+from app.domain import candidates
 from app.domain.event import load_event
 from app.domain.presence import seen as presence_seen
 from app.live import snapshots
@@ -130,14 +130,6 @@ async def zoom_in_submit(request: Request) -> Response:
         "client_key": str(form.get("client_key", "")),
     }
     try:
-        if principal.role == "candidate" and principal.id is not None:
-            await throttles.check_request_rate(
-                r.db,
-                candidate_id=principal.id,
-                client_key=data["client_key"],
-                now=r.now(),
-                limit=r.settings.requests_per_minute,
-            )
         await actions.perform(r, principal, "request.create", data)
     except DomainError as error:
         if principal.role == "anonymous":

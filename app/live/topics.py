@@ -1,0 +1,30 @@
+"""The names of the hub's topics, made in one place.
+
+Who hears a topic is decided by who is subscribed to it, so a topic name spelled two ways
+would be a push that reaches nobody. Everything that publishes to, or subscribes to, one
+person's, one booth's or one audience's topic takes its name from here.
+"""
+
+from __future__ import annotations
+
+# Everyone with the hall open, signed in or not.
+HALL = "hall"
+# Every moderator.
+MODERATORS = "moderators"
+# Every advisor and moderator (announcements for the advisors).
+ADVISORS = "advisors"
+
+
+def candidate(candidate_id: int) -> str:
+    """One candidate: their own request, conversation and follow-ups."""
+    return f"candidate:{candidate_id}"
+
+
+def staff(staff_id: int) -> str:
+    """One advisor or moderator: their console."""
+    return f"staff:{staff_id}"
+
+
+def booth(booth_id: int) -> str:
+    """The advisors of one booth."""
+    return f"booth:{booth_id}"
