@@ -101,7 +101,6 @@ PASSWORD = {
 REQ = {"request_id": "{request}"}
 CONV = {"conversation_id": "{conversation}"}
 CONVERSATION = "conversation"
-UNKNOWN = "404:protocol.unknown_action"
 EVENT_FORM = {
     "name": "Testbeurs",
     "timezone": "Europe/Amsterdam",
@@ -127,7 +126,7 @@ HTTP_RULES: list[Probe] = [
     http("POST /inloggen",                        "303:/moderator " * 6, renews=True, **LOGIN),
     http("POST /uitloggen",                       "303:/ 303:/ 303:/ 303:/ 303:/ 303:/", renews=True),
     http("GET /wachtwoord",                       "LI F F 200 200 200"),
-    http("POST /wachtwoord",                      "LI F F 400 400 400", **PASSWORD),
+    http("POST /wachtwoord",                      "S F F 400 400 400", **PASSWORD),
     http("GET /adviseur",                         "LI F F 200 200 F"),
     http("POST /adviseur/status",                 "S F F 303:/adviseur 303:/adviseur F", status="paused"),
     http("POST /adviseur/accepteren",             "S F F 303:/adviseur 404:request.not_found F", **REQ),
@@ -136,14 +135,13 @@ HTTP_RULES: list[Probe] = [
     http("POST /adviseur/afwijzen",               "S F F 409:request.not_waiting 404:request.not_found F", "addressed", message="Sorry", **REQ),
     http("POST /adviseur/beeindigen",             "S F F 303:/adviseur 404:conversation.not_found F", CONVERSATION, **CONV),
     http("POST /adviseur/notities",               "S F F 303:/adviseur 404:conversation.not_found F", CONVERSATION, notes="N", **CONV),
-    http("POST /adviseur/bestaat-niet",           f"{UNKNOWN} " * 6),
     http("GET /moderator",                        "LI F F F F 200"),
     http("GET /gesprekken/{conversation}",        "LI F F 200 404:conversation.not_found 200", CONVERSATION),
     http("POST /gesprekken/{conversation}/notities", "S F F 303:/gesprekken/ 404:conversation.not_found F", CONVERSATION, notes="N"),
     http("GET /mijn-gegevens",                    "SI 200 200 F F F"),
     http("GET /mijn-gegevens/download",           "SI 200 200 F F F"),
     http("GET /mijn-gegevens/wissen",             "SI 200 200 F F F"),
-    http("POST /mijn-gegevens/wissen",            "SI 303:/mijn-gegevens/gewist 303:/mijn-gegevens/gewist F F F", renews=True, confirm="yes"),
+    http("POST /mijn-gegevens/wissen",            "S 303:/mijn-gegevens/gewist 303:/mijn-gegevens/gewist F F F", renews=True, confirm="yes"),
     http("GET /mijn-gegevens/gewist",             "200 200 200 200 200 200"),
     http("GET /taal/en",                          "303:/ 303:/ 303:/ 303:/ 303:/ 303:/"),
     http("GET /toegankelijkheid",                 "200 200 200 200 200 200"),
@@ -167,7 +165,6 @@ HTTP_RULES: list[Probe] = [
     http("POST /moderator/ingrijpen/deblokkeren", "S F F F F 404:candidate.not_found", candidate_id="999999"),
     http("POST /moderator/ingrijpen/evenement-sluiten", "S F F F F 400:input.confirm", "fresh"),
     http("POST /moderator/ingrijpen/evenement-openen", "S F F F F 409:moderation.no_change", "fresh"),
-    http("POST /moderator/ingrijpen/bestaat-niet", f"{UNKNOWN} " * 6),
     http("GET /moderator/logboek",                "LI F F F F 200"),
     # announcements
     http("GET /moderator/mededelingen",           "LI F F F F 200"),

@@ -19,8 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from app.core.config import Settings
 from app.domain import throttles
-from app.live.metrics import routes as metrics_routes
 from app.storage.db import Database
+from app.web.metrics_endpoint import routes as metrics_routes
 from app.web.pages import routes as page_routes
 from app.web.server import create_app
 from tests.livekit import PASSWORD, Browserless, LiveServer, World, csrf_from

@@ -1,17 +1,21 @@
 """ASGI middleware of the hall: the host names it answers for, security headers, the
-visitor's language, and the limit on request bodies."""
+visitor's language, the limit on request bodies, and the form token every change carries."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import i18n
 from app.core.config import normal_host
+from app.web import auth
 
 LANGUAGE_COOKIE = "inzoomen_lang"
 
@@ -269,3 +273,89 @@ class BodyLimit:
             return {"type": "http.disconnect"}
 
         await response(scope, nothing_more, send)
+
+
+# The methods that change nothing: every other one must carry the session's form token.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf"
+
+
+class CsrfGuard:
+    """Refuses every request that may change something (any method but GET, HEAD and
+    OPTIONS) unless its form carries this browser session's token, before any page sees it.
+
+    A page therefore cannot forget the check: the guard stands in front of all of them, and
+    a new form route is covered the day it is added. The token is compared as
+    ``app.web.auth.csrf_ok`` does; a missing or wrong one gets ``refuse``'s answer (the
+    hall's 403 page), with nothing read further and nothing changed.
+
+    The body is read here once (``BodyLimit``, outside this guard, has bounded it), the
+    token taken out of the form, and the same bytes are handed to the page as if they came
+    from the client. Sits inside the session middleware, which it reads.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Sequence[BaseRoute],
+        refuse: Callable[[Request], Awaitable[Response]],
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.refuse = refuse
+
+    def _reaches_a_page(self, scope: Scope) -> bool:
+        # Only a request some route takes with this method can change anything; the others
+        # get the router's own 404 or 405, as they would without the guard.
+        return any(route.matches(scope)[0] is Match.FULL for route in self.routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or not self._reaches_a_page(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the visitor went away: there is no one to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+
+        def replay() -> Receive:
+            sent = False
+
+            async def receive_again() -> Message:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            return receive_again
+
+        request = Request(scope, replay())
+        if not auth.csrf_ok(scope.get("session", {}), await _form_token(request)):
+            response = await self.refuse(request)
+            await response(scope, replay(), send)
+            return
+        await self.app(scope, replay(), send)
+
+
+async def _form_token(request: Request) -> str | None:
+    """The token a form carries, or None (no form, a form that cannot be read, no token)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return None
+    try:
+        async with request.form() as form:
+            token = form.get(CSRF_FIELD)
+    except (HTTPException, MultiPartException):
+        # A malformed multipart body: for the guard simply a form without a valid token.
+        return None
+    return token if isinstance(token, str) else None

@@ -32,9 +32,9 @@ from app.storage.leases import Lease
 from app.web.assets import HashedStaticFiles, Manifest
 from app.web.health import Health
 from app.web.metrics_endpoint import routes as metrics_routes
-from app.web.middleware import AllowedHosts, BodyLimit, Language, SecurityHeaders
+from app.web.middleware import AllowedHosts, BodyLimit, CsrfGuard, Language, SecurityHeaders
 from app.web.pages import routes as web_routes
-from app.web.pages.errors import exception_handlers, too_large
+from app.web.pages.errors import exception_handlers, form_token_refused, too_large
 from app.web.socket import hall_socket
 from app.web.templating import make_templates
 
@@ -168,6 +168,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         ),
         # Inside the session and the language: the 413 page speaks to the visitor.
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=too_large),
+        # Inside the body limit (the body it reads is bounded) and the session (whose token
+        # it compares): no form reaches a page without this browser's token.
+        Middleware(CsrfGuard, routes=routes, refuse=form_token_refused),
     ]
     hall = Hall(
         routes=routes,

@@ -31,15 +31,14 @@ from app.domain.event import event_days, load_event
 from app.domain.principals import Principal
 from app.web.auth import announce_revoked
 from app.web.pages.common import (
-    csrf_failed,
     error_context,
     principal_of_request,
     read_form,
-    refuse,
     render,
     resources_of,
     status_for,
 )
+from app.web.pages.guards import error_page, fields_of, requires_role
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 
@@ -61,42 +60,8 @@ class HideInvitationTokens(logging.Filter):
 logging.getLogger("uvicorn.access").addFilter(HideInvitationTokens())
 
 
-def moderator_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """A page for moderators: others are sent to log in, or refused."""
-
-    async def page(request: Request) -> Response:
-        principal = await principal_of_request(request)
-        if principal.role != "moderator":
-            return await refuse(request, principal, "/inloggen")
-        return await handler(request, principal)
-
-    return page
-
-
-def moderator_form(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """A form for moderators: its CSRF token is checked first, then the role (anonymous
-    visitors are told to sign in, others are refused)."""
-
-    async def post(request: Request) -> Response:
-        principal = await principal_of_request(request)
-        if await read_form(request) is None:  # the form is read once and kept
-            return await csrf_failed(request, principal)
-        if principal.role != "moderator":
-            code = "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
-            return await error_page(request, principal, DomainError(code))
-        return await handler(request, principal)
-
-    return post
-
-
-def fields_of(form: FormData) -> dict[str, str]:
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-async def error_page(request: Request, principal: Principal, error: DomainError) -> Response:
-    return await render(
-        request, "error.html", principal, error_context(error, {}), status_for(error)
-    )
+# Every page and form of the administration is the moderator's.
+moderator = requires_role("moderator")
 
 
 def local_time(request: Request, event_zone: Any, ts: float) -> str:
@@ -190,8 +155,6 @@ async def event_page(request: Request, principal: Principal) -> Response:
 async def event_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = fields_of(form)
     try:
         await admin.update_settings(r.db, data, staff_id=principal.id, now=r.now())
@@ -204,8 +167,6 @@ async def event_submit(request: Request, principal: Principal) -> Response:
 async def extension_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = fields_of(form)
     try:
         await extension.update_settings(r.db, data, staff_id=principal.id, now=r.now())
@@ -218,8 +179,6 @@ async def readiness_submit(request: Request, principal: Principal) -> Response:
     """The readiness prompt and no-show limits (app.domain.readiness)."""
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = fields_of(form)
     try:
         await readiness.update_settings(r.db, data, staff_id=principal.id, now=r.now())
@@ -231,8 +190,6 @@ async def readiness_submit(request: Request, principal: Principal) -> Response:
 async def day_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = fields_of(form)
     try:
         await admin.save_day(r.db, data, staff_id=principal.id, now=r.now())
@@ -299,8 +256,6 @@ async def day_remove_page(request: Request, principal: Principal) -> Response:
 async def day_remove(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     day = form.get("day")
     try:
         blocks = await admin.remove_day(
@@ -407,8 +362,6 @@ async def booth_new_page(request: Request, principal: Principal) -> Response:
 async def booth_create(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data, offers = _booth_values(form)
     try:
         booth_id = await booth_admin.create(r.db, data, offers, staff_id=principal.id, now=r.now())
@@ -434,8 +387,6 @@ async def booth_edit_page(request: Request, principal: Principal) -> Response:
 async def booth_update(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     booth = await _booth_or_404(request)
     if booth is None:
         return await error_page(request, principal, DomainError("booth.not_found"))
@@ -477,9 +428,6 @@ async def booth_remove_page(request: Request, principal: Principal) -> Response:
 
 async def booth_remove(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     booth_id = int(request.path_params["booth_id"])
     try:
         advisors = await booth_admin.remove(r.db, booth_id, staff_id=principal.id, now=r.now())
@@ -494,8 +442,6 @@ async def booth_remove(request: Request, principal: Principal) -> Response:
 async def booth_move(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     direction = form.get("direction")
     try:
         await booth_admin.move(
@@ -527,8 +473,6 @@ async def booths_csv(request: Request, principal: Principal) -> Response:
 async def booths_import(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     upload = form.get("file")
     raw = b""
     if isinstance(upload, UploadFile):
@@ -604,8 +548,6 @@ def invitation_url(request: Request, token: str) -> str:
 async def staff_create(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = fields_of(form)
     try:
         _new_id, token = await invitations.invite(r.db, data, actor=principal.id, now=r.now())
@@ -624,9 +566,6 @@ def _staff_id(request: Request) -> int:
 
 async def staff_new_link(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     try:
         token = await invitations.new_invitation(
             r.db, _staff_id(request), actor=principal.id, now=r.now()
@@ -643,8 +582,6 @@ async def staff_active(request: Request, principal: Principal) -> Response:
     """Deactivate (``active=0``) or reactivate (``active=1``) an account."""
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     staff_id = _staff_id(request)
     active = form.get("active")
     try:
@@ -669,8 +606,6 @@ async def staff_active(request: Request, principal: Principal) -> Response:
 async def staff_assign(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     staff_id = _staff_id(request)
     booth_text = form.get("booth_id")
     try:
@@ -759,8 +694,6 @@ async def schedule_page(request: Request, principal: Principal) -> Response:
 async def schedule_add(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     booth = await _booth_or_404(request)
     if booth is None:
         return await error_page(request, principal, DomainError("booth.not_found"))
@@ -775,9 +708,6 @@ async def schedule_add(request: Request, principal: Principal) -> Response:
 
 async def schedule_remove(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     try:
         booth_id = await schedule_admin.remove(
             r.db, int(request.path_params["slot_id"]), actor=principal.id, now=r.now()
@@ -814,8 +744,6 @@ async def invitation_submit(request: Request) -> Response:
     r = resources_of(request)
     principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     token = request.path_params["token"]
     new, repeat = form.get("new"), form.get("repeat")
     try:
@@ -843,54 +771,50 @@ async def invitation_submit(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/beheer", moderator_page(index_page), methods=["GET"]),
-    Route("/beheer/evenement", moderator_page(event_page), methods=["GET"]),
-    Route("/beheer/evenement", moderator_form(event_submit), methods=["POST"]),
-    Route("/beheer/evenement/dagen", moderator_form(day_submit), methods=["POST"]),
-    Route("/beheer/evenement/klaar", moderator_form(readiness_submit), methods=["POST"]),
-    Route("/beheer/evenement/verlengen", moderator_form(extension_submit), methods=["POST"]),
-    Route("/beheer/evenement/dagen/verwijderen", moderator_page(day_remove_page), methods=["GET"]),
-    Route("/beheer/evenement/dagen/verwijderen", moderator_form(day_remove), methods=["POST"]),
-    Route("/beheer/stands", moderator_page(booths_page), methods=["GET"]),
-    Route("/beheer/stands", moderator_form(booth_create), methods=["POST"]),
-    Route("/beheer/stands.csv", moderator_page(booths_csv), methods=["GET"]),
-    Route("/beheer/stands/import", moderator_form(booths_import), methods=["POST"]),
-    Route("/beheer/stands/nieuw", moderator_page(booth_new_page), methods=["GET"]),
-    Route("/beheer/stands/{booth_id:int}", moderator_page(booth_edit_page), methods=["GET"]),
-    Route("/beheer/stands/{booth_id:int}", moderator_form(booth_update), methods=["POST"]),
+    Route("/beheer", moderator(index_page), methods=["GET"]),
+    Route("/beheer/evenement", moderator(event_page), methods=["GET"]),
+    Route("/beheer/evenement", moderator(event_submit), methods=["POST"]),
+    Route("/beheer/evenement/dagen", moderator(day_submit), methods=["POST"]),
+    Route("/beheer/evenement/klaar", moderator(readiness_submit), methods=["POST"]),
+    Route("/beheer/evenement/verlengen", moderator(extension_submit), methods=["POST"]),
+    Route("/beheer/evenement/dagen/verwijderen", moderator(day_remove_page), methods=["GET"]),
+    Route("/beheer/evenement/dagen/verwijderen", moderator(day_remove), methods=["POST"]),
+    Route("/beheer/stands", moderator(booths_page), methods=["GET"]),
+    Route("/beheer/stands", moderator(booth_create), methods=["POST"]),
+    Route("/beheer/stands.csv", moderator(booths_csv), methods=["GET"]),
+    Route("/beheer/stands/import", moderator(booths_import), methods=["POST"]),
+    Route("/beheer/stands/nieuw", moderator(booth_new_page), methods=["GET"]),
+    Route("/beheer/stands/{booth_id:int}", moderator(booth_edit_page), methods=["GET"]),
+    Route("/beheer/stands/{booth_id:int}", moderator(booth_update), methods=["POST"]),
     Route(
         "/beheer/stands/{booth_id:int}/verwijderen",
-        moderator_page(booth_remove_page),
+        moderator(booth_remove_page),
         methods=["GET"],
     ),
     Route(
         "/beheer/stands/{booth_id:int}/verwijderen",
-        moderator_form(booth_remove),
+        moderator(booth_remove),
         methods=["POST"],
     ),
-    Route(
-        "/beheer/stands/{booth_id:int}/verplaatsen", moderator_form(booth_move), methods=["POST"]
-    ),
-    Route("/beheer/medewerkers", moderator_page(staff_page), methods=["GET"]),
-    Route("/beheer/medewerkers", moderator_form(staff_create), methods=["POST"]),
-    Route(
-        "/beheer/medewerkers/{staff_id:int}/stand", moderator_form(staff_assign), methods=["POST"]
-    ),
+    Route("/beheer/stands/{booth_id:int}/verplaatsen", moderator(booth_move), methods=["POST"]),
+    Route("/beheer/medewerkers", moderator(staff_page), methods=["GET"]),
+    Route("/beheer/medewerkers", moderator(staff_create), methods=["POST"]),
+    Route("/beheer/medewerkers/{staff_id:int}/stand", moderator(staff_assign), methods=["POST"]),
     Route(
         "/beheer/medewerkers/{staff_id:int}/actief",
-        moderator_form(staff_active),
+        moderator(staff_active),
         methods=["POST"],
     ),
     Route(
         "/beheer/medewerkers/{staff_id:int}/uitnodiging",
-        moderator_form(staff_new_link),
+        moderator(staff_new_link),
         methods=["POST"],
     ),
-    Route("/beheer/rooster", moderator_page(schedule_page), methods=["GET"]),
-    Route("/beheer/rooster/{booth_id:int}", moderator_form(schedule_add), methods=["POST"]),
+    Route("/beheer/rooster", moderator(schedule_page), methods=["GET"]),
+    Route("/beheer/rooster/{booth_id:int}", moderator(schedule_add), methods=["POST"]),
     Route(
         "/beheer/rooster/blok/{slot_id:int}/verwijderen",
-        moderator_form(schedule_remove),
+        moderator(schedule_remove),
         methods=["POST"],
     ),
     Route("/uitnodiging/{token}", invitation_page, methods=["GET"]),

@@ -16,7 +16,6 @@ from app.domain import announcements
 from app.domain.event import load_event
 from app.domain.principals import Principal
 from app.web.pages.common import (
-    csrf_failed,
     error_context,
     principal_of_request,
     read_form,
@@ -25,6 +24,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
+from app.web.pages.guards import requires_role
 
 PATH = "/moderator/mededelingen"
 # What the page says after a form did its work (``?gedaan=...``).
@@ -71,12 +71,9 @@ async def _refused(request: Request, principal: Principal, error: DomainError) -
     )
 
 
-async def create_submit(request: Request) -> Response:
+async def create_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     text = form.get("text")
     audience = form.get("audience")
     data = {
@@ -95,12 +92,8 @@ async def create_submit(request: Request) -> Response:
     return RedirectResponse(f"{PATH}?gedaan=geplaatst", status_code=303)
 
 
-async def end_submit(request: Request) -> Response:
+async def end_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
-    form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = {"announcement_id": request.path_params["announcement_id"]}
     try:
         await actions.perform(r, principal, "announcement.end", data)
@@ -111,8 +104,10 @@ async def end_submit(request: Request) -> Response:
     return RedirectResponse(f"{PATH}?gedaan=beeindigd", status_code=303)
 
 
+moderator = requires_role("moderator")
+
 routes: list[BaseRoute] = [
     Route(PATH, announcements_page, methods=["GET"]),
-    Route(PATH, create_submit, methods=["POST"]),
-    Route(f"{PATH}/{{announcement_id:int}}/beeindigen", end_submit, methods=["POST"]),
+    Route(PATH, moderator(create_submit), methods=["POST"]),
+    Route(f"{PATH}/{{announcement_id:int}}/beeindigen", moderator(end_submit), methods=["POST"]),
 ]

@@ -16,7 +16,6 @@ from app.domain import attendance
 from app.domain.principals import Principal
 from app.web.pages.common import (
     candidate_sign_in,
-    csrf_failed,
     error_context,
     principal_of_request,
     read_form,
@@ -24,6 +23,7 @@ from app.web.pages.common import (
     render,
     resources_of,
 )
+from app.web.pages.guards import requires_role
 
 MY_PROOF = "/mijn-bewijs"
 MY_PROOF_PDF = "/mijn-bewijs.pdf"
@@ -90,12 +90,9 @@ async def check_page(request: Request) -> Response:
     )
 
 
-async def check_submit(request: Request) -> Response:
+async def check_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     if principal.role != "moderator" or principal.id is None:
         error = DomainError(
             "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
@@ -123,9 +120,11 @@ async def check_submit(request: Request) -> Response:
     return await render(request, "proof_check.html", principal, context)
 
 
+moderator = requires_role("moderator")
+
 routes = [
     Route(MY_PROOF, my_proof_page, methods=["GET"]),
     Route(MY_PROOF_PDF, my_proof_pdf, methods=["GET"]),
     Route(CHECK, check_page, methods=["GET"]),
-    Route(CHECK, check_submit, methods=["POST"]),
+    Route(CHECK, moderator(check_submit), methods=["POST"]),
 ]

@@ -22,10 +22,10 @@ from app.domain import calls
 from app.domain.calls import Call
 from app.domain.candidates import PHONE_MAX
 from app.domain.ice import client_config
+from app.domain.principals import Principal
 from app.domain.video import call_url
 from app.web.pages.common import (
     candidate_sign_in,
-    csrf_failed,
     error_context,
     principal_of_request,
     read_form,
@@ -33,6 +33,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
+from app.web.pages.guards import anyone
 
 PARTICIPANTS = ("candidate", "advisor")
 
@@ -123,13 +124,10 @@ async def call_page(request: Request) -> Response:
     return await _page(request, call, principal.role, principal.id)
 
 
-async def phone_me_submit(request: Request) -> Response:
+async def phone_me_submit(request: Request, principal: Principal) -> Response:
     """Asking "bel mij" without the live connection (``call.phone_me``); back to the call page."""
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     token = request.path_params["token"]
     # Only the call's candidate gets further than "not found", whoever else posts.
     if principal.role != "candidate" or principal.id is None:
@@ -160,5 +158,5 @@ async def phone_me_submit(request: Request) -> Response:
 
 routes = [
     Route("/videogesprek/{token}", call_page, methods=["GET"]),
-    Route("/videogesprek/{token}/bel-mij", phone_me_submit, methods=["POST"]),
+    Route("/videogesprek/{token}/bel-mij", anyone(phone_me_submit), methods=["POST"]),
 ]

@@ -16,12 +16,12 @@ from app.core.i18n import gettext as _
 from app.domain import candidates
 from app.domain.event import load_event
 from app.domain.presence import seen as presence_seen
+from app.domain.principals import Principal
 from app.live import snapshots
 from app.live.resources import Resources
 from app.web.auth import sign_in_candidate
 from app.web.pages.common import (
     candidate_sign_in,
-    csrf_failed,
     error_context,
     form_int,
     principal_of_request,
@@ -32,6 +32,7 @@ from app.web.pages.common import (
     safe_next,
     status_for,
 )
+from app.web.pages.guards import anyone, requires_role
 
 SIGN_IN_LABELS = {
     "name": N_("Naam"),
@@ -55,12 +56,9 @@ async def sign_in_page(request: Request) -> Response:
     )
 
 
-async def sign_in_submit(request: Request) -> Response:
+async def sign_in_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     values = {k: str(form.get(k, "")) for k in ("name", "email", "phone")}
     next_url = safe_next(form.get("next"))
     if principal.role == "candidate":
@@ -115,13 +113,10 @@ async def zoom_in_page(request: Request) -> Response:
     return await render(request, "zoom_in.html", principal, context)
 
 
-async def zoom_in_submit(request: Request) -> Response:
+async def zoom_in_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     booth_id = request.path_params["booth_id"]
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = {
         "booth_id": booth_id,
         "advisor_id": form_int(form, "advisor_id"),
@@ -173,12 +168,9 @@ def refresh_seconds(r: Resources) -> int:
     return max(1, min(30, r.settings.grace_seconds // 3))
 
 
-async def cancel_submit(request: Request) -> Response:
+async def cancel_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     try:
         await actions.perform(
             r, principal, "request.cancel", {"request_id": form_int(form, "request_id")}
@@ -190,13 +182,10 @@ async def cancel_submit(request: Request) -> Response:
     return RedirectResponse("/mijn-verzoek", status_code=303)
 
 
-async def rate_submit(request: Request) -> Response:
+async def rate_submit(request: Request, principal: Principal) -> Response:
     """The candidate rates their ended conversation (``conversation.rate``)."""
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = {
         "conversation_id": form_int(form, "conversation_id"),
         "rating": form_int(form, "rating"),
@@ -219,8 +208,6 @@ async def _request_step(request: Request, action: str) -> Response:
     r = resources_of(request)
     principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     try:
         await actions.perform(r, principal, action, {"request_id": form_int(form, "request_id")})
     except DomainError as error:
@@ -230,21 +217,18 @@ async def _request_step(request: Request, action: str) -> Response:
     return RedirectResponse("/mijn-verzoek", status_code=303)
 
 
-async def ready_submit(request: Request) -> Response:
+async def ready_submit(request: Request, principal: Principal) -> Response:
     return await _request_step(request, "request.ready")
 
 
-async def more_time_submit(request: Request) -> Response:
+async def more_time_submit(request: Request, principal: Principal) -> Response:
     return await _request_step(request, "request.more_time")
 
 
-async def join_submit(request: Request) -> Response:
+async def join_submit(request: Request, principal: Principal) -> Response:
     """The candidate joins the call: recorded (``conversation.join``), then on to the link."""
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     data = {"conversation_id": form_int(form, "conversation_id")}
     try:
         joined = await actions.perform(r, principal, "conversation.join", data)
@@ -255,15 +239,17 @@ async def join_submit(request: Request) -> Response:
     return RedirectResponse(joined["video_url"], status_code=303)
 
 
+candidate = requires_role("candidate", sign_in=lambda request: candidate_sign_in(request.url.path))
+
 routes = [
     Route("/aanmelden", sign_in_page, methods=["GET"]),
-    Route("/aanmelden", sign_in_submit, methods=["POST"]),
+    Route("/aanmelden", anyone(sign_in_submit), methods=["POST"]),
     Route("/inzoomen/{booth_id:int}", zoom_in_page, methods=["GET"]),
-    Route("/inzoomen/{booth_id:int}", zoom_in_submit, methods=["POST"]),
+    Route("/inzoomen/{booth_id:int}", anyone(zoom_in_submit), methods=["POST"]),
     Route("/mijn-verzoek", my_request_page, methods=["GET"]),
-    Route("/mijn-verzoek/annuleren", cancel_submit, methods=["POST"]),
-    Route("/mijn-verzoek/beoordelen", rate_submit, methods=["POST"]),
-    Route("/mijn-verzoek/klaar", ready_submit, methods=["POST"]),
-    Route("/mijn-verzoek/meer-tijd", more_time_submit, methods=["POST"]),
-    Route("/mijn-verzoek/deelnemen", join_submit, methods=["POST"]),
+    Route("/mijn-verzoek/annuleren", candidate(cancel_submit), methods=["POST"]),
+    Route("/mijn-verzoek/beoordelen", candidate(rate_submit), methods=["POST"]),
+    Route("/mijn-verzoek/klaar", candidate(ready_submit), methods=["POST"]),
+    Route("/mijn-verzoek/meer-tijd", candidate(more_time_submit), methods=["POST"]),
+    Route("/mijn-verzoek/deelnemen", candidate(join_submit), methods=["POST"]),
 ]

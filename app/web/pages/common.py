@@ -1,5 +1,5 @@
-"""What every page shares: rendering with the common context, form reading with its CSRF
-check, error pages, and the redirect for visitors who must sign in first."""
+"""What every page shares: rendering with the common context, form reading, error pages,
+and the redirect for visitors who must sign in first."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from urllib.parse import urlencode
 
 from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.core.errors import DomainError, ValidationError
@@ -19,7 +18,7 @@ from app.domain.advisors import STATUSES
 from app.domain.event import load_event
 from app.domain.principals import Principal, principal_of
 from app.live.resources import Resources
-from app.web.auth import csrf_ok, csrf_token
+from app.web.auth import csrf_token
 
 
 class _IdConvertor(IntegerConvertor):
@@ -162,17 +161,10 @@ def status_for(error: DomainError) -> int:
     return 409
 
 
-async def read_form(request: Request) -> FormData | None:
-    """The posted form, or None when its CSRF token is missing or wrong. A visitor who goes
-    away while sending it gets nothing (they are gone); it is not a server error."""
-    try:
-        form = await request.form()
-    except ClientDisconnect:
-        raise HTTPException(400, "the form was not sent completely") from None
-    token = form.get("csrf")
-    if not csrf_ok(request.session, token if isinstance(token, str) else None):
-        return None
-    return form
+async def read_form(request: Request) -> FormData:
+    """The posted form. Its CSRF token was checked before any page saw it
+    (``app.web.middleware.CsrfGuard``)."""
+    return await request.form()
 
 
 def form_int(form: FormData, name: str) -> int | str | None:
@@ -180,11 +172,6 @@ def form_int(form: FormData, name: str) -> int | str | None:
     if not isinstance(value, str) or value == "":
         return None
     return int(value) if value.isascii() and value.isdigit() and len(value) < 16 else value
-
-
-async def csrf_failed(request: Request, principal: Principal) -> Response:
-    error = DomainError("auth.csrf")
-    return await render(request, "error.html", principal, error_context(error, {}), 403)
 
 
 async def refuse(request: Request, principal: Principal, sign_in_url: str) -> Response:

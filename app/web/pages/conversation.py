@@ -11,8 +11,8 @@ from app.commands import actions
 from app.core.errors import DomainError
 from app.core.i18n import gettext as _
 from app.domain import notes
+from app.domain.principals import Principal
 from app.web.pages.common import (
-    csrf_failed,
     error_context,
     principal_of_request,
     read_form,
@@ -21,6 +21,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
+from app.web.pages.guards import requires_role
 
 
 async def conversation_page(request: Request) -> Response:
@@ -45,12 +46,9 @@ async def conversation_page(request: Request) -> Response:
     )
 
 
-async def notes_submit(request: Request) -> Response:
+async def notes_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     conversation_id = request.path_params["conversation_id"]
     text = str(form.get("notes", "")).replace("\r\n", "\n")
     try:
@@ -75,7 +73,9 @@ async def notes_submit(request: Request) -> Response:
     return RedirectResponse(f"/gesprekken/{conversation_id}", status_code=303)
 
 
+advisor = requires_role("advisor")
+
 routes = [
     Route("/gesprekken/{conversation_id:int}", conversation_page, methods=["GET"]),
-    Route("/gesprekken/{conversation_id:int}/notities", notes_submit, methods=["POST"]),
+    Route("/gesprekken/{conversation_id:int}/notities", advisor(notes_submit), methods=["POST"]),
 ]

@@ -1,5 +1,6 @@
 """The hall's answer when there is no page to give: an address that does not exist (404), a
-method a page does not take (405), a request body over the limit (413, from
+method a page does not take (405), a change without the session's form token (403, from
+``app.web.middleware.CsrfGuard``), a request body over the limit (413, from
 ``app.web.middleware.BodyLimit``), an unexpected failure (500).
 
 Visitors get a page of the hall in their own language, with the hall's header and a way
@@ -143,6 +144,14 @@ async def too_large(request: Request) -> Response:
     except Exception:
         log.exception("the 413 page could not be rendered")
         return _minimal_page(413, (heading, text))
+
+
+async def form_token_refused(request: Request) -> Response:
+    """The 403 page for a change without this session's form token
+    (``app.web.middleware.CsrfGuard``): an old tab, or a form sent from another site."""
+    principal = await principal_of_request(request)
+    error = DomainError("auth.csrf")
+    return await render(request, TEMPLATE, principal, error_context(error, {}), 403)
 
 
 def _page_without_database(request: Request) -> Response:

@@ -25,7 +25,6 @@ from app.domain.followups import Staffer
 from app.domain.principals import Principal
 from app.web.pages.common import (
     candidate_sign_in,
-    csrf_failed,
     error_context,
     form_int,
     principal_of_request,
@@ -35,6 +34,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
+from app.web.pages.guards import requires_role
 
 MODE_LABELS = {"video": N_("Video"), "phone": N_("Telefoon"), "on_site": N_("Op locatie")}
 STATUS_LABELS = {
@@ -171,12 +171,9 @@ def _text(form: FormData, name: str) -> str | None:
     return str(value).replace("\r\n", "\n")
 
 
-async def booking_submit(request: Request) -> Response:
+async def booking_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     # A quick choice from the advisor's availability wins over the typed time.
     starts = _text(form, "offer") or _text(form, "starts")
     data: dict[str, Any] = {
@@ -238,12 +235,9 @@ async def detail_page(request: Request) -> Response:
     return await _detail_page(request, principal, request.path_params["follow_up_id"])
 
 
-async def staff_change(request: Request) -> Response:
+async def staff_change(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     follow_up_id = request.path_params["follow_up_id"]
     what = request.path_params["what"]
     values: dict[str, Any] = {}
@@ -316,12 +310,9 @@ async def availability_page(request: Request) -> Response:
     return await _availability_page(request, principal)
 
 
-async def availability_add(request: Request) -> Response:
+async def availability_add(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     values = {"starts": _text(form, "starts"), "ends": _text(form, "ends")}
     try:
         await actions.perform(r, principal, "availability.add", values)
@@ -332,12 +323,8 @@ async def availability_add(request: Request) -> Response:
     return RedirectResponse("/adviseur/beschikbaarheid?gedaan=toegevoegd", status_code=303)
 
 
-async def availability_remove(request: Request) -> Response:
+async def availability_remove(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
-    form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     try:
         await actions.perform(
             r, principal, "availability.remove", {"period_id": request.path_params["period_id"]}
@@ -407,12 +394,9 @@ async def cancel_confirm(request: Request) -> Response:
     return await render(request, "follow_up_cancel.html", principal, context)
 
 
-async def cancel_submit(request: Request) -> Response:
+async def cancel_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     follow_up_id = request.path_params["follow_up_id"]
     data = {"follow_up_id": follow_up_id}
     try:
@@ -436,12 +420,9 @@ async def cancel_submit(request: Request) -> Response:
     return RedirectResponse("/mijn-afspraken?gedaan=geannuleerd", status_code=303)
 
 
-async def ask_submit(request: Request) -> Response:
+async def ask_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     follow_up_id = request.path_params["follow_up_id"]
     message = _text(form, "message") or ""
     try:
@@ -474,23 +455,31 @@ async def calendar_download(request: Request) -> Response:
     )
 
 
+advisor = requires_role("advisor")
+candidate = requires_role("candidate", sign_in=lambda request: candidate_sign_in(request.url.path))
+staff = requires_role("advisor", "moderator")
+
 routes = [
     Route("/adviseur/vervolgafspraak", booking_form, methods=["GET"]),
-    Route("/adviseur/vervolgafspraak", booking_submit, methods=["POST"]),
+    Route("/adviseur/vervolgafspraak", staff(booking_submit), methods=["POST"]),
     Route("/adviseur/vervolgafspraken/{follow_up_id:int}", detail_page, methods=["GET"]),
     Route(
-        "/adviseur/vervolgafspraken/{follow_up_id:int}/{what:str}", staff_change, methods=["POST"]
+        "/adviseur/vervolgafspraken/{follow_up_id:int}/{what:str}",
+        staff(staff_change),
+        methods=["POST"],
     ),
     Route("/adviseur/beschikbaarheid", availability_page, methods=["GET"]),
-    Route("/adviseur/beschikbaarheid", availability_add, methods=["POST"]),
+    Route("/adviseur/beschikbaarheid", advisor(availability_add), methods=["POST"]),
     Route(
         "/adviseur/beschikbaarheid/{period_id:int}/verwijderen",
-        availability_remove,
+        advisor(availability_remove),
         methods=["POST"],
     ),
     Route("/mijn-afspraken", my_appointments, methods=["GET"]),
     Route("/mijn-afspraken/{follow_up_id:int}.ics", calendar_download, methods=["GET"]),
     Route("/mijn-afspraken/{follow_up_id:int}/annuleren", cancel_confirm, methods=["GET"]),
-    Route("/mijn-afspraken/{follow_up_id:int}/annuleren", cancel_submit, methods=["POST"]),
-    Route("/mijn-afspraken/{follow_up_id:int}/verzetten", ask_submit, methods=["POST"]),
+    Route(
+        "/mijn-afspraken/{follow_up_id:int}/annuleren", candidate(cancel_submit), methods=["POST"]
+    ),
+    Route("/mijn-afspraken/{follow_up_id:int}/verzetten", candidate(ask_submit), methods=["POST"]),
 ]

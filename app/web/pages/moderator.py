@@ -33,7 +33,6 @@ from app.domain.event import Event, load_event
 from app.domain.principals import Principal
 from app.live.resources import Resources
 from app.web.pages.common import (
-    csrf_failed,
     error_context,
     form_int,
     principal_of_request,
@@ -43,6 +42,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
+from app.web.pages.guards import requires_role
 
 STEP_IN = "/moderator/ingrijpen"
 AUDIT = "/moderator/logboek"
@@ -141,12 +141,6 @@ def _as_id(text: str) -> int | str | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 16 else text
 
 
-def _refused_role(principal: Principal) -> DomainError:
-    return DomainError(
-        "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
-    )
-
-
 def _summary(*messages: str, field: str | None = None) -> list[dict[str, Any]]:
     # The page holds many forms with the same fields: the summary says what went wrong,
     # linking only to a field it can name (the tick of the booth being closed).
@@ -164,19 +158,12 @@ def _more_waiting_text(more: moderation.MoreWaiting, booth_name: str) -> str:
     )
 
 
-async def step_in_submit(request: Request) -> Response:
+async def step_in_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
-    step = STEP_FORMS.get(request.path_params["form"])
-    if step is None:
-        error = DomainError("protocol.unknown_action")
-        return await render(request, "error.html", principal, error_context(error, {}), 404)
-    if principal.role != "moderator":
-        error = _refused_role(principal)
-        return await render(request, "error.html", principal, error_context(error, {}), 403)
+    # One route per step-in form (below): any other name is the router's 404.
+    form_name = request.url.path.rsplit("/", 1)[-1]
+    step = STEP_FORMS[form_name]
     data: dict[str, Any] = {field: form_int(form, field) for field in step.fields}
     target = form.get("target")
     if step.action == "request.move" and isinstance(target, str):
@@ -215,7 +202,7 @@ async def step_in_submit(request: Request) -> Response:
             field=f"booth-close-{booth_id}" if shown and error.code == "input.confirm" else None,
         )
         return await render(request, "step_in.html", principal, context, status_for(error))
-    query = f"gedaan={request.path_params['form']}"
+    query = f"gedaan={form_name}"
     if closing:
         query += f"&{ENDED_PARAM}={ended}"
     anchor = f"#stand-{booth_id}" if booth_id is not None else ""
@@ -294,8 +281,13 @@ async def audit_page(request: Request) -> Response:
     return await render(request, "audit.html", principal, context)
 
 
+moderator = requires_role("moderator")
+
 routes = [
     Route(STEP_IN, step_in_page, methods=["GET"]),
-    Route(STEP_IN + "/{form:str}", step_in_submit, methods=["POST"]),
+    *(
+        Route(f"{STEP_IN}/{form}", moderator(step_in_submit), methods=["POST"])
+        for form in STEP_FORMS
+    ),
     Route(AUDIT, audit_page, methods=["GET"]),
 ]

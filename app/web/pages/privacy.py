@@ -17,13 +17,13 @@ from app.domain.principals import Principal
 from app.web.auth import announce_revoked
 from app.web.pages.common import (
     candidate_sign_in,
-    csrf_failed,
     principal_of_request,
     read_form,
     refuse,
     render,
     resources_of,
 )
+from app.web.pages.guards import requires_role
 
 MY_DATA = "/mijn-gegevens"
 DOWNLOAD = "/mijn-gegevens/download"
@@ -90,12 +90,9 @@ async def erase_page(request: Request) -> Response:
     return await _confirm_page(request, principal, candidate_id)
 
 
-async def erase_submit(request: Request) -> Response:
+async def erase_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     candidate_id = _candidate_id(principal)
     if candidate_id is None:
         return await refuse(request, principal, candidate_sign_in(ERASE))
@@ -116,10 +113,12 @@ async def erased_page(request: Request) -> Response:
     return await render(request, "erased.html", await principal_of_request(request), {})
 
 
+candidate = requires_role("candidate", sign_in=lambda request: candidate_sign_in(request.url.path))
+
 routes = [
     Route(MY_DATA, my_data_page, methods=["GET"]),
     Route(DOWNLOAD, download, methods=["GET"]),
     Route(ERASE, erase_page, methods=["GET"]),
-    Route(ERASE, erase_submit, methods=["POST"]),
+    Route(ERASE, candidate(erase_submit), methods=["POST"]),
     Route(ERASED, erased_page, methods=["GET"]),
 ]

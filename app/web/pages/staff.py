@@ -23,7 +23,6 @@ from app.live import snapshots
 from app.live.resources import Resources
 from app.web.auth import announce_revoked, revoked_topic, sign_in_staff, sign_out
 from app.web.pages.common import (
-    csrf_failed,
     error_context,
     form_int,
     principal_of_request,
@@ -33,6 +32,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
+from app.web.pages.guards import anyone, requires_role
 
 
 async def login_page(request: Request) -> Response:
@@ -87,12 +87,9 @@ def _wait(response: Response, attempt: throttles.LoginTry) -> Response:
     return response
 
 
-async def login_submit(request: Request) -> Response:
+async def login_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     email = str(form.get("email", ""))
     attempt = await _attempt(request, emails.lookup_form(email))
     if not attempt.attempt.allowed:
@@ -139,12 +136,8 @@ def _remember_device(request: Request, response: Response, account_key: str) -> 
     )
 
 
-async def logout_submit(request: Request) -> Response:
+async def logout_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
-    form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     if principal.role == "advisor":
         # In a conversation the status follows the conversation; signing out does not end it.
         with contextlib.suppress(DomainError):
@@ -177,12 +170,9 @@ async def password_page(request: Request) -> Response:
     return await render(request, "password.html", principal, {"min_length": MIN_PASSWORD_LENGTH})
 
 
-async def password_submit(request: Request) -> Response:
+async def password_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
     if principal.role not in ("advisor", "moderator") or principal.id is None:
         return await refuse(request, principal, "/inloggen")
     staff = await get_staff(r.db, principal.id)
@@ -248,16 +238,11 @@ CONSOLE_FORMS = {
 }
 
 
-async def console_submit(request: Request) -> Response:
+async def console_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
-    if form is None:
-        return await csrf_failed(request, principal)
-    if request.path_params["form"] not in CONSOLE_FORMS:
-        error = DomainError("protocol.unknown_action")
-        return await render(request, "error.html", principal, error_context(error, {}), 404)
-    name, fields = CONSOLE_FORMS[request.path_params["form"]]
+    # One route per console form (below): any other name is the router's 404.
+    name, fields = CONSOLE_FORMS[request.url.path.rsplit("/", 1)[-1]]
     data: dict[str, Any] = {}
     for field in fields:
         if field.endswith("_id"):
@@ -274,16 +259,18 @@ async def console_submit(request: Request) -> Response:
     return RedirectResponse("/adviseur", status_code=303)
 
 
+advisor = requires_role("advisor")
+staff = requires_role("advisor", "moderator")
+
 routes = [
     Route("/inloggen", login_page, methods=["GET"]),
-    Route("/inloggen", login_submit, methods=["POST"]),
-    Route("/uitloggen", logout_submit, methods=["POST"]),
+    Route("/inloggen", anyone(login_submit), methods=["POST"]),
+    Route("/uitloggen", anyone(logout_submit), methods=["POST"]),
     Route("/wachtwoord", password_page, methods=["GET"]),
-    Route("/wachtwoord", password_submit, methods=["POST"]),
+    Route("/wachtwoord", staff(password_submit), methods=["POST"]),
     Route("/adviseur", console_page, methods=["GET"]),
-    Route(
-        "/adviseur/{form:str}",
-        console_submit,
-        methods=["POST"],
+    *(
+        Route(f"/adviseur/{form}", advisor(console_submit), methods=["POST"])
+        for form in CONSOLE_FORMS
     ),
 ]
