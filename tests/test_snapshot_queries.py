@@ -32,7 +32,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "snapshots-40-booths.json"
 EXPECTED = {
     "hall": 3,
     "one booth": 3,
-    "overview": 10,
+    "overview": 6,
     "waiting at a booth": 3,
     "nobody waiting at a booth": 1,
     "console": 3,

@@ -21,6 +21,7 @@ accents and capitals and last by the exact text, so the order is the same every 
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 COLLATION = "DUTCH_NAME"
 
@@ -94,6 +95,10 @@ def primary(name: str) -> str:
     return " ".join(_without_prefixes(_words(_plain(name))))
 
 
+# SQLite calls the collation at every comparison of a sort, so the same few hundred names
+# are keyed again and again within one query; a bounded cache keys each once. It holds names
+# only in this process's memory, never on disk, and the oldest drop out first.
+@lru_cache(maxsize=4096)
 def sort_key(name: str) -> tuple[str, str, str]:
     """The key to sort names by in Python: ``sorted(people, key=lambda p: sort_key(p.name))``."""
     return (primary(name), name.casefold(), name)

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from app.core.i18n import N_, format_clock, format_day, format_number, gettext, ngettext
-from app.domain.audit import Detail, Value
+from app.domain.announcements import short_name
+from app.domain.audit import Detail, Entry, Value
+from app.storage.db import Database
 
 # What the audit log calls each step; an action without a label here is shown by its code.
 ACTION_LABELS: dict[str, str] = {
@@ -386,3 +388,33 @@ _KINDS: dict[str, Callable[[Values, Names], str]] = {
     "follow_up": _follow_up,
     "text": _text,
 }
+
+
+async def names_for(db: Database, found: list[Entry]) -> Names:
+    """The names the entries on this page need: every booth and staff member (few), and
+    the announcements they mention (by the start of their text)."""
+    booths = {row["id"]: row["name"] for row in await db.fetchall("SELECT id, name FROM booths")}
+    staff = {row["id"]: row["name"] for row in await db.fetchall("SELECT id, name FROM staff")}
+    wanted = sorted(
+        {
+            int(ident)
+            for kind, _sep, ident in (e.subject.partition(":") for e in found)
+            if kind == "announcement" and ident.isascii() and ident.isdigit() and len(ident) < 16
+        }
+    )
+    said: dict[int, str] = {}
+    if wanted:
+        marks = ", ".join("?" for _ in wanted)
+        rows = await db.fetchall(
+            f"SELECT id, text FROM announcements WHERE id IN ({marks})", tuple(wanted)
+        )
+        said = {row["id"]: short_name(row["text"]) for row in rows}
+    # An announcement no longer in its table is still named by the text its entry kept.
+    for entry in found:
+        kind, _sep, ident = entry.subject.partition(":")
+        detail = entry.parsed_detail
+        if kind == "announcement" and ident.isdigit() and detail and detail.kind == "announcement":
+            text = detail.values.get("text")
+            if isinstance(text, str) and text:
+                said.setdefault(int(ident), short_name(text))
+    return Names(booths=booths, staff=staff, announcements=said)

@@ -66,12 +66,6 @@ class Call:
     def running(self) -> bool:
         return self.ended_at is None
 
-    def topic_of(self, role: str) -> str:
-        """The live topic of the participant with this role."""
-        if role == "candidate":
-            return f"candidate:{self.candidate_id}"
-        return f"staff:{self.advisor_id}"
-
     def other_role(self, role: str) -> str:
         return "advisor" if role == "candidate" else "candidate"
 

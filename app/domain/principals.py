@@ -28,18 +28,6 @@ class Principal:
     name: str = ""
     booth_id: int | None = None
 
-    @property
-    def topics(self) -> list[str]:
-        """The hub topics this principal may hear."""
-        topics = ["hall"]
-        if self.role == "candidate":
-            topics.append(f"candidate:{self.id}")
-        elif self.role == "advisor":
-            topics += [f"staff:{self.id}", f"booth:{self.booth_id}", "advisors"]
-        elif self.role == "moderator":
-            topics += [f"staff:{self.id}", "moderators", "advisors"]
-        return topics
-
 
 ANONYMOUS = Principal("anonymous")
 

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from app.live import topics
 from app.live.hub import LocalFanout, encode
 
 log = logging.getLogger("inzoomen.hall")
 
-TOPIC = "hall"
+TOPIC = topics.HALL
 
 
 @dataclass

@@ -144,10 +144,22 @@ class Live:
         else:
             await self.hub.publish(topic, "call.fallback", message.data)
 
-    async def sessions_ended(self, topic: str, reason: str) -> None:
-        """Every session of the person behind ``topic`` ended: every worker closes their
-        connections (``app.web.socket`` watches their own topic for this event)."""
-        await self.hub.publish(topic, "session.revoked", {"session": None, "reason": reason})
+    async def sessions_ended(self, topic: str, reason: str, session_id: int | None = None) -> None:
+        """Sessions of the person behind ``topic`` ended (one, ``session_id``, or all: None):
+        every worker closes their connections (``app.web.socket`` watches their own topic for
+        this event)."""
+        payload = {"session": session_id, "reason": reason}
+        await self.hub.publish(topic, "session.revoked", payload)
+
+    async def staff_signed_out(
+        self, staff_id: int, reason: str, session_id: int | None = None
+    ) -> None:
+        await self.sessions_ended(topics.staff(staff_id), reason, session_id)
+
+    async def candidate_signed_out(
+        self, candidate_id: int, reason: str, session_id: int | None = None
+    ) -> None:
+        await self.sessions_ended(topics.candidate(candidate_id), reason, session_id)
 
     # -- what one person waits for: at once ------------------------------------------------
 

@@ -7,6 +7,9 @@ person's, one booth's or one audience's topic takes its name from here.
 
 from __future__ import annotations
 
+from app.domain.calls import Call
+from app.domain.principals import Principal
+
 # Everyone with the hall open, signed in or not.
 HALL = "hall"
 # Every moderator.
@@ -28,3 +31,27 @@ def staff(staff_id: int) -> str:
 def booth(booth_id: int) -> str:
     """The advisors of one booth."""
     return f"booth:{booth_id}"
+
+
+# Pushed on a person's own topic when sessions of theirs end; every worker process closes
+# the matching sockets (``app.web.socket``).
+REVOKED_EVENT = "session.revoked"
+
+
+def of(principal: Principal) -> list[str]:
+    """The topics this principal may hear."""
+    heard = [HALL]
+    if principal.id is None:
+        return heard
+    if principal.role == "candidate":
+        heard.append(candidate(principal.id))
+    elif principal.role == "advisor":
+        heard += [staff(principal.id), booth(principal.booth_id or 0), ADVISORS]
+    elif principal.role == "moderator":
+        heard += [staff(principal.id), MODERATORS, ADVISORS]
+    return heard
+
+
+def participant(call: Call, role: str) -> str:
+    """The topic of the participant of a call with this role."""
+    return candidate(call.candidate_id) if role == "candidate" else staff(call.advisor_id)

@@ -13,12 +13,7 @@ from typing import Any
 
 from app.domain import sessions
 from app.domain.principals import SESSION_KEY
-from app.live.hub import Hub
 from app.storage.db import Database
-
-# Pushed on ``staff:<id>`` or ``candidate:<id>`` when sessions end; every worker process
-# closes the matching sockets (``app.web.socket``).
-REVOKED_EVENT = "session.revoked"
 
 
 def csrf_token(session: dict[str, Any]) -> str:
@@ -69,15 +64,3 @@ async def sign_out(db: Database, cookie: dict[str, Any]) -> sessions.Session | N
     if isinstance(token, str) and token:
         return await sessions.end(db, token)
     return None
-
-
-def revoked_topic(session: sessions.Session) -> str:
-    if session.staff_id is not None:
-        return f"staff:{session.staff_id}"
-    return f"candidate:{session.candidate_id}"
-
-
-async def announce_revoked(hub: Hub, topic: str, session_id: int | None, reason: str) -> None:
-    """Tell every worker to close the sockets of one ended session (``session_id``), or of
-    every session of the principal behind ``topic`` (None)."""
-    await hub.publish(topic, REVOKED_EVENT, {"session": session_id, "reason": reason})

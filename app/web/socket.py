@@ -28,11 +28,11 @@ from app.commands.envelope import EnvelopeError, parse_command, reply_error, rep
 from app.core.errors import DomainError
 from app.core.ratelimit import MessageLimiter, SocketLimits
 from app.domain.principals import Identity, Principal, identify
+from app.live import topics
 from app.live.deadlines import moments_passed
 from app.live.hall_feed import TOPIC as HALL_TOPIC
 from app.live.hub import DEFAULT_BUFFER, Sink, Subscription, encode
 from app.live.resources import Resources
-from app.web.auth import REVOKED_EVENT
 from app.web.push_transport import EXTENSION, Pusher
 
 log = logging.getLogger("inzoomen.ws")
@@ -44,7 +44,7 @@ CLOSE_TRY_AGAIN = 1013
 CLOSE_SESSION_ENDED = 4001
 # Too many simultaneous connections for this user or address.
 CLOSE_TOO_MANY = 4008
-_REVOKED_PREFIX = f'{{"event":"{REVOKED_EVENT}",'
+_REVOKED_PREFIX = f'{{"event":"{topics.REVOKED_EVENT}",'
 
 
 def socket_limits(websocket: WebSocket) -> SocketLimits:
@@ -259,7 +259,7 @@ async def _serve(
         sink = subscription = Subscription()
     # Only a person's own topics can carry the end of their session, so the hall (every
     # broadcast, to every connection) goes to the sink directly, without the check.
-    own = [topic for topic in principal.topics if topic != HALL_TOPIC]
+    own = [topic for topic in topics.of(principal) if topic != HALL_TOPIC]
     guarded = Guarded(sink, session_id, connection.end_session)
     metrics = resources.metrics
     metrics.connection_opened(principal.role)

@@ -29,7 +29,6 @@ from app.domain import schedule as schedule_admin
 from app.domain.accounts import MIN_PASSWORD_LENGTH
 from app.domain.event import event_days, load_event
 from app.domain.principals import Principal
-from app.web.auth import announce_revoked
 from app.web.pages.common import (
     error_context,
     principal_of_request,
@@ -38,7 +37,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
-from app.web.pages.guards import error_page, fields_of, requires_role
+from app.web.pages.guards import anyone, error_page, fields_of, for_moderators
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 
@@ -58,10 +57,6 @@ class HideInvitationTokens(logging.Filter):
 
 
 logging.getLogger("uvicorn.access").addFilter(HideInvitationTokens())
-
-
-# Every page and form of the administration is the moderator's.
-moderator = requires_role("moderator")
 
 
 def local_time(request: Request, event_zone: Any, ts: float) -> str:
@@ -434,7 +429,7 @@ async def booth_remove(request: Request, principal: Principal) -> Response:
     except DomainError as error:
         return await error_page(request, principal, error)
     for advisor_id in advisors:
-        await announce_revoked(r.hub, f"staff:{advisor_id}", None, "deactivated")
+        await r.live.staff_signed_out(advisor_id, "deactivated")
     await r.live.hall_changed()
     return RedirectResponse("/beheer/stands?opgeslagen=verwijderd", status_code=303)
 
@@ -594,7 +589,7 @@ async def staff_active(request: Request, principal: Principal) -> Response:
     except DomainError as error:
         return await error_page(request, principal, error)
     if active == "0":
-        await announce_revoked(r.hub, f"staff:{staff_id}", None, "deactivated")
+        await r.live.staff_signed_out(staff_id, "deactivated")
     if booth_id is not None:
         await r.live.booths_changed([booth_id])
     saved = "uit" if active == "0" else "aan"
@@ -620,7 +615,7 @@ async def staff_assign(request: Request, principal: Principal) -> Response:
         return await error_page(request, principal, error)
     if old != new:
         # Their sessions ended: their pages close and ask them to log in at the new booth.
-        await announce_revoked(r.hub, f"staff:{staff_id}", None, "moved")
+        await r.live.staff_signed_out(staff_id, "moved")
         await r.live.booths_changed([old, new])
     return RedirectResponse(
         f"/beheer/medewerkers?opgeslagen=stand#medewerker-{staff_id}", status_code=303
@@ -740,9 +735,9 @@ async def invitation_page(request: Request) -> Response:
     return await render(request, "invitation.html", principal, context)
 
 
-async def invitation_submit(request: Request) -> Response:
+async def invitation_submit(request: Request, principal: Principal) -> Response:
+    """Whoever holds the link sets the password: the link is the credential."""
     r = resources_of(request)
-    principal = await principal_of_request(request)
     form = await read_form(request)
     token = request.path_params["token"]
     new, repeat = form.get("new"), form.get("repeat")
@@ -766,57 +761,61 @@ async def invitation_submit(request: Request) -> Response:
         }
         return await render(request, "invitation.html", principal, context, 400)
     # Any session the account had (a reset link) ended: its sockets close everywhere.
-    await announce_revoked(r.hub, f"staff:{invitation.staff_id}", None, "password_changed")
+    await r.live.staff_signed_out(invitation.staff_id, "password_changed")
     return RedirectResponse("/inloggen?wachtwoord=gewijzigd", status_code=303)
 
 
 routes: list[BaseRoute] = [
-    Route("/beheer", moderator(index_page), methods=["GET"]),
-    Route("/beheer/evenement", moderator(event_page), methods=["GET"]),
-    Route("/beheer/evenement", moderator(event_submit), methods=["POST"]),
-    Route("/beheer/evenement/dagen", moderator(day_submit), methods=["POST"]),
-    Route("/beheer/evenement/klaar", moderator(readiness_submit), methods=["POST"]),
-    Route("/beheer/evenement/verlengen", moderator(extension_submit), methods=["POST"]),
-    Route("/beheer/evenement/dagen/verwijderen", moderator(day_remove_page), methods=["GET"]),
-    Route("/beheer/evenement/dagen/verwijderen", moderator(day_remove), methods=["POST"]),
-    Route("/beheer/stands", moderator(booths_page), methods=["GET"]),
-    Route("/beheer/stands", moderator(booth_create), methods=["POST"]),
-    Route("/beheer/stands.csv", moderator(booths_csv), methods=["GET"]),
-    Route("/beheer/stands/import", moderator(booths_import), methods=["POST"]),
-    Route("/beheer/stands/nieuw", moderator(booth_new_page), methods=["GET"]),
-    Route("/beheer/stands/{booth_id:int}", moderator(booth_edit_page), methods=["GET"]),
-    Route("/beheer/stands/{booth_id:int}", moderator(booth_update), methods=["POST"]),
+    Route("/beheer", for_moderators(index_page), methods=["GET"]),
+    Route("/beheer/evenement", for_moderators(event_page), methods=["GET"]),
+    Route("/beheer/evenement", for_moderators(event_submit), methods=["POST"]),
+    Route("/beheer/evenement/dagen", for_moderators(day_submit), methods=["POST"]),
+    Route("/beheer/evenement/klaar", for_moderators(readiness_submit), methods=["POST"]),
+    Route("/beheer/evenement/verlengen", for_moderators(extension_submit), methods=["POST"]),
+    Route("/beheer/evenement/dagen/verwijderen", for_moderators(day_remove_page), methods=["GET"]),
+    Route("/beheer/evenement/dagen/verwijderen", for_moderators(day_remove), methods=["POST"]),
+    Route("/beheer/stands", for_moderators(booths_page), methods=["GET"]),
+    Route("/beheer/stands", for_moderators(booth_create), methods=["POST"]),
+    Route("/beheer/stands.csv", for_moderators(booths_csv), methods=["GET"]),
+    Route("/beheer/stands/import", for_moderators(booths_import), methods=["POST"]),
+    Route("/beheer/stands/nieuw", for_moderators(booth_new_page), methods=["GET"]),
+    Route("/beheer/stands/{booth_id:int}", for_moderators(booth_edit_page), methods=["GET"]),
+    Route("/beheer/stands/{booth_id:int}", for_moderators(booth_update), methods=["POST"]),
     Route(
         "/beheer/stands/{booth_id:int}/verwijderen",
-        moderator(booth_remove_page),
+        for_moderators(booth_remove_page),
         methods=["GET"],
     ),
     Route(
         "/beheer/stands/{booth_id:int}/verwijderen",
-        moderator(booth_remove),
+        for_moderators(booth_remove),
         methods=["POST"],
     ),
-    Route("/beheer/stands/{booth_id:int}/verplaatsen", moderator(booth_move), methods=["POST"]),
-    Route("/beheer/medewerkers", moderator(staff_page), methods=["GET"]),
-    Route("/beheer/medewerkers", moderator(staff_create), methods=["POST"]),
-    Route("/beheer/medewerkers/{staff_id:int}/stand", moderator(staff_assign), methods=["POST"]),
+    Route(
+        "/beheer/stands/{booth_id:int}/verplaatsen", for_moderators(booth_move), methods=["POST"]
+    ),
+    Route("/beheer/medewerkers", for_moderators(staff_page), methods=["GET"]),
+    Route("/beheer/medewerkers", for_moderators(staff_create), methods=["POST"]),
+    Route(
+        "/beheer/medewerkers/{staff_id:int}/stand", for_moderators(staff_assign), methods=["POST"]
+    ),
     Route(
         "/beheer/medewerkers/{staff_id:int}/actief",
-        moderator(staff_active),
+        for_moderators(staff_active),
         methods=["POST"],
     ),
     Route(
         "/beheer/medewerkers/{staff_id:int}/uitnodiging",
-        moderator(staff_new_link),
+        for_moderators(staff_new_link),
         methods=["POST"],
     ),
-    Route("/beheer/rooster", moderator(schedule_page), methods=["GET"]),
-    Route("/beheer/rooster/{booth_id:int}", moderator(schedule_add), methods=["POST"]),
+    Route("/beheer/rooster", for_moderators(schedule_page), methods=["GET"]),
+    Route("/beheer/rooster/{booth_id:int}", for_moderators(schedule_add), methods=["POST"]),
     Route(
         "/beheer/rooster/blok/{slot_id:int}/verwijderen",
-        moderator(schedule_remove),
+        for_moderators(schedule_remove),
         methods=["POST"],
     ),
     Route("/uitnodiging/{token}", invitation_page, methods=["GET"]),
-    Route("/uitnodiging/{token}", invitation_submit, methods=["POST"]),
+    Route("/uitnodiging/{token}", anyone(invitation_submit), methods=["POST"]),
 ]

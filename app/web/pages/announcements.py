@@ -24,7 +24,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
-from app.web.pages.guards import requires_role
+from app.web.pages.guards import for_moderators
 
 PATH = "/moderator/mededelingen"
 # What the page says after a form did its work (``?gedaan=...``).
@@ -104,10 +104,10 @@ async def end_submit(request: Request, principal: Principal) -> Response:
     return RedirectResponse(f"{PATH}?gedaan=beeindigd", status_code=303)
 
 
-moderator = requires_role("moderator")
-
 routes: list[BaseRoute] = [
     Route(PATH, announcements_page, methods=["GET"]),
-    Route(PATH, moderator(create_submit), methods=["POST"]),
-    Route(f"{PATH}/{{announcement_id:int}}/beeindigen", moderator(end_submit), methods=["POST"]),
+    Route(PATH, for_moderators(create_submit), methods=["POST"]),
+    Route(
+        f"{PATH}/{{announcement_id:int}}/beeindigen", for_moderators(end_submit), methods=["POST"]
+    ),
 ]

@@ -23,7 +23,7 @@ from app.web.pages.common import (
     render,
     resources_of,
 )
-from app.web.pages.guards import requires_role
+from app.web.pages.guards import for_moderators
 
 MY_PROOF = "/mijn-bewijs"
 MY_PROOF_PDF = "/mijn-bewijs.pdf"
@@ -120,11 +120,9 @@ async def check_submit(request: Request, principal: Principal) -> Response:
     return await render(request, "proof_check.html", principal, context)
 
 
-moderator = requires_role("moderator")
-
 routes = [
     Route(MY_PROOF, my_proof_page, methods=["GET"]),
     Route(MY_PROOF_PDF, my_proof_pdf, methods=["GET"]),
     Route(CHECK, check_page, methods=["GET"]),
-    Route(CHECK, moderator(check_submit), methods=["POST"]),
+    Route(CHECK, for_moderators(check_submit), methods=["POST"]),
 ]

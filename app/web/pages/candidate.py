@@ -32,7 +32,7 @@ from app.web.pages.common import (
     safe_next,
     status_for,
 )
-from app.web.pages.guards import anyone, requires_role
+from app.web.pages.guards import anyone, for_candidates
 
 SIGN_IN_LABELS = {
     "name": N_("Naam"),
@@ -239,17 +239,15 @@ async def join_submit(request: Request, principal: Principal) -> Response:
     return RedirectResponse(joined["video_url"], status_code=303)
 
 
-candidate = requires_role("candidate", sign_in=lambda request: candidate_sign_in(request.url.path))
-
 routes = [
     Route("/aanmelden", sign_in_page, methods=["GET"]),
     Route("/aanmelden", anyone(sign_in_submit), methods=["POST"]),
     Route("/inzoomen/{booth_id:int}", zoom_in_page, methods=["GET"]),
     Route("/inzoomen/{booth_id:int}", anyone(zoom_in_submit), methods=["POST"]),
     Route("/mijn-verzoek", my_request_page, methods=["GET"]),
-    Route("/mijn-verzoek/annuleren", candidate(cancel_submit), methods=["POST"]),
-    Route("/mijn-verzoek/beoordelen", candidate(rate_submit), methods=["POST"]),
-    Route("/mijn-verzoek/klaar", candidate(ready_submit), methods=["POST"]),
-    Route("/mijn-verzoek/meer-tijd", candidate(more_time_submit), methods=["POST"]),
-    Route("/mijn-verzoek/deelnemen", candidate(join_submit), methods=["POST"]),
+    Route("/mijn-verzoek/annuleren", for_candidates(cancel_submit), methods=["POST"]),
+    Route("/mijn-verzoek/beoordelen", for_candidates(rate_submit), methods=["POST"]),
+    Route("/mijn-verzoek/klaar", for_candidates(ready_submit), methods=["POST"]),
+    Route("/mijn-verzoek/meer-tijd", for_candidates(more_time_submit), methods=["POST"]),
+    Route("/mijn-verzoek/deelnemen", for_candidates(join_submit), methods=["POST"]),
 ]

@@ -21,7 +21,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
-from app.web.pages.guards import requires_role
+from app.web.pages.guards import for_advisors
 
 
 async def conversation_page(request: Request) -> Response:
@@ -73,9 +73,9 @@ async def notes_submit(request: Request, principal: Principal) -> Response:
     return RedirectResponse(f"/gesprekken/{conversation_id}", status_code=303)
 
 
-advisor = requires_role("advisor")
-
 routes = [
     Route("/gesprekken/{conversation_id:int}", conversation_page, methods=["GET"]),
-    Route("/gesprekken/{conversation_id:int}/notities", advisor(notes_submit), methods=["POST"]),
+    Route(
+        "/gesprekken/{conversation_id:int}/notities", for_advisors(notes_submit), methods=["POST"]
+    ),
 ]

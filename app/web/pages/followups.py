@@ -34,7 +34,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
-from app.web.pages.guards import requires_role
+from app.web.pages.guards import for_advisors, for_candidates, for_staff
 
 MODE_LABELS = {"video": N_("Video"), "phone": N_("Telefoon"), "on_site": N_("Op locatie")}
 STATUS_LABELS = {
@@ -455,31 +455,31 @@ async def calendar_download(request: Request) -> Response:
     )
 
 
-advisor = requires_role("advisor")
-candidate = requires_role("candidate", sign_in=lambda request: candidate_sign_in(request.url.path))
-staff = requires_role("advisor", "moderator")
-
 routes = [
     Route("/adviseur/vervolgafspraak", booking_form, methods=["GET"]),
-    Route("/adviseur/vervolgafspraak", staff(booking_submit), methods=["POST"]),
+    Route("/adviseur/vervolgafspraak", for_staff(booking_submit), methods=["POST"]),
     Route("/adviseur/vervolgafspraken/{follow_up_id:int}", detail_page, methods=["GET"]),
     Route(
         "/adviseur/vervolgafspraken/{follow_up_id:int}/{what:str}",
-        staff(staff_change),
+        for_staff(staff_change),
         methods=["POST"],
     ),
     Route("/adviseur/beschikbaarheid", availability_page, methods=["GET"]),
-    Route("/adviseur/beschikbaarheid", advisor(availability_add), methods=["POST"]),
+    Route("/adviseur/beschikbaarheid", for_advisors(availability_add), methods=["POST"]),
     Route(
         "/adviseur/beschikbaarheid/{period_id:int}/verwijderen",
-        advisor(availability_remove),
+        for_advisors(availability_remove),
         methods=["POST"],
     ),
     Route("/mijn-afspraken", my_appointments, methods=["GET"]),
     Route("/mijn-afspraken/{follow_up_id:int}.ics", calendar_download, methods=["GET"]),
     Route("/mijn-afspraken/{follow_up_id:int}/annuleren", cancel_confirm, methods=["GET"]),
     Route(
-        "/mijn-afspraken/{follow_up_id:int}/annuleren", candidate(cancel_submit), methods=["POST"]
+        "/mijn-afspraken/{follow_up_id:int}/annuleren",
+        for_candidates(cancel_submit),
+        methods=["POST"],
     ),
-    Route("/mijn-afspraken/{follow_up_id:int}/verzetten", candidate(ask_submit), methods=["POST"]),
+    Route(
+        "/mijn-afspraken/{follow_up_id:int}/verzetten", for_candidates(ask_submit), methods=["POST"]
+    ),
 ]

@@ -26,6 +26,7 @@ from app.commands.registry import find, perform
 from app.core.errors import DomainError
 from app.domain.principals import ROLES, Principal
 from app.web.pages.common import (
+    candidate_sign_in,
     error_context,
     principal_of_request,
     read_form,
@@ -76,6 +77,17 @@ def requires_role(*roles: str, sign_in: SignIn = "/inloggen") -> Callable[[Handl
 def anyone(handler: Handler) -> Endpoint:
     """A page every visitor may use, signed in or not (it decides itself what each sees)."""
     return requires_role(*ROLES)(handler)
+
+
+def _back_after_sign_in(request: Request) -> str:
+    return candidate_sign_in(request.url.path)
+
+
+# The audiences of the hall's pages.
+for_moderators = requires_role("moderator")
+for_advisors = requires_role("advisor")
+for_staff = requires_role("advisor", "moderator")
+for_candidates = requires_role("candidate", sign_in=_back_after_sign_in)
 
 
 def roles_of(endpoint: object) -> frozenset[str] | None:

@@ -28,10 +28,8 @@ from app.core.errors import DomainError
 from app.core.i18n import N_, ngettext
 from app.core.i18n import gettext as _
 from app.domain import audit, audit_text, moderation
-from app.domain.announcements import short_name
 from app.domain.event import Event, load_event
 from app.domain.principals import Principal
-from app.live.resources import Resources
 from app.web.pages.common import (
     error_context,
     form_int,
@@ -42,7 +40,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
-from app.web.pages.guards import requires_role
+from app.web.pages.guards import for_moderators
 
 STEP_IN = "/moderator/ingrijpen"
 AUDIT = "/moderator/logboek"
@@ -209,36 +207,6 @@ async def step_in_submit(request: Request, principal: Principal) -> Response:
     return RedirectResponse(f"{STEP_IN}?{query}{anchor}", status_code=303)
 
 
-async def _names(r: Resources, found: list[audit.Entry]) -> audit_text.Names:
-    """The names the entries on this page need: every booth and staff member (few), and
-    the announcements they mention (by the start of their text)."""
-    booths = {row["id"]: row["name"] for row in await r.db.fetchall("SELECT id, name FROM booths")}
-    staff = {row["id"]: row["name"] for row in await r.db.fetchall("SELECT id, name FROM staff")}
-    wanted = sorted(
-        {
-            int(ident)
-            for kind, _sep, ident in (e.subject.partition(":") for e in found)
-            if kind == "announcement" and ident.isascii() and ident.isdigit() and len(ident) < 16
-        }
-    )
-    said: dict[int, str] = {}
-    if wanted:
-        marks = ", ".join("?" for _ in wanted)
-        rows = await r.db.fetchall(
-            f"SELECT id, text FROM announcements WHERE id IN ({marks})", tuple(wanted)
-        )
-        said = {row["id"]: short_name(row["text"]) for row in rows}
-    # An announcement no longer in its table is still named by the text its entry kept.
-    for entry in found:
-        kind, _sep, ident = entry.subject.partition(":")
-        detail = entry.parsed_detail
-        if kind == "announcement" and ident.isdigit() and detail and detail.kind == "announcement":
-            text = detail.values.get("text")
-            if isinstance(text, str) and text:
-                said.setdefault(int(ident), short_name(text))
-    return audit_text.Names(booths=booths, staff=staff, announcements=said)
-
-
 async def audit_page(request: Request) -> Response:
     r = resources_of(request)
     principal = await principal_of_request(request)
@@ -255,7 +223,7 @@ async def audit_page(request: Request) -> Response:
     found = await audit.entries(r.db, limit=AUDIT_PAGE_SIZE + 1, before_id=before_id)
     more = len(found) > AUDIT_PAGE_SIZE
     found = found[:AUDIT_PAGE_SIZE]
-    names = await _names(r, found)
+    names = await audit_text.names_for(r.db, found)
     rows = []
     for entry in found:
         local = event.local(entry.at)
@@ -281,12 +249,10 @@ async def audit_page(request: Request) -> Response:
     return await render(request, "audit.html", principal, context)
 
 
-moderator = requires_role("moderator")
-
 routes = [
     Route(STEP_IN, step_in_page, methods=["GET"]),
     *(
-        Route(f"{STEP_IN}/{form}", moderator(step_in_submit), methods=["POST"])
+        Route(f"{STEP_IN}/{form}", for_moderators(step_in_submit), methods=["POST"])
         for form in STEP_FORMS
     ),
     Route(AUDIT, audit_page, methods=["GET"]),

@@ -14,7 +14,6 @@ from starlette.routing import Route
 from app.core.i18n import gettext as _
 from app.domain import privacy
 from app.domain.principals import Principal
-from app.web.auth import announce_revoked
 from app.web.pages.common import (
     candidate_sign_in,
     principal_of_request,
@@ -23,7 +22,7 @@ from app.web.pages.common import (
     render,
     resources_of,
 )
-from app.web.pages.guards import requires_role
+from app.web.pages.guards import for_candidates
 
 MY_DATA = "/mijn-gegevens"
 DOWNLOAD = "/mijn-gegevens/download"
@@ -105,7 +104,7 @@ async def erase_submit(request: Request, principal: Principal) -> Response:
     # cookie is forgotten, and their open sockets are closed in every worker process.
     request.session.clear()
     await privacy.tell(r.live, done.booth_ids, done.touched_candidates - {candidate_id})
-    await announce_revoked(r.hub, f"candidate:{candidate_id}", None, "erased")
+    await r.live.candidate_signed_out(candidate_id, "erased")
     return RedirectResponse(ERASED, status_code=303)
 
 
@@ -113,12 +112,10 @@ async def erased_page(request: Request) -> Response:
     return await render(request, "erased.html", await principal_of_request(request), {})
 
 
-candidate = requires_role("candidate", sign_in=lambda request: candidate_sign_in(request.url.path))
-
 routes = [
     Route(MY_DATA, my_data_page, methods=["GET"]),
     Route(DOWNLOAD, download, methods=["GET"]),
     Route(ERASE, erase_page, methods=["GET"]),
-    Route(ERASE, candidate(erase_submit), methods=["POST"]),
+    Route(ERASE, for_candidates(erase_submit), methods=["POST"]),
     Route(ERASED, erased_page, methods=["GET"]),
 ]

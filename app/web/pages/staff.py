@@ -21,7 +21,7 @@ from app.domain.notes import booth_conversations
 from app.domain.principals import Principal
 from app.live import snapshots
 from app.live.resources import Resources
-from app.web.auth import announce_revoked, revoked_topic, sign_in_staff, sign_out
+from app.web.auth import sign_in_staff, sign_out
 from app.web.pages.common import (
     error_context,
     form_int,
@@ -32,7 +32,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
-from app.web.pages.guards import anyone, requires_role
+from app.web.pages.guards import anyone, for_advisors, for_staff
 
 
 async def login_page(request: Request) -> Response:
@@ -151,7 +151,10 @@ async def logout_submit(request: Request, principal: Principal) -> Response:
     ended = await sign_out(r.db, request.session)
     if ended is not None:
         # This browser's sockets close in every worker; other sessions stay signed in.
-        await announce_revoked(r.hub, revoked_topic(ended), ended.id, "logout")
+        if ended.staff_id is not None:
+            await r.live.staff_signed_out(ended.staff_id, "logout", ended.id)
+        elif ended.candidate_id is not None:
+            await r.live.candidate_signed_out(ended.candidate_id, "logout", ended.id)
     return RedirectResponse("/", status_code=303)
 
 
@@ -202,7 +205,7 @@ async def password_submit(request: Request, principal: Principal) -> Response:
     await attempt.succeeded()
     # Every session of the account ended, this one too: its sockets close in every worker.
     request.session.clear()
-    await announce_revoked(r.hub, f"staff:{principal.id}", None, "password_changed")
+    await r.live.staff_signed_out(staff.id, "password_changed")
     return RedirectResponse("/inloggen?wachtwoord=gewijzigd", status_code=303)
 
 
@@ -259,18 +262,15 @@ async def console_submit(request: Request, principal: Principal) -> Response:
     return RedirectResponse("/adviseur", status_code=303)
 
 
-advisor = requires_role("advisor")
-staff = requires_role("advisor", "moderator")
-
 routes = [
     Route("/inloggen", login_page, methods=["GET"]),
     Route("/inloggen", anyone(login_submit), methods=["POST"]),
     Route("/uitloggen", anyone(logout_submit), methods=["POST"]),
     Route("/wachtwoord", password_page, methods=["GET"]),
-    Route("/wachtwoord", staff(password_submit), methods=["POST"]),
+    Route("/wachtwoord", for_staff(password_submit), methods=["POST"]),
     Route("/adviseur", console_page, methods=["GET"]),
     *(
-        Route(f"/adviseur/{form}", advisor(console_submit), methods=["POST"])
+        Route(f"/adviseur/{form}", for_advisors(console_submit), methods=["POST"])
         for form in CONSOLE_FORMS
     ),
 ]
