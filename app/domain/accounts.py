@@ -190,3 +190,27 @@ async def deactivate_staff(tx: Transaction, staff_ids: Iterable[int], now: float
         )
         ended[staff_id] = await end_all_sessions(tx, staff_id)
     return ended
+
+
+async def active_staff_count(db: Database) -> int:
+    """How many accounts can sign in, advisors and moderators together."""
+    return int(await db.fetchvalue("SELECT COUNT(*) FROM staff WHERE active = 1"))
+
+
+async def advisors_per_booth(db: Database) -> dict[int, int]:
+    """The number of active advisors of each booth that has any."""
+    rows = await db.fetchall(
+        "SELECT booth_id, COUNT(*) FROM staff "
+        "WHERE role = 'advisor' AND active = 1 AND booth_id IS NOT NULL GROUP BY booth_id"
+    )
+    return {int(row[0]): int(row[1]) for row in rows}
+
+
+async def advisors_of_booth(db: Database, booth_id: int) -> list[Staff]:
+    """The active advisors of one booth in Dutch name order: those its schedule can name."""
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1 "
+        "ORDER BY name COLLATE DUTCH_NAME",
+        (booth_id,),
+    )
+    return [_staff(r) for r in rows]

@@ -126,3 +126,10 @@ async def remove(db: Database, slot_id: int, *, actor: int | None, now: float) -
             at=now,
         )
     return int(row["booth_id"])
+
+
+async def blocks_per_day(db: Database) -> dict[str, int]:
+    """How many blocks each event day holds, all booths together (removing a day removes
+    them too); a day without blocks is left out."""
+    rows = await db.fetchall("SELECT day, COUNT(*) FROM schedule GROUP BY day")
+    return {str(row[0]): int(row[1]) for row in rows}

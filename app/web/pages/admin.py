@@ -1,32 +1,40 @@
 """Administration: the event, booths, staff and schedule, through forms (moderators only);
 and the invitation link through which a new member of staff sets their password.
 
-Each form is a thin adapter: it checks the role and the CSRF token, hands the fields to the
-domain module (``app.domain.event_setup``, ``app.domain.booth_setup``, ``app.domain.invitations``,
-``app.domain.schedule``), shows its errors on the same form, and after a change tells
-everyone who sees it (the hall, the booth's advisors, the moderators).
+Each form gives one command of ``app.commands.setup`` through ``guards.submit``: the route
+checks the role and the middleware the CSRF token, the domain modules behind the commands
+(``app.domain.event_setup``, ``app.domain.booth_setup``, ``app.domain.invitations``,
+``app.domain.schedule``) check the fields, a refusal shows the same form again with its
+errors, and what a command changed is published by the command itself (the hall, the
+booth's advisors, the moderators, the sessions it ended). The pages read through those
+domain modules too: no SQL here.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from app.commands import actions
 from app.core.errors import DomainError
 from app.core.i18n import gettext as _
 from app.domain import booth_setup as booth_admin
 from app.domain import booths, extension, invitations, readiness
 from app.domain import event_setup as admin
 from app.domain import schedule as schedule_admin
-from app.domain.accounts import MIN_PASSWORD_LENGTH
+from app.domain.accounts import (
+    MIN_PASSWORD_LENGTH,
+    active_staff_count,
+    advisors_of_booth,
+    advisors_per_booth,
+)
 from app.domain.event import event_days, load_event
 from app.domain.principals import Principal
 from app.web.pages.common import (
@@ -37,9 +45,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
-from app.web.pages.guards import anyone, error_page, fields_of, for_moderators
-
-Handler = Callable[[Request, Principal], Awaitable[Response]]
+from app.web.pages.guards import anyone, error_page, fields_of, for_moderators, submit
 
 _INVITATION_PATH = re.compile(r"/uitnodiging/[^\s?#\"]+")
 
@@ -63,6 +69,14 @@ def local_time(request: Request, event_zone: Any, ts: float) -> str:
     return datetime.fromtimestamp(ts, event_zone).strftime("%Y-%m-%d %H:%M")
 
 
+async def _given(request: Request, command: str, **known: Any) -> dict[str, Any]:
+    """The posted fields ``command`` takes, with ``known``: what the address says (the booth,
+    the member of staff) and what a form gives in another shape (a booth's ticked offers)."""
+    found = actions.find(command, form=True)
+    assert found is not None, command
+    return found.pick(fields_of(await read_form(request))) | known
+
+
 # -- the index ------------------------------------------------------------------------------
 
 
@@ -71,7 +85,7 @@ async def index_page(request: Request, principal: Principal) -> Response:
     counts = {
         "booths": len(await booths.list_booths(db)),
         "days": len(await event_days(db)),
-        "staff": int(await db.fetchvalue("SELECT COUNT(*) FROM staff WHERE active = 1")),
+        "staff": await active_staff_count(db),
     }
     return await render(request, "admin_index.html", principal, {"counts": counts})
 
@@ -148,50 +162,48 @@ async def event_page(request: Request, principal: Principal) -> Response:
 
 
 async def event_submit(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
-    data = fields_of(form)
-    try:
-        await admin.update_settings(r.db, data, staff_id=principal.id, now=r.now())
-    except DomainError as error:
-        return await _event_page(request, principal, values=data, error=error)
-    await r.live.hall_changed()
-    return RedirectResponse("/beheer/evenement?opgeslagen=instellingen", status_code=303)
+    return await submit(
+        request,
+        principal,
+        "event.settings",
+        done="/beheer/evenement?opgeslagen=instellingen",
+        again=lambda values, error: _event_page(request, principal, values=values, error=error),
+    )
 
 
 async def extension_submit(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
-    data = fields_of(form)
-    try:
-        await extension.update_settings(r.db, data, staff_id=principal.id, now=r.now())
-    except DomainError as error:
-        return await _event_page(request, principal, extension_values=data, error=error)
-    return RedirectResponse("/beheer/evenement?opgeslagen=verlengen#verlengen", status_code=303)
+    return await submit(
+        request,
+        principal,
+        "event.extension_settings",
+        done="/beheer/evenement?opgeslagen=verlengen#verlengen",
+        again=lambda values, error: _event_page(
+            request, principal, extension_values=values, error=error
+        ),
+    )
 
 
 async def readiness_submit(request: Request, principal: Principal) -> Response:
     """The readiness prompt and no-show limits (app.domain.readiness)."""
-    r = resources_of(request)
-    form = await read_form(request)
-    data = fields_of(form)
-    try:
-        await readiness.update_settings(r.db, data, staff_id=principal.id, now=r.now())
-    except DomainError as error:
-        return await _event_page(request, principal, readiness_values=data, error=error)
-    return RedirectResponse("/beheer/evenement?opgeslagen=klaar#klaar", status_code=303)
+    return await submit(
+        request,
+        principal,
+        "event.readiness_settings",
+        done="/beheer/evenement?opgeslagen=klaar#klaar",
+        again=lambda values, error: _event_page(
+            request, principal, readiness_values=values, error=error
+        ),
+    )
 
 
 async def day_submit(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
-    data = fields_of(form)
-    try:
-        await admin.save_day(r.db, data, staff_id=principal.id, now=r.now())
-    except DomainError as error:
-        return await _event_page(request, principal, day_values=data, error=error)
-    await r.live.hall_changed()
-    return RedirectResponse("/beheer/evenement?opgeslagen=dag#dagen", status_code=303)
+    return await submit(
+        request,
+        principal,
+        "day.save",
+        done="/beheer/evenement?opgeslagen=dag#dagen",
+        again=lambda values, error: _event_page(request, principal, day_values=values, error=error),
+    )
 
 
 async def day_remove_page(request: Request, principal: Principal) -> Response:
@@ -203,10 +215,7 @@ async def day_remove_page(request: Request, principal: Principal) -> Response:
     day = next((d for d in days if d.day.isoformat() == chosen), None)
     if (chosen is not None and day is None) or not days:
         return await error_page(request, principal, DomainError("day.not_found"))
-    counts: dict[str, int] = {
-        row[0]: row[1]
-        for row in await db.fetchall("SELECT day, COUNT(*) FROM schedule GROUP BY day")
-    }
+    counts = await schedule_admin.blocks_per_day(db)
     context: dict[str, Any] = {
         "action": "/beheer/evenement/dagen/verwijderen",
         "back": "/beheer/evenement#dagen",
@@ -249,18 +258,13 @@ async def day_remove_page(request: Request, principal: Principal) -> Response:
 
 
 async def day_remove(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
-    day = form.get("day")
-    try:
-        blocks = await admin.remove_day(
-            r.db, day if isinstance(day, str) else "", staff_id=principal.id, now=r.now()
-        )
-    except DomainError as error:
-        return await error_page(request, principal, error)
-    await r.live.hall_changed()
-    return RedirectResponse(
-        f"/beheer/evenement?opgeslagen=dag-weg&blokken={blocks}#dagen", status_code=303
+    return await submit(
+        request,
+        principal,
+        "day.remove",
+        done=lambda reply: (
+            f"/beheer/evenement?opgeslagen=dag-weg&blokken={reply['blocks_removed']}#dagen"
+        ),
     )
 
 
@@ -291,19 +295,11 @@ async def _booths_page(
     problems: list[DomainError] | None = None,
     status_code: int = 200,
 ) -> Response:
-    r = resources_of(request)
-    all_booths = await booths.list_booths(r.db)
-    advisors: dict[int, int] = {
-        row[0]: row[1]
-        for row in await r.db.fetchall(
-            "SELECT booth_id, COUNT(*) FROM staff WHERE role = 'advisor' AND active = 1 "
-            "GROUP BY booth_id"
-        )
-    }
+    db = resources_of(request).db
     q = request.query_params
     context: dict[str, Any] = {
-        "booths": all_booths,
-        "advisors": advisors,
+        "booths": await booths.list_booths(db),
+        "advisors": await advisors_per_booth(db),
         "saved": q.get("opgeslagen", ""),
         "imported": (q.get("nieuw", ""), q.get("bijgewerkt", "")) if "nieuw" in q else None,
         "csv_columns": booth_admin.CSV_COLUMNS,
@@ -345,9 +341,9 @@ async def _booth_form(
     )
 
 
-def _booth_values(form: FormData) -> tuple[dict[str, str], list[str]]:
-    offers = [o for o in form.getlist("offers") if isinstance(o, str)]
-    return fields_of(form), offers
+async def _offers(request: Request) -> list[str]:
+    """The offers ticked on a booth's form: the field comes once for every box ticked."""
+    return [o for o in (await read_form(request)).getlist("offers") if isinstance(o, str)]
 
 
 async def booth_new_page(request: Request, principal: Principal) -> Response:
@@ -355,17 +351,17 @@ async def booth_new_page(request: Request, principal: Principal) -> Response:
 
 
 async def booth_create(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
-    data, offers = _booth_values(form)
-    try:
-        booth_id = await booth_admin.create(r.db, data, offers, staff_id=principal.id, now=r.now())
-    except DomainError as error:
-        return await _booth_form(
-            request, principal, None, values={**data, "offers": offers}, error=error
-        )
-    await r.live.hall_changed()
-    return RedirectResponse(f"/beheer/rooster?stand={booth_id}&nieuw=1", status_code=303)
+    offers = await _offers(request)
+    return await submit(
+        request,
+        principal,
+        "booth.create",
+        data=await _given(request, "booth.create", offers=offers),
+        done=lambda reply: f"/beheer/rooster?stand={reply['booth_id']}&nieuw=1",
+        again=lambda values, error: _booth_form(
+            request, principal, None, values={**values, "offers": offers}, error=error
+        ),
+    )
 
 
 async def _booth_or_404(request: Request) -> booths.Booth | None:
@@ -380,20 +376,20 @@ async def booth_edit_page(request: Request, principal: Principal) -> Response:
 
 
 async def booth_update(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
     booth = await _booth_or_404(request)
     if booth is None:
         return await error_page(request, principal, DomainError("booth.not_found"))
-    data, offers = _booth_values(form)
-    try:
-        await booth_admin.update(r.db, booth.id, data, offers, staff_id=principal.id, now=r.now())
-    except DomainError as error:
-        return await _booth_form(
-            request, principal, booth, values={**data, "offers": offers}, error=error
-        )
-    await r.live.booths_changed([booth.id])
-    return RedirectResponse("/beheer/stands?opgeslagen=stand", status_code=303)
+    offers = await _offers(request)
+    return await submit(
+        request,
+        principal,
+        "booth.update",
+        data=await _given(request, "booth.update", booth_id=booth.id, offers=offers),
+        done="/beheer/stands?opgeslagen=stand",
+        again=lambda values, error: _booth_form(
+            request, principal, booth, values={**values, "offers": offers}, error=error
+        ),
+    )
 
 
 async def booth_remove_page(request: Request, principal: Principal) -> Response:
@@ -401,12 +397,7 @@ async def booth_remove_page(request: Request, principal: Principal) -> Response:
     booth = await _booth_or_404(request)
     if booth is None:
         return await error_page(request, principal, DomainError("booth.not_found"))
-    advisors = int(
-        await resources_of(request).db.fetchvalue(
-            "SELECT COUNT(*) FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1",
-            (booth.id,),
-        )
-    )
+    advisors = (await advisors_per_booth(resources_of(request).db)).get(booth.id, 0)
     context = {
         "title": _("%(name)s verwijderen?", name=booth.name),
         "lines": [
@@ -422,34 +413,25 @@ async def booth_remove_page(request: Request, principal: Principal) -> Response:
 
 
 async def booth_remove(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    booth_id = int(request.path_params["booth_id"])
-    try:
-        advisors = await booth_admin.remove(r.db, booth_id, staff_id=principal.id, now=r.now())
-    except DomainError as error:
-        return await error_page(request, principal, error)
-    for advisor_id in advisors:
-        await r.live.staff_signed_out(advisor_id, "deactivated")
-    await r.live.hall_changed()
-    return RedirectResponse("/beheer/stands?opgeslagen=verwijderd", status_code=303)
+    """Its advisors are deactivated and signed out with it (the command ends their sessions)."""
+    return await submit(
+        request,
+        principal,
+        "booth.remove",
+        data={"booth_id": int(request.path_params["booth_id"])},
+        done="/beheer/stands?opgeslagen=verwijderd",
+    )
 
 
 async def booth_move(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
-    direction = form.get("direction")
-    try:
-        await booth_admin.move(
-            r.db,
-            int(request.path_params["booth_id"]),
-            direction if isinstance(direction, str) else "",
-            staff_id=principal.id,
-            now=r.now(),
-        )
-    except DomainError as error:
-        return await error_page(request, principal, error)
-    await r.live.hall_changed()
-    return RedirectResponse("/beheer/stands?opgeslagen=volgorde", status_code=303)
+    booth_id = int(request.path_params["booth_id"])
+    return await submit(
+        request,
+        principal,
+        "booth.move",
+        data=await _given(request, "booth.move", booth_id=booth_id),
+        done="/beheer/stands?opgeslagen=volgorde",
+    )
 
 
 async def booths_csv(request: Request, principal: Principal) -> Response:
@@ -466,25 +448,24 @@ async def booths_csv(request: Request, principal: Principal) -> Response:
 
 
 async def booths_import(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
-    upload = form.get("file")
+    """The uploaded CSV file; no file (or an empty one) is refused by the command."""
+    upload = (await read_form(request)).get("file")
     raw = b""
     if isinstance(upload, UploadFile):
+        # One byte over the limit is enough for the domain to refuse the file as too large.
         raw = await upload.read(booth_admin.CSV_MAX_BYTES + 1)
-    if not raw:
-        return await _booths_page(
-            request, principal, problems=[DomainError("csv.unreadable")], status_code=400
-        )
-    try:
-        result = await booth_admin.import_csv(r.db, raw, staff_id=principal.id, now=r.now())
-    except booth_admin.ImportRefused as refused:
-        return await _booths_page(request, principal, problems=refused.problems, status_code=400)
-    except DomainError as error:
-        return await _booths_page(request, principal, problems=[error], status_code=400)
-    await r.live.hall_changed()
-    return RedirectResponse(
-        f"/beheer/stands?nieuw={result.created}&bijgewerkt={result.updated}", status_code=303
+
+    async def again(_values: dict[str, str], error: DomainError) -> Response:
+        problems = error.problems if isinstance(error, booth_admin.ImportRefused) else [error]
+        return await _booths_page(request, principal, problems=problems, status_code=400)
+
+    return await submit(
+        request,
+        principal,
+        "booth.import",
+        data={"file": raw},
+        done=lambda reply: f"/beheer/stands?nieuw={reply['created']}&bijgewerkt={reply['updated']}",
+        again=again,
     )
 
 
@@ -541,18 +522,17 @@ def invitation_url(request: Request, token: str) -> str:
 
 
 async def staff_create(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
-    data = fields_of(form)
+    """Done, the same page shows the new invitation link (once: only its hash is kept)."""
+    values = fields_of(await read_form(request))
+    given = await _given(request, "staff.invite")
     try:
-        _new_id, token = await invitations.invite(r.db, data, actor=principal.id, now=r.now())
+        reply = await actions.perform(
+            resources_of(request), principal, "staff.invite", given, form=True
+        )
     except DomainError as error:
-        return await _staff_page(request, principal, values=data, error=error)
-    if data.get("role") == "advisor":
-        await r.live.overview_changed()
-    return await _staff_page(
-        request, principal, link=(data.get("name", "").strip(), invitation_url(request, token))
-    )
+        return await _staff_page(request, principal, values=values, error=error)
+    link = (reply["name"], invitation_url(request, reply["token"]))
+    return await _staff_page(request, principal, link=link)
 
 
 def _staff_id(request: Request) -> int:
@@ -560,65 +540,50 @@ def _staff_id(request: Request) -> int:
 
 
 async def staff_new_link(request: Request, principal: Principal) -> Response:
+    """A new invitation link (the old one stops working), shown on the staff page."""
     r = resources_of(request)
+    staff_id = _staff_id(request)
     try:
-        token = await invitations.new_invitation(
-            r.db, _staff_id(request), actor=principal.id, now=r.now()
+        reply = await actions.perform(
+            r, principal, "staff.new_link", {"staff_id": staff_id}, form=True
         )
     except DomainError as error:
         return await error_page(request, principal, error)
-    person = next(
-        p for p in await invitations.list_staff(r.db, r.now()) if p.id == _staff_id(request)
+    person = next(p for p in await invitations.list_staff(r.db, r.now()) if p.id == staff_id)
+    return await _staff_page(
+        request, principal, link=(person.name, invitation_url(request, reply["token"]))
     )
-    return await _staff_page(request, principal, link=(person.name, invitation_url(request, token)))
+
+
+# ``active`` as the form sends it: the command, and what the page says was saved.
+_ACTIVE = {"0": ("staff.deactivate", "uit"), "1": ("staff.reactivate", "aan")}
 
 
 async def staff_active(request: Request, principal: Principal) -> Response:
-    """Deactivate (``active=0``) or reactivate (``active=1``) an account."""
-    r = resources_of(request)
-    form = await read_form(request)
+    """Deactivate (``active=0``, which signs them out) or reactivate (``active=1``) an account."""
+    chosen = _ACTIVE.get(fields_of(await read_form(request)).get("active", ""))
+    if chosen is None:
+        return await error_page(request, principal, DomainError("input.bad_choice"))
+    command, saved = chosen
     staff_id = _staff_id(request)
-    active = form.get("active")
-    try:
-        if active == "0":
-            booth_id = await invitations.deactivate(r.db, staff_id, actor=principal.id, now=r.now())
-        elif active == "1":
-            booth_id = await invitations.reactivate(r.db, staff_id, actor=principal.id, now=r.now())
-        else:
-            raise DomainError("input.bad_choice")
-    except DomainError as error:
-        return await error_page(request, principal, error)
-    if active == "0":
-        await r.live.staff_signed_out(staff_id, "deactivated")
-    if booth_id is not None:
-        await r.live.booths_changed([booth_id])
-    saved = "uit" if active == "0" else "aan"
-    return RedirectResponse(
-        f"/beheer/medewerkers?opgeslagen={saved}#medewerker-{staff_id}", status_code=303
+    return await submit(
+        request,
+        principal,
+        command,
+        data={"staff_id": staff_id},
+        done=f"/beheer/medewerkers?opgeslagen={saved}#medewerker-{staff_id}",
     )
 
 
 async def staff_assign(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
+    """Moved to another booth, an advisor is signed out (the command ends their sessions)."""
     staff_id = _staff_id(request)
-    booth_text = form.get("booth_id")
-    try:
-        old, new = await invitations.assign(
-            r.db,
-            staff_id,
-            booth_text if isinstance(booth_text, str) else "",
-            actor=principal.id,
-            now=r.now(),
-        )
-    except DomainError as error:
-        return await error_page(request, principal, error)
-    if old != new:
-        # Their sessions ended: their pages close and ask them to log in at the new booth.
-        await r.live.staff_signed_out(staff_id, "moved")
-        await r.live.booths_changed([old, new])
-    return RedirectResponse(
-        f"/beheer/medewerkers?opgeslagen=stand#medewerker-{staff_id}", status_code=303
+    return await submit(
+        request,
+        principal,
+        "staff.assign",
+        data=await _given(request, "staff.assign", staff_id=staff_id),
+        done=f"/beheer/medewerkers?opgeslagen=stand#medewerker-{staff_id}",
     )
 
 
@@ -646,13 +611,7 @@ async def _schedule_page(
     days = await event_days(r.db)
     all_booths = await booths.list_booths(r.db)
     blocks = await schedule_admin.blocks_of(r.db, booth.id) if booth else []
-    advisors = []
-    if booth is not None:
-        advisors = await r.db.fetchall(
-            "SELECT id, name FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1 "
-            "ORDER BY name COLLATE DUTCH_NAME",
-            (booth.id,),
-        )
+    advisors = await advisors_of_booth(r.db, booth.id) if booth else []
     if values is None:
         values = {"day": days[0].day.isoformat() if days else "", "starts": "", "ends": ""}
     context: dict[str, Any] = {
@@ -687,30 +646,29 @@ async def schedule_page(request: Request, principal: Principal) -> Response:
 
 
 async def schedule_add(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    form = await read_form(request)
     booth = await _booth_or_404(request)
     if booth is None:
         return await error_page(request, principal, DomainError("booth.not_found"))
-    data = fields_of(form)
-    try:
-        await schedule_admin.add(r.db, booth.id, data, actor=principal.id, now=r.now())
-    except DomainError as error:
-        return await _schedule_page(request, principal, booth, values=data, error=error)
-    await r.live.booths_changed([booth.id])
-    return RedirectResponse(f"/beheer/rooster?stand={booth.id}&opgeslagen=blok", status_code=303)
+    return await submit(
+        request,
+        principal,
+        "schedule.add",
+        data=await _given(request, "schedule.add", booth_id=booth.id),
+        done=f"/beheer/rooster?stand={booth.id}&opgeslagen=blok",
+        again=lambda values, error: _schedule_page(
+            request, principal, booth, values=values, error=error
+        ),
+    )
 
 
 async def schedule_remove(request: Request, principal: Principal) -> Response:
-    r = resources_of(request)
-    try:
-        booth_id = await schedule_admin.remove(
-            r.db, int(request.path_params["slot_id"]), actor=principal.id, now=r.now()
-        )
-    except DomainError as error:
-        return await error_page(request, principal, error)
-    await r.live.booths_changed([booth_id])
-    return RedirectResponse(f"/beheer/rooster?stand={booth_id}&opgeslagen=weg", status_code=303)
+    return await submit(
+        request,
+        principal,
+        "schedule.remove",
+        data={"slot_id": int(request.path_params["slot_id"])},
+        done=lambda reply: f"/beheer/rooster?stand={reply['booth_id']}&opgeslagen=weg",
+    )
 
 
 # -- the invitation link (anyone who has it) ------------------------------------------------
