@@ -156,10 +156,7 @@ async def change_password(
     stored = _DUMMY_HASH if row is None else row["password_hash"]
     if not await _verified(stored, current) or row is None:
         errors["current"] = DomainError("auth.wrong_password", field="current")
-    if len(new) < MIN_PASSWORD_LENGTH:
-        errors["new"] = DomainError("input.password_short", field="new", min=MIN_PASSWORD_LENGTH)
-    elif new != repeat:
-        errors["repeat"] = DomainError("input.password_mismatch", field="repeat")
+    errors |= new_password_errors(new, repeat)
     if errors:
         raise ValidationError(errors)
     new_hash = await asyncio.to_thread(hash_password, new)
@@ -214,3 +211,13 @@ async def advisors_of_booth(db: Database, booth_id: int) -> list[Staff]:
         (booth_id,),
     )
     return [_staff(r) for r in rows]
+
+
+def new_password_errors(new: str, repeat: str) -> dict[str, DomainError]:
+    """What is wrong with a new password typed twice (long enough, the same both times), by
+    field; empty when nothing is."""
+    if len(new) < MIN_PASSWORD_LENGTH:
+        return {"new": DomainError("input.password_short", field="new", min=MIN_PASSWORD_LENGTH)}
+    if new != repeat:
+        return {"repeat": DomainError("input.password_mismatch", field="repeat")}
+    return {}

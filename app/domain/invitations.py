@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from app.core.errors import DomainError, ValidationError
 from app.domain import audit, emails, sessions
 from app.domain.accounts import (
-    MIN_PASSWORD_LENGTH,
     NO_PASSWORD,
     ROLES,
     deactivate_staff,
     hash_password,
+    new_password_errors,
 )
 from app.domain.event_setup import Fields
 from app.storage.db import Database, Transaction
@@ -289,11 +289,7 @@ async def accept(db: Database, token: str, *, new: str, repeat: str, now: float)
     """Set the invited person's password (the rules of a password change) and use the link
     up; every earlier session of the account ends."""
     await find(db, token, now)
-    errors: dict[str, DomainError] = {}
-    if len(new) < MIN_PASSWORD_LENGTH:
-        errors["new"] = DomainError("input.password_short", field="new", min=MIN_PASSWORD_LENGTH)
-    elif new != repeat:
-        errors["repeat"] = DomainError("input.password_mismatch", field="repeat")
+    errors = new_password_errors(new, repeat)
     if errors:
         raise ValidationError(errors)
     new_hash = await asyncio.to_thread(hash_password, new)

@@ -22,7 +22,7 @@ from app.domain import advisors, audit, sessions
 from app.domain.event import Event
 from app.domain.outcome import BLOCKED as REVOKED_BLOCKED
 from app.domain.outcome import Outcome
-from app.domain.queue import REQUEST_COLUMNS, request_from_row
+from app.domain.queue import REQUEST_COLUMNS, advisor_status_at, request_from_row
 from app.storage.db import Database, Transaction
 
 EVENT_CLOSED = "event_closed"
@@ -214,16 +214,11 @@ async def move_request(
         booth = await _live_booth(tx, booth_id)
         if booth["closed"]:
             raise DomainError("booth.closed_by_moderator", field="booth_id")
-        if advisor_id is not None:
-            advisor = await tx.fetchone(
-                "SELECT status FROM staff WHERE id = ? AND booth_id = ? AND role = 'advisor' "
-                "AND active = 1",
-                (advisor_id, booth_id),
-            )
-            if advisor is None:
-                raise DomainError("advisor.not_found", field="advisor_id")
-            if advisor["status"] == "offline":
-                raise DomainError("advisor.not_present", field="advisor_id")
+        if (
+            advisor_id is not None
+            and await advisor_status_at(tx, booth_id, advisor_id) == "offline"
+        ):
+            raise DomainError("advisor.not_present", field="advisor_id")
         if (request.booth_id, request.advisor_id) == (booth_id, advisor_id):
             raise DomainError("moderation.no_change")
         await tx.execute(

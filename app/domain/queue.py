@@ -160,14 +160,7 @@ async def create_request(
         if closed is not None:
             raise DomainError(closed)
         if advisor_id is not None:
-            advisor = await tx.fetchone(
-                "SELECT status FROM staff WHERE id = ? AND booth_id = ? AND role = 'advisor' "
-                "AND active = 1",
-                (advisor_id, booth_id),
-            )
-            if advisor is None:
-                raise DomainError("advisor.not_found", field="advisor_id")
-            if advisor["status"] == "offline":
+            if await advisor_status_at(tx, booth_id, advisor_id) == "offline":
                 raise DomainError("booth.closed")
         elif not await booth_is_accepting(tx, event, booth_id, now):
             raise DomainError("booth.closed")
@@ -329,3 +322,16 @@ def round_wait_minutes(seconds: float | None) -> int | None:
     if seconds is None:
         return None
     return max(0, math.ceil(seconds / 60))
+
+
+async def advisor_status_at(tx: Transaction, booth_id: int, advisor_id: int) -> str:
+    """The status of an advisor a candidate asked for, who must be an active advisor of
+    this booth (else ``advisor.not_found``, on the field that named them)."""
+    advisor = await tx.fetchone(
+        "SELECT status FROM staff WHERE id = ? AND booth_id = ? AND role = 'advisor' "
+        "AND active = 1",
+        (advisor_id, booth_id),
+    )
+    if advisor is None:
+        raise DomainError("advisor.not_found", field="advisor_id")
+    return str(advisor["status"])

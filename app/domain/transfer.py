@@ -21,6 +21,7 @@ from app.domain.event import Event
 from app.domain.queue import (
     REQUEST_COLUMNS,
     Request,
+    advisor_status_at,
     booth_is_accepting,
     closed_by_moderator,
     request_from_row,
@@ -59,16 +60,8 @@ async def _check_target(
     closed = await closed_by_moderator(tx, booth_id)
     if closed is not None:
         raise DomainError(closed, field="booth_id")
-    if advisor_id is not None:
-        advisor = await tx.fetchone(
-            "SELECT status FROM staff WHERE id = ? AND booth_id = ? AND role = 'advisor' "
-            "AND active = 1",
-            (advisor_id, booth_id),
-        )
-        if advisor is None:
-            raise DomainError("advisor.not_found", field="advisor_id")
-        if advisor["status"] == "offline":
-            raise DomainError("advisor.not_present", field="advisor_id")
+    if advisor_id is not None and await advisor_status_at(tx, booth_id, advisor_id) == "offline":
+        raise DomainError("advisor.not_present", field="advisor_id")
     elif not await booth_is_accepting(tx, event, booth_id, now):
         raise DomainError("booth.closed", field="booth_id")
 
