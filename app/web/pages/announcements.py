@@ -17,9 +17,7 @@ from app.domain.event import load_event
 from app.domain.principals import Principal
 from app.web.pages.common import (
     error_context,
-    principal_of_request,
     read_form,
-    refuse,
     render,
     resources_of,
     status_for,
@@ -58,17 +56,8 @@ async def _page(
     return await render(request, "announcements.html", principal, base, status_code)
 
 
-async def announcements_page(request: Request) -> Response:
-    principal = await principal_of_request(request)
-    if principal.role != "moderator":
-        return await refuse(request, principal, "/inloggen")
+async def announcements_page(request: Request, principal: Principal) -> Response:
     return await _page(request, principal, {})
-
-
-async def _refused(request: Request, principal: Principal, error: DomainError) -> Response:
-    return await render(
-        request, "error.html", principal, error_context(error, {}), status_for(error)
-    )
 
 
 async def create_submit(request: Request, principal: Principal) -> Response:
@@ -84,8 +73,6 @@ async def create_submit(request: Request, principal: Principal) -> Response:
     try:
         await actions.perform(r, principal, "announcement.create", data)
     except DomainError as error:
-        if principal.role != "moderator":
-            return await _refused(request, principal, error)
         values = {"text": data["text"] or "", "audience": data["audience"] or ""}
         context = {"values": values, **error_context(error, _labels())}
         return await _page(request, principal, context, status_for(error))
@@ -98,14 +85,12 @@ async def end_submit(request: Request, principal: Principal) -> Response:
     try:
         await actions.perform(r, principal, "announcement.end", data)
     except DomainError as error:
-        if principal.role != "moderator":
-            return await _refused(request, principal, error)
         return await _page(request, principal, error_context(error, {}), status_for(error))
     return RedirectResponse(f"{PATH}?gedaan=beeindigd", status_code=303)
 
 
 routes: list[BaseRoute] = [
-    Route(PATH, announcements_page, methods=["GET"]),
+    Route(PATH, for_moderators(announcements_page), methods=["GET"]),
     Route(PATH, for_moderators(create_submit), methods=["POST"]),
     Route(
         f"{PATH}/{{announcement_id:int}}/beeindigen", for_moderators(end_submit), methods=["POST"]

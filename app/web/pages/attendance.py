@@ -10,20 +10,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app.core.errors import DomainError
 from app.core.ratelimit import TokenBucket
 from app.domain import attendance
 from app.domain.principals import Principal
 from app.web.pages.common import (
     candidate_sign_in,
-    error_context,
-    principal_of_request,
     read_form,
-    refuse,
     render,
     resources_of,
 )
-from app.web.pages.guards import for_moderators
+from app.web.pages.guards import for_candidates, for_moderators, requires_role
 
 MY_PROOF = "/mijn-bewijs"
 MY_PROOF_PDF = "/mijn-bewijs.pdf"
@@ -36,17 +32,10 @@ CHECK_MAX_LENGTH = 100
 _check_buckets: dict[int, TokenBucket] = {}
 
 
-def _candidate_id(principal: Principal) -> int | None:
-    return principal.id if principal.role == "candidate" else None
-
-
-async def my_proof_page(request: Request) -> Response:
+async def my_proof_page(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
-    candidate_id = _candidate_id(principal)
-    if candidate_id is None:
-        return await refuse(request, principal, candidate_sign_in(MY_PROOF))
-    proof = await attendance.issue(r.db, candidate_id, now=r.now())
+    assert principal.id is not None
+    proof = await attendance.issue(r.db, principal.id, now=r.now())
     context = {
         "proof": proof,
         "view": attendance.describe(proof.content, proof.issued_at)
@@ -56,13 +45,10 @@ async def my_proof_page(request: Request) -> Response:
     return await render(request, "attendance.html", principal, context)
 
 
-async def my_proof_pdf(request: Request) -> Response:
+async def my_proof_pdf(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
-    principal = await principal_of_request(request)
-    candidate_id = _candidate_id(principal)
-    if candidate_id is None:
-        return await refuse(request, principal, candidate_sign_in(MY_PROOF))
-    proof = await attendance.issue(r.db, candidate_id, now=r.now())
+    assert principal.id is not None
+    proof = await attendance.issue(r.db, principal.id, now=r.now())
     if proof is None or proof.content is None:
         # Nothing to prove yet: the page says so.
         return RedirectResponse(MY_PROOF, status_code=303)
@@ -81,10 +67,7 @@ async def my_proof_pdf(request: Request) -> Response:
     )
 
 
-async def check_page(request: Request) -> Response:
-    principal = await principal_of_request(request)
-    if principal.role != "moderator":
-        return await refuse(request, principal, "/inloggen")
+async def check_page(request: Request, principal: Principal) -> Response:
     return await render(
         request, "proof_check.html", principal, {"typed": "", "result": None, "limited": False}
     )
@@ -93,11 +76,7 @@ async def check_page(request: Request) -> Response:
 async def check_submit(request: Request, principal: Principal) -> Response:
     r = resources_of(request)
     form = await read_form(request)
-    if principal.role != "moderator" or principal.id is None:
-        error = DomainError(
-            "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
-        )
-        return await render(request, "error.html", principal, error_context(error, {}), 403)
+    assert principal.id is not None
     typed = form.get("code")
     typed = typed[:CHECK_MAX_LENGTH] if isinstance(typed, str) else ""
     bucket = _check_buckets.get(principal.id)
@@ -121,8 +100,13 @@ async def check_submit(request: Request, principal: Principal) -> Response:
 
 
 routes = [
-    Route(MY_PROOF, my_proof_page, methods=["GET"]),
-    Route(MY_PROOF_PDF, my_proof_pdf, methods=["GET"]),
-    Route(CHECK, check_page, methods=["GET"]),
+    Route(MY_PROOF, for_candidates(my_proof_page), methods=["GET"]),
+    # Signed out, the download leads to signing in and then to the page it is on.
+    Route(
+        MY_PROOF_PDF,
+        requires_role("candidate", sign_in=candidate_sign_in(MY_PROOF))(my_proof_pdf),
+        methods=["GET"],
+    ),
+    Route(CHECK, for_moderators(check_page), methods=["GET"]),
     Route(CHECK, for_moderators(check_submit), methods=["POST"]),
 ]

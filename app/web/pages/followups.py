@@ -254,14 +254,9 @@ async def staff_change(request: Request, principal: Principal) -> Response:
         return await _error_page(request, principal, DomainError("protocol.unknown_action"))
     try:
         if what == "annuleren" and form.get("confirm") != "yes":
-            if principal.role not in ("advisor", "moderator"):
-                # The role is refused before the form is looked at.
-                await actions.perform(r, principal, name, data)
             raise DomainError("input.confirm", field="confirm")
         await actions.perform(r, principal, name, data)
     except DomainError as error:
-        if principal.role not in ("advisor", "moderator"):
-            return await _error_page(request, principal, error)
         return await _detail_page(request, principal, follow_up_id, values or None, error)
     return RedirectResponse(
         f"/adviseur/vervolgafspraken/{follow_up_id}?gedaan={done}", status_code=303
@@ -317,8 +312,6 @@ async def availability_add(request: Request, principal: Principal) -> Response:
     try:
         await actions.perform(r, principal, "availability.add", values)
     except DomainError as error:
-        if principal.role != "advisor":
-            return await _error_page(request, principal, error)
         return await _availability_page(request, principal, values, error)
     return RedirectResponse("/adviseur/beschikbaarheid?gedaan=toegevoegd", status_code=303)
 
@@ -400,14 +393,13 @@ async def cancel_submit(request: Request, principal: Principal) -> Response:
     follow_up_id = request.path_params["follow_up_id"]
     data = {"follow_up_id": follow_up_id}
     try:
-        if principal.role == "candidate" and form.get("confirm") != "yes":
+        if form.get("confirm") != "yes":
             # Only after it is known to be theirs: someone else's is unknown, not unconfirmed.
-            if principal.id is not None:
-                await followups.of_candidate(r.db, principal.id, follow_up_id)
+            await followups.of_candidate(r.db, principal.id or 0, follow_up_id)
             raise DomainError("input.confirm", field="confirm")
         await actions.perform(r, principal, "follow_up.cancel_mine", data)
     except DomainError as error:
-        if principal.role != "candidate" or error.code != "input.confirm":
+        if error.code != "input.confirm":
             return await _error_page(request, principal, error)
         found = await followups.of_candidate(r.db, principal.id or 0, follow_up_id)
         event = await load_event(r.db)
@@ -433,7 +425,7 @@ async def ask_submit(request: Request, principal: Principal) -> Response:
             {"follow_up_id": follow_up_id, "message": message},
         )
     except DomainError as error:
-        if principal.role != "candidate" or error.code == "follow_up.not_found":
+        if error.code == "follow_up.not_found":
             return await _error_page(request, principal, error)
         return await _my_page(request, principal, {follow_up_id: message}, error)
     return RedirectResponse("/mijn-afspraken?gedaan=gevraagd", status_code=303)
