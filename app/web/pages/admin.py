@@ -45,7 +45,7 @@ from app.web.pages.common import (
     resources_of,
     status_for,
 )
-from app.web.pages.guards import anyone, error_page, fields_of, for_moderators, submit
+from app.web.pages.guards import anyone, error_page, fields_for, fields_of, for_moderators, submit
 
 _INVITATION_PATH = re.compile(r"/uitnodiging/[^\s?#\"]+")
 
@@ -67,14 +67,6 @@ logging.getLogger("uvicorn.access").addFilter(HideInvitationTokens())
 
 def local_time(request: Request, event_zone: Any, ts: float) -> str:
     return datetime.fromtimestamp(ts, event_zone).strftime("%Y-%m-%d %H:%M")
-
-
-async def _given(request: Request, command: str, **known: Any) -> dict[str, Any]:
-    """The posted fields ``command`` takes, with ``known``: what the address says (the booth,
-    the member of staff) and what a form gives in another shape (a booth's ticked offers)."""
-    found = actions.find(command, form=True)
-    assert found is not None, command
-    return found.pick(fields_of(await read_form(request))) | known
 
 
 # -- the index ------------------------------------------------------------------------------
@@ -356,7 +348,7 @@ async def booth_create(request: Request, principal: Principal) -> Response:
         request,
         principal,
         "booth.create",
-        data=await _given(request, "booth.create", offers=offers),
+        extra={"offers": offers},
         done=lambda reply: f"/beheer/rooster?stand={reply['booth_id']}&nieuw=1",
         again=lambda values, error: _booth_form(
             request, principal, None, values={**values, "offers": offers}, error=error
@@ -384,7 +376,7 @@ async def booth_update(request: Request, principal: Principal) -> Response:
         request,
         principal,
         "booth.update",
-        data=await _given(request, "booth.update", booth_id=booth.id, offers=offers),
+        extra={"booth_id": booth.id, "offers": offers},
         done="/beheer/stands?opgeslagen=stand",
         again=lambda values, error: _booth_form(
             request, principal, booth, values={**values, "offers": offers}, error=error
@@ -429,7 +421,7 @@ async def booth_move(request: Request, principal: Principal) -> Response:
         request,
         principal,
         "booth.move",
-        data=await _given(request, "booth.move", booth_id=booth_id),
+        extra={"booth_id": booth_id},
         done="/beheer/stands?opgeslagen=volgorde",
     )
 
@@ -524,10 +516,13 @@ def invitation_url(request: Request, token: str) -> str:
 async def staff_create(request: Request, principal: Principal) -> Response:
     """Done, the same page shows the new invitation link (once: only its hash is kept)."""
     values = fields_of(await read_form(request))
-    given = await _given(request, "staff.invite")
     try:
         reply = await actions.perform(
-            resources_of(request), principal, "staff.invite", given, form=True
+            resources_of(request),
+            principal,
+            "staff.invite",
+            fields_for("staff.invite", values),
+            form=True,
         )
     except DomainError as error:
         return await _staff_page(request, principal, values=values, error=error)
@@ -582,7 +577,7 @@ async def staff_assign(request: Request, principal: Principal) -> Response:
         request,
         principal,
         "staff.assign",
-        data=await _given(request, "staff.assign", staff_id=staff_id),
+        extra={"staff_id": staff_id},
         done=f"/beheer/medewerkers?opgeslagen=stand#medewerker-{staff_id}",
     )
 
@@ -653,7 +648,7 @@ async def schedule_add(request: Request, principal: Principal) -> Response:
         request,
         principal,
         "schedule.add",
-        data=await _given(request, "schedule.add", booth_id=booth.id),
+        extra={"booth_id": booth.id},
         done=f"/beheer/rooster?stand={booth.id}&opgeslagen=blok",
         again=lambda values, error: _schedule_page(
             request, principal, booth, values=values, error=error

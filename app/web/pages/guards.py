@@ -107,6 +107,12 @@ def fields_of(values: Any) -> dict[str, str]:
     return {k: v for k, v in values.items() if isinstance(v, str)}
 
 
+def fields_for(command: str, values: dict[str, str]) -> dict[str, str]:
+    """The fields of a posted form that ``command`` takes (a form carries more: its token)."""
+    found = find(command, form=True)
+    return found.pick(values) if found is not None else values
+
+
 async def submit(
     request: Request,
     principal: Principal,
@@ -114,16 +120,18 @@ async def submit(
     *,
     done: str | Callable[[Any], str],
     again: Callable[[dict[str, str], DomainError], Awaitable[Response]] | None = None,
+    extra: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
 ) -> Response:
-    """Give ``command`` with the form's fields (or ``data``), and answer as a form does.
+    """Give ``command`` with the form's fields and ``extra`` (what the address says, or a
+    field the form gives in another shape), or with ``data`` alone, and answer as a form
+    does.
 
     Refused by the domain: ``again`` shows the form once more with what was typed and the
     errors (without ``again``, the error page). Done: a redirect (303) to ``done``, or to
     ``done(reply)`` when the next address depends on what the command answered."""
     values = fields_of(await read_form(request))
-    command_of = find(command, form=True)
-    given = data if data is not None else command_of.pick(values) if command_of else values
+    given = data if data is not None else {**fields_for(command, values), **(extra or {})}
     try:
         reply = await perform(resources_of(request), principal, command, given, form=True)
     except DomainError as error:
