@@ -39,13 +39,14 @@ from app.domain.event import event_days, load_event
 from app.domain.principals import Principal
 from app.web.pages.common import (
     error_context,
+    error_page,
     principal_of_request,
     read_form,
     render,
     resources_of,
     status_for,
 )
-from app.web.pages.guards import anyone, error_page, fields_for, fields_of, for_moderators, submit
+from app.web.pages.guards import anyone, fields_for, fields_of, for_moderators, submit
 
 _INVITATION_PATH = re.compile(r"/uitnodiging/[^\s?#\"]+")
 

@@ -23,6 +23,7 @@ from app.web.auth import sign_in_candidate
 from app.web.pages.common import (
     candidate_sign_in,
     error_context,
+    error_page,
     form_int,
     principal_of_request,
     read_form,
@@ -176,9 +177,7 @@ async def cancel_submit(request: Request, principal: Principal) -> Response:
             r, principal, "request.cancel", {"request_id": form_int(form, "request_id")}
         )
     except DomainError as error:
-        return await render(
-            request, "error.html", principal, error_context(error, {}), status_for(error)
-        )
+        return await error_page(request, principal, error)
     return RedirectResponse("/mijn-verzoek", status_code=303)
 
 
@@ -211,9 +210,7 @@ async def _request_step(request: Request, action: str) -> Response:
     try:
         await actions.perform(r, principal, action, {"request_id": form_int(form, "request_id")})
     except DomainError as error:
-        return await render(
-            request, "error.html", principal, error_context(error, {}), status_for(error)
-        )
+        return await error_page(request, principal, error)
     return RedirectResponse("/mijn-verzoek", status_code=303)
 
 
@@ -233,9 +230,7 @@ async def join_submit(request: Request, principal: Principal) -> Response:
     try:
         joined = await actions.perform(r, principal, "conversation.join", data)
     except DomainError as error:
-        return await render(
-            request, "error.html", principal, error_context(error, {}), status_for(error)
-        )
+        return await error_page(request, principal, error)
     return RedirectResponse(joined["video_url"], status_code=303)
 
 

@@ -149,6 +149,13 @@ def error_context(error: DomainError, labels: dict[str, str]) -> dict[str, Any]:
     return {"errors": fields, "error_summary": summary}
 
 
+async def error_page(request: Request, principal: Principal, error: DomainError) -> Response:
+    """The hall's error page for a refused step: the message, with the status it calls for."""
+    return await render(
+        request, "error.html", principal, error_context(error, {}), status_for(error)
+    )
+
+
 def status_for(error: DomainError) -> int:
     if error.code == "rate.limited":
         return 429

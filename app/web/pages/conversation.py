@@ -14,6 +14,7 @@ from app.domain import notes
 from app.domain.principals import Principal
 from app.web.pages.common import (
     error_context,
+    error_page,
     principal_of_request,
     read_form,
     refuse,
@@ -60,9 +61,7 @@ async def notes_submit(request: Request, principal: Principal) -> Response:
         if principal.role == "advisor":
             found = await notes.read_notes(r.db, conversation_id)
         if found is None or found.booth_id != principal.booth_id:
-            return await render(
-                request, "error.html", principal, error_context(error, {}), status_for(error)
-            )
+            return await error_page(request, principal, error)
         context = {
             "c": found,
             "values": {"notes": text},

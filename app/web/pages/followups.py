@@ -26,6 +26,7 @@ from app.domain.principals import Principal
 from app.web.pages.common import (
     candidate_sign_in,
     error_context,
+    error_page,
     form_int,
     principal_of_request,
     read_form,
@@ -89,12 +90,6 @@ def _staffer(principal: Principal) -> Staffer:
     return Staffer(principal.id, principal.role, principal.booth_id)
 
 
-async def _error_page(request: Request, principal: Principal, error: DomainError) -> Response:
-    return await render(
-        request, "error.html", principal, error_context(error, {}), status_for(error)
-    )
-
-
 # -- the advisor books ---------------------------------------------------------------------------
 
 
@@ -119,7 +114,7 @@ async def _booking_page(
         try:
             conversation = await followups.booking_context(r.db, staffer, conversation_id)
         except DomainError as refused:
-            return await _error_page(request, principal, refused)
+            return await error_page(request, principal, refused)
         holders_booth = conversation["booth_id"]
     minutes = values.get("minutes")
     minutes = minutes if minutes in followups.LENGTHS else followups.DEFAULT_MINUTES
@@ -150,7 +145,7 @@ async def booking_form(request: Request) -> Response:
     conversation_id: int | None = None
     if raw:
         if not (raw.isascii() and raw.isdigit() and len(raw) < 16):
-            return await _error_page(request, principal, DomainError("conversation.not_found"))
+            return await error_page(request, principal, DomainError("conversation.not_found"))
         conversation_id = int(raw)
     event = await load_event(resources_of(request).db)
     values: dict[str, Any] = {
@@ -190,7 +185,7 @@ async def booking_submit(request: Request, principal: Principal) -> Response:
     except DomainError as error:
         conversation_id = data["conversation_id"]
         if principal.role not in ("advisor", "moderator") or isinstance(conversation_id, str):
-            return await _error_page(request, principal, error)
+            return await error_page(request, principal, error)
         values = {k: v for k, v in data.items() if v is not None}
         return await _booking_page(request, principal, conversation_id, values, error)
     return RedirectResponse(
@@ -213,7 +208,7 @@ async def _detail_page(
     try:
         found = await followups.for_staff(r.db, _staffer(principal), follow_up_id)
     except DomainError as refused:
-        return await _error_page(request, principal, refused)
+        return await error_page(request, principal, refused)
     context = {
         **_common(event, request),
         "f": _shown(event, found),
@@ -251,7 +246,7 @@ async def staff_change(request: Request, principal: Principal) -> Response:
     elif what == "annuleren":
         name, data, done = "follow_up.cancel", {"follow_up_id": follow_up_id}, "geannuleerd"
     else:
-        return await _error_page(request, principal, DomainError("protocol.unknown_action"))
+        return await error_page(request, principal, DomainError("protocol.unknown_action"))
     try:
         if what == "annuleren" and form.get("confirm") != "yes":
             raise DomainError("input.confirm", field="confirm")
@@ -323,7 +318,7 @@ async def availability_remove(request: Request, principal: Principal) -> Respons
             r, principal, "availability.remove", {"period_id": request.path_params["period_id"]}
         )
     except DomainError as error:
-        return await _error_page(request, principal, error)
+        return await error_page(request, principal, error)
     return RedirectResponse("/adviseur/beschikbaarheid?gedaan=verwijderd", status_code=303)
 
 
@@ -374,7 +369,7 @@ async def _mine(request: Request, principal: Principal) -> followups.FollowUp | 
             resources_of(request).db, principal.id, request.path_params["follow_up_id"]
         )
     except DomainError as error:
-        return await _error_page(request, principal, error)
+        return await error_page(request, principal, error)
 
 
 async def cancel_confirm(request: Request) -> Response:
@@ -400,7 +395,7 @@ async def cancel_submit(request: Request, principal: Principal) -> Response:
         await actions.perform(r, principal, "follow_up.cancel_mine", data)
     except DomainError as error:
         if error.code != "input.confirm":
-            return await _error_page(request, principal, error)
+            return await error_page(request, principal, error)
         found = await followups.of_candidate(r.db, principal.id or 0, follow_up_id)
         event = await load_event(r.db)
         context = {
@@ -426,7 +421,7 @@ async def ask_submit(request: Request, principal: Principal) -> Response:
         )
     except DomainError as error:
         if error.code == "follow_up.not_found":
-            return await _error_page(request, principal, error)
+            return await error_page(request, principal, error)
         return await _my_page(request, principal, {follow_up_id: message}, error)
     return RedirectResponse("/mijn-afspraken?gedaan=gevraagd", status_code=303)
 

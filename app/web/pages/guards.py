@@ -27,13 +27,11 @@ from app.core.errors import DomainError
 from app.domain.principals import ROLES, Principal
 from app.web.pages.common import (
     candidate_sign_in,
-    error_context,
+    error_page,
     principal_of_request,
     read_form,
     refuse,
-    render,
     resources_of,
-    status_for,
 )
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
@@ -94,12 +92,6 @@ def roles_of(endpoint: object) -> frozenset[str] | None:
     """The roles a route's endpoint declares, or None when it declares none."""
     roles = getattr(endpoint, "roles", None)
     return roles if isinstance(roles, frozenset) else None
-
-
-async def error_page(request: Request, principal: Principal, error: DomainError) -> Response:
-    return await render(
-        request, "error.html", principal, error_context(error, {}), status_for(error)
-    )
 
 
 def fields_of(values: Any) -> dict[str, str]:

@@ -24,13 +24,13 @@ from app.live.resources import Resources
 from app.web.auth import sign_in_staff, sign_out
 from app.web.pages.common import (
     error_context,
+    error_page,
     form_int,
     principal_of_request,
     read_form,
     refuse,
     render,
     resources_of,
-    status_for,
 )
 from app.web.pages.guards import anyone, for_advisors, for_staff
 
@@ -256,9 +256,7 @@ async def console_submit(request: Request, principal: Principal) -> Response:
     try:
         await actions.perform(r, principal, name, data)
     except DomainError as error:
-        return await render(
-            request, "error.html", principal, error_context(error, {}), status_for(error)
-        )
+        return await error_page(request, principal, error)
     return RedirectResponse("/adviseur", status_code=303)
 
 
