@@ -33,7 +33,9 @@ log = logging.getLogger("inzoomen")
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings()
     if getattr(args, "db", None):
-        settings = settings.with_overrides(database_path=Path(args.db))
+        settings = settings.with_overrides(database_path=Path(args.db), database_url=None)
+    if getattr(args, "database_url", None):
+        settings = settings.with_overrides(database_url=args.database_url)
     if getattr(args, "demo", False) and settings.environment == "development":
         settings = settings.with_overrides(environment="demo")
     settings.check()
@@ -42,7 +44,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _prepare_demo(settings: Settings) -> demo.DemoLogins:
-    db = await Database.open(settings.database_path)
+    db = await Database.open(settings.database)
     try:
         if not await has_event(db):
             today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
@@ -157,6 +159,10 @@ def serve(args: argparse.Namespace) -> int:
     if workers > 1:
         # Each worker process builds the app from the environment.
         os.environ["INZOOMEN_DB"] = str(settings.database_path)
+        if settings.database_url is not None:
+            os.environ["INZOOMEN_DATABASE_URL"] = settings.database_url
+        else:
+            os.environ.pop("INZOOMEN_DATABASE_URL", None)
         os.environ["INZOOMEN_ENV"] = settings.environment
         factory = "app.web.server:app_from_environment"
         uvicorn.run(factory, factory=True, workers=workers, **options)
@@ -188,7 +194,7 @@ def migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> list[int]:
-        db = await Database.open(settings.database_path, migrate=False)
+        db = await Database.open(settings.database, migrate=False)
         try:
             return await db.migrate()
         finally:
@@ -212,7 +218,7 @@ def create_user(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> int:
-        db = await Database.open(settings.database_path)
+        db = await Database.open(settings.database)
         try:
             booth_id = None
             if args.role == "advisor":
@@ -256,7 +262,7 @@ def backup(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> None:
-        db = await Database.open(settings.database_path, migrate=False)
+        db = await Database.open(settings.database, migrate=False)
         try:
             await db.backup_to(target)
         finally:
@@ -277,7 +283,7 @@ def retention(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> privacy.RetentionResult:
-        db = await Database.open(settings.database_path)
+        db = await Database.open(settings.database)
         try:
             return await privacy.run_retention(
                 db,
@@ -305,6 +311,10 @@ def retention(args: argparse.Namespace) -> int:
 
 
 DB_HELP = "SQLite database file (default: $INZOOMEN_DB, else inzoomen.db)"
+DATABASE_URL_HELP = (
+    "the database as a URL: sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/NAME "
+    "(default: $INZOOMEN_DATABASE_URL, else the SQLite file of --db)"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -338,6 +348,7 @@ def parser() -> argparse.ArgumentParser:
         "--port", type=int, default=None, help="port to listen on (default: $PORT, else 8000)"
     )
     p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--database-url", help=DATABASE_URL_HELP)
     p.add_argument(
         "--demo",
         action="store_true",
@@ -369,6 +380,7 @@ def parser() -> argparse.ArgumentParser:
         "it (default: 127.0.0.1)",
     )
     p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--database-url", help=DATABASE_URL_HELP)
     p.set_defaults(run=check)
 
     p = commands.add_parser(
@@ -377,6 +389,7 @@ def parser() -> argparse.ArgumentParser:
         description="Apply every database migration not applied yet (serve does so at start).",
     )
     p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--database-url", help=DATABASE_URL_HELP)
     p.set_defaults(run=migrate)
 
     p = commands.add_parser(
@@ -385,6 +398,7 @@ def parser() -> argparse.ArgumentParser:
         description="Create a staff account. The password is asked for, or read from stdin.",
     )
     p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--database-url", help=DATABASE_URL_HELP)
     p.add_argument(
         "--role", choices=accounts.ROLES, required=True, help="the account's role (required)"
     )
@@ -408,6 +422,7 @@ def parser() -> argparse.ArgumentParser:
         "event has passed.",
     )
     p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--database-url", help=DATABASE_URL_HELP)
     p.add_argument(
         "--dry-run",
         action="store_true",
@@ -426,6 +441,7 @@ def parser() -> argparse.ArgumentParser:
         description="Write a consistent copy of the database, also while the hall runs.",
     )
     p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--database-url", help=DATABASE_URL_HELP)
     p.add_argument("target", help="the new file to write (must not exist)")
     p.set_defaults(run=backup)
     return top

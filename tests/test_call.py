@@ -19,7 +19,7 @@ from app.domain import calls
 from app.domain.accounts import Staff
 from app.domain.event import Event, load_event
 from app.domain.video import CALL_PATH, appointment_link, meeting_for
-from app.storage.db import _statements
+from app.storage.sqlite import _statements
 from tests.livekit import Browserless, LiveServer, Peer, World, db_value, seed_world
 
 OFFER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"

@@ -6,7 +6,6 @@ nothing and writes nothing."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from typing import Any
 
@@ -16,7 +15,7 @@ from app.core.errors import DomainError, ValidationError
 from app.domain import audit, candidates, conversations, moderation, queue, sessions
 from app.domain.event import Event, load_event
 from app.live import snapshots
-from app.storage.db import Database
+from app.storage.db import Database, IntegrityError
 from tests.servicekit import count, make_advisor, make_booth, make_candidate, make_request
 
 WRAP_UP = 30
@@ -487,7 +486,7 @@ async def test_blocking_ends_everything_of_the_candidate_and_refuses_them_until_
 
     # No new request, by the rule and by the database underneath.
     await refused(db, "candidate.blocked", make_request(db, event, waiting_self, hall["b"]))
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         async with db.transaction() as tx:
             await tx.insert(
                 "INSERT INTO requests (booth_id, candidate_id, client_key, created_at, expires_at) "

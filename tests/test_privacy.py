@@ -26,7 +26,7 @@ from app.core.config import ConfigError, load_settings
 from app.core.errors import DomainError
 from app.domain import candidates, conversations, privacy, queue
 from app.domain.event import add_day
-from app.storage.db import Database
+from app.storage.db import Database, IntegrityError
 from app.storage.leases import Lease
 from tests.livekit import ROOT, Browserless, LiveServer, World, csrf_from, seed_world
 from tests.servicekit import make_advisor, make_booth, make_candidate, make_event, make_request
@@ -220,7 +220,7 @@ async def test_erase_leaves_no_trace_and_keeps_the_numbers(db, event, tmp_path: 
         await make_request(db, event, me, booth, client_key="after")
     assert refused.value.code == "auth.sign_in_required"
     # Under the rule, the database itself refuses a request row for an erased candidate.
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         async with db.transaction() as tx:
             await tx.insert(
                 "INSERT INTO requests (booth_id, candidate_id, client_key, created_at, "

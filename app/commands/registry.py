@@ -17,6 +17,7 @@ imports them all, so importing it fills the registry.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,9 @@ from app.core.errors import DomainError
 from app.domain.outcome import Outcome
 from app.domain.principals import Principal
 from app.live.resources import Resources
+from app.storage.db import Unavailable
+
+log = logging.getLogger("inzoomen.commands")
 
 Handler = Callable[[Resources, Principal, dict[str, Any]], Awaitable[Outcome]]
 # Refuses a command that comes too often (raises ``rate.limited``); it sees the data as sent,
@@ -99,11 +103,21 @@ async def perform(
         raise DomainError(
             "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
         )
-    if found.throttle is not None:
-        await found.throttle(resources, principal, data)
-    cleaned = clean_payload(found.fields, data)
-    outcome = await found.handler(resources, principal, cleaned)
-    await resources.live.publish(outcome)
+    try:
+        if found.throttle is not None:
+            await found.throttle(resources, principal, data)
+        cleaned = clean_payload(found.fields, data)
+        outcome = await found.handler(resources, principal, cleaned)
+    except Unavailable as error:
+        # Nothing was committed (or, if the connection broke during the commit, the client's
+        # retry with the same key finds it): the person is asked to try again.
+        log.warning("%s refused: the database does not answer (%s)", name, error)
+        raise DomainError("server.unavailable") from None
+    try:
+        await resources.live.publish(outcome)
+    except Unavailable as error:
+        # The change is committed; the states pushed after the database is back include it.
+        log.warning("%s done, but its views could not be read to push (%s)", name, error)
     return outcome.reply
 
 

@@ -52,6 +52,8 @@ class ConfigError(Exception):
 class Settings:
     environment: str = "development"
     database_path: Path = Path("inzoomen.db")
+    # sqlite:///path (the file above, when unset) or postgresql://user:password@host/db.
+    database_url: str | None = None
     secret_key: str = DEFAULT_SECRET_KEY
     # Origins allowed to open the WebSocket. Empty means: the origin must match the Host
     # header the browser used, which is right for a single site behind one name.
@@ -130,6 +132,11 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def database(self) -> str:
+        """What ``Database.open`` is given: INZOOMEN_DATABASE_URL, else the SQLite file."""
+        return self.database_url or str(self.database_path)
+
+    @property
     def hosts(self) -> tuple[str, ...]:
         """The host names the hall answers for: INZOOMEN_ALLOWED_HOSTS, or else this machine
         and the hosts of INZOOMEN_ALLOWED_ORIGINS."""
@@ -171,6 +178,13 @@ class Settings:
             raise ConfigError("INZOOMEN_WRAP_UP_SECONDS must not be negative")
         if not 0 <= self.hall_push_seconds <= 10:
             raise ConfigError("INZOOMEN_HALL_PUSH_SECONDS must be between 0 and 10")
+        if self.database_url is not None and not self.database_url.startswith(
+            ("sqlite:///", "postgresql://", "postgres://")
+        ):
+            raise ConfigError(
+                "INZOOMEN_DATABASE_URL must start with sqlite:/// or postgresql://, "
+                f"got {self.database_url.split('@')[-1]!r}"
+            )
         if self.redis_url is not None and not self.redis_url.startswith(
             ("redis://", "rediss://", "unix://")
         ):
@@ -329,6 +343,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(
         environment=env.get("INZOOMEN_ENV", "development"),
         database_path=Path(env.get("INZOOMEN_DB", "inzoomen.db")),
+        database_url=env.get("INZOOMEN_DATABASE_URL") or None,
         secret_key=env.get("INZOOMEN_SECRET_KEY", DEFAULT_SECRET_KEY),
         allowed_origins=origins,
         allowed_hosts=tuple(normal_host(host) for host in _list(env, "INZOOMEN_ALLOWED_HOSTS")),

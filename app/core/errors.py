@@ -141,6 +141,11 @@ MESSAGES: dict[str, str] = {
         "plaatst."
     ),
     "server.error": N_("Er ging iets mis aan onze kant. Probeer het zo nog een keer."),
+    # The database did not answer (restarting, unreachable): nothing was changed.
+    "server.unavailable": N_(
+        "De hal kan dit even niet opslaan. Er is niets veranderd; probeer het over een paar "
+        "seconden opnieuw."
+    ),
     # the moderator steps in
     "event.closed": N_("Het evenement is nu gesloten. Je kunt nu geen gesprek aanvragen."),
     "booth.closed_by_moderator": N_(

@@ -6,7 +6,6 @@ longer waiting is never accepted, and an advisor can never hold two running conv
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from app.core.errors import DomainError
@@ -15,7 +14,7 @@ from app.domain.accounts import Staff, get_staff
 from app.domain.event import Event
 from app.domain.queue import REQUEST_COLUMNS, Request, next_for_advisor, request_from_row
 from app.domain.video import meeting_for
-from app.storage.db import Database
+from app.storage.db import Database, IntegrityError
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ async def accept(
                     now + event.conversation_seconds,
                 ),
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             # The unique indexes refuse a second running conversation for either person.
             raise DomainError("request.in_conversation") from None
         await tx.execute(

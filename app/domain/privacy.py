@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from app.domain.advisors import start_wrap_up
 from app.domain.event import event_days, load_event
-from app.storage.db import Database, Transaction
+from app.storage.db import Database, Transaction, table_columns
 from app.storage.leases import Lease
 
 log = logging.getLogger("inzoomen.privacy")
@@ -67,11 +67,6 @@ def _when(timestamp: float | None, zone: ZoneInfo) -> str | None:
     return datetime.fromtimestamp(timestamp, zone).isoformat(timespec="seconds")
 
 
-async def _columns(db: Database | Transaction, table: str) -> list[str]:
-    rows = await db.fetchall(f'PRAGMA table_info("{table}")')
-    return [r["name"] for r in rows]
-
-
 @dataclass(frozen=True)
 class Schema:
     """The columns of every table, read once: what is keyed to a candidate is found by its
@@ -84,11 +79,7 @@ class Schema:
 
 
 async def read_schema(db: Database | Transaction) -> Schema:
-    tables = await db.fetchall(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name"
-    )
-    return Schema({t["name"]: await _columns(db, t["name"]) for t in tables})
+    return Schema(await table_columns(db))
 
 
 async def export(db: Database, candidate_id: int, now: float) -> dict[str, Any] | None:
@@ -264,7 +255,7 @@ async def _scrub_rows(
         return
     selected = ", ".join(f'"{c}"' for c in columns)
     for row in await tx.fetchall(
-        f'SELECT rowid AS "__rowid", {selected} FROM "{table}" {where}', params
+        f'SELECT {tx.row_id} AS "__rowid", {selected} FROM "{table}" {where}', params
     ):
         changes = {
             c: needles.sub("", row[c])
@@ -277,7 +268,7 @@ async def _scrub_rows(
         await tx.execute("SAVEPOINT scrub")
         try:
             await tx.execute(
-                f'UPDATE "{table}" SET {assignments} WHERE rowid = ?',
+                f'UPDATE "{table}" SET {assignments} WHERE {tx.row_id} = ?',
                 (*changes.values(), row["__rowid"]),
             )
         except Exception:

@@ -8,14 +8,13 @@ for one advisor waits in the same line but only that advisor can take it.
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 
 from app.core.errors import DomainError, ValidationError
 from app.domain import booths, estimate
 from app.domain.advisors import PRESENT
 from app.domain.event import Event
-from app.storage.db import Database, Transaction
+from app.storage.db import Database, IntegrityError, Transaction
 
 QUESTION_MAX = 500
 CLIENT_KEY_MAX = 64
@@ -180,7 +179,7 @@ async def create_request(
                 "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (booth_id, advisor_id, candidate_id, question, client_key, now, now + ttl_seconds),
             )
-        except sqlite3.IntegrityError as error:
+        except IntegrityError as error:
             # The database's own backstop: no request for a blocked candidate.
             if "candidate blocked" in str(error):
                 raise DomainError("candidate.blocked") from None

@@ -11,7 +11,6 @@ A refused transfer changes nothing.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ from app.domain.queue import (
     closed_by_moderator,
     request_from_row,
 )
-from app.storage.db import Database, Transaction
+from app.storage.db import Database, IntegrityError, Transaction
 
 NOTE_MAX = 500
 
@@ -136,7 +135,7 @@ async def transfer(
                     note,
                 ),
             )
-        except sqlite3.IntegrityError as error:
+        except IntegrityError as error:
             if "candidate blocked" in str(error):
                 raise DomainError("candidate.blocked") from None
             raise

@@ -1,196 +1,195 @@
-"""SQLite storage: one writer connection, one reader connection, numbered migrations.
+"""The hall's database, whichever it is: what every part above the storage layer sees.
 
-Every write runs in ``BEGIN IMMEDIATE`` on the writer connection (aiosqlite, on its own
-thread: a commit may wait for the disk or for another process's write), serialised by a
-lock, so a transition is one guarded transaction and is committed before anyone is told
-about it. Commits are synced to disk (``synchronous = FULL``); transactions that queue up
-behind each other share one commit (see ``transaction``).
+Two backends keep the same rules: SQLite (``app/storage/sqlite.py``), the embedded default
+for one machine, and PostgreSQL (``app/storage/postgres.py``) for a hall on several app
+machines. ``Database.open`` takes a file path, ``sqlite:///path`` or ``postgresql://…``.
 
-Reads go through a second connection and so only ever see committed state (WAL mode, where
-a reader never waits for a writer). They run on the event loop itself: they are short,
-indexed queries on a local file, and handing each to a thread and back costs more than the
-query. Each read runs to its end at once, so every read sees every commit before it.
+Writes: every change is one guarded transaction, committed (durable) before anyone is told of
+it. Write transactions run one at a time — on SQLite because the file has one writer, on
+PostgreSQL because each takes the hall's write lock first, across every app machine — so
+each sees every commit before it, and the rules the domain checks before it writes hold as
+they would for a single user. Transactions that queue up on one process share one commit
+(group commit): each runs in a savepoint of one open transaction, and one ``COMMIT`` ends
+the group. A transaction that fails rolls back to its savepoint and changes nothing; if the
+commit fails, every transaction of the group fails with it.
 
 Every write transaction that changes a row also moves the database revision on by one
 (``revision()``), except bookkeeping that no view shows (``transaction(moves_revision=False)``):
 clients compare states by the revision, so a revision moved by a background round that found
-nothing to do, or by a lease renewal, would tell them of a change that is not there.
+nothing to do, or by a lease renewal, would tell them of a change that is not there. The
+revision is a row, moved inside the write lock, so revisions are committed in their order.
+
+Reads only ever see committed state, and each read sees every commit before it.
+
+The SQL the domain writes is one dialect for both: ``?`` (or ``:name``) parameters, standard
+SQL, ``RETURNING``, ``ON CONFLICT``, partial indexes, and ``COLLATE NOCASE`` for e-mail
+addresses. What differs (the catalogue of tables, row identity) is asked of the backend.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import aiosqlite
-
-from app.core import names
-
-Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
 
-BUSY_TIMEOUT_MS = 5000
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
 
 
-def migrations() -> list[tuple[int, str]]:
-    """Every migration the package carries, as (version, SQL), oldest first."""
+class Row(Protocol):
+    """A result row: by column name or position (``sqlite3.Row``, ``asyncpg.Record``)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def keys(self) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+
+class IntegrityError(Exception):
+    """The database's own rules refused a change: a unique index, a check, a trigger."""
+
+
+class Unavailable(Exception):
+    """The database does not answer now (restarting, unreachable, busy past its wait). The
+    action changed nothing that was acknowledged and may be tried again."""
+
+
+def backend_of(target: str | Path) -> str:
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        return POSTGRESQL
+    return SQLITE
+
+
+def sqlite_path(target: str | Path) -> Path:
+    """The file of a SQLite target: a path, or ``sqlite:///relative`` /
+    ``sqlite:////absolute``."""
+    text = str(target)
+    if text.startswith("sqlite:///"):
+        return Path(text.removeprefix("sqlite:///"))
+    if text.startswith("sqlite:"):
+        raise ValueError(f"a SQLite URL is sqlite:///path, got {text!r}")
+    return Path(text)
+
+
+def migrations(backend: str = SQLITE) -> list[tuple[int, str]]:
+    """Every migration the package carries for a backend, as (version, SQL), oldest first.
+
+    PostgreSQL starts from one file that creates the schema SQLite has after the same
+    version; later versions come as a pair, one file in each folder."""
+    folder = resources.files("app.storage.migrations")
+    if backend == POSTGRESQL:
+        folder = folder / "postgresql"
     found: list[tuple[int, str]] = []
-    for entry in resources.files("app.storage.migrations").iterdir():
+    for entry in folder.iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
     return sorted(found)
 
 
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit on its own)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        if line.lstrip().startswith("--"):
-            continue
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    if current.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {current.strip()[:80]}")
-    return statements
+class Transaction(ABC):
+    """One write transaction; each statement runs to its end before the next."""
 
+    dialect: str
+    # How a statement names a row of any table (privacy's scrub reads and updates by it).
+    row_id: str
 
-async def _connect(path: Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA synchronous = FULL")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    # Erased personal data is overwritten with zeros, not left in free space of the file.
-    await conn.execute("PRAGMA secure_delete = ON")
-    # Lists of people are ordered as a Dutch reader expects (app/core/names.py). aiosqlite has no
-    # create_collation of its own; its _execute runs the call on the connection's thread,
-    # as its create_function does.
-    await conn._execute(  # type: ignore[no-untyped-call]
-        conn._conn.create_collation, names.COLLATION, names.collate
-    )
-    return conn
-
-
-class Transaction:
-    """The writer connection inside one ``BEGIN IMMEDIATE`` transaction.
-
-    Each statement is one trip to the writer's thread and back, run there to its end.
-    """
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-
+    @abstractmethod
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the number of rows it changed."""
-        before = self._conn.total_changes
-        await self._conn.execute_fetchall(sql, params)
-        return self._conn.total_changes - before
 
+    @abstractmethod
     async def insert(self, sql: str, params: Params = ()) -> int:
-        row_id = (await self._conn.execute_insert(sql, params) or (None,))[0]
-        assert row_id is not None
-        return int(row_id)
+        """Insert one row into a table with an ``id`` column; return its id."""
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
+    async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    @property
+    @abstractmethod
+    def changes(self) -> int:
+        """Rows changed so far in this transaction (to know whether the revision moves)."""
 
 
-def _connect_reader(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA query_only = ON")
-    conn.create_collation(names.COLLATION, names.collate)
-    return conn
+class Database(ABC):
+    """The hall's database. ``open`` picks the backend from the target."""
 
+    dialect: str
+    row_id: str
 
-class Database:
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: sqlite3.Connection):
-        self.path = path
-        self._writer = writer
-        self._reader = reader
+    def __init__(self) -> None:
         self._write_lock = asyncio.Lock()
         self._counts_revisions = False
         self._group: asyncio.Future[None] | None = None
         self._committer: asyncio.Task[None] | None = None
         self.commits = 0
 
-    @classmethod
-    async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
-        path = Path(path)
-        writer = await _connect(path)
-        reader = _connect_reader(path)
-        db = cls(path, writer, reader)
-        try:
-            if migrate:
-                await db.migrate()
-            db._counts_revisions = (
-                await db.fetchvalue(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'revision'"
-                )
-                is not None
-            )
-        except BaseException:
-            await db.close()
-            raise
-        return db
+    @staticmethod
+    async def open(target: str | Path, *, migrate: bool = True) -> Database:
+        if backend_of(target) == POSTGRESQL:
+            from app.storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(target), migrate=migrate)
+        from app.storage.sqlite import SqliteDatabase
+
+        return await SqliteDatabase.connect(sqlite_path(target), migrate=migrate)
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """Where the database is, without a password (for logs and health)."""
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a database server."""
+        return None
 
     async def close(self) -> None:
         if self._committer is not None:
             with contextlib.suppress(Exception):
                 await self._committer
-        self._reader.close()
-        await self._writer.close()
 
+    @abstractmethod
     async def migrate(self) -> list[int]:
-        """Apply every migration not yet applied; return the versions applied now.
+        """Apply every migration not yet applied, exactly once even when several processes
+        start at the same moment; return the versions applied now."""
 
-        Each version is checked and applied inside one ``BEGIN IMMEDIATE`` transaction, so
-        several processes starting on the same file apply each migration exactly once.
-        """
-        applied_now: list[int] = []
-        async with self._write_lock:
-            await self._writer.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-            )
-            for version, sql in migrations():
-                await self._writer.execute("BEGIN IMMEDIATE")
-                try:
-                    cursor = await self._writer.execute(
-                        "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
-                    )
-                    done = await cursor.fetchone() is not None
-                    await cursor.close()
-                    if not done:
-                        for statement in _statements(sql):
-                            await self._writer.execute(statement)
-                        await self._writer.execute(
-                            "INSERT INTO schema_migrations (version) VALUES (?)", (version,)
-                        )
-                except BaseException:
-                    await self._writer.execute("ROLLBACK")
-                    raise
-                await self._writer.execute("COMMIT")
-                if not done:
-                    applied_now.append(version)
-        self._counts_revisions = True
-        return applied_now
+    # What each backend does for the shared write path.
+
+    @abstractmethod
+    async def _begin(self) -> None:
+        """Open the write transaction a group runs in (taking the hall's write lock)."""
+
+    @abstractmethod
+    async def _control(self, sql: str) -> None:
+        """Run SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT or ROLLBACK on the writer."""
+
+    @abstractmethod
+    def _transaction(self) -> Transaction: ...
+
+    async def _commit_failed(self) -> None:
+        """Called after a failed COMMIT: leave the writer ready for the next group."""
+        with contextlib.suppress(Exception):
+            await self._control("ROLLBACK")
 
     @asynccontextmanager
     async def transaction(self, *, moves_revision: bool = True) -> AsyncIterator[Transaction]:
@@ -198,31 +197,25 @@ class Database:
 
         The revision moves on only when the transaction changed a row; ``moves_revision=False``
         is for rows no client's view is built from (leases, the record of a retention run).
-
-        Transactions that arrive while others are running are committed together (group
-        commit): each runs in a savepoint of one open ``BEGIN IMMEDIATE`` transaction, and
-        one ``COMMIT`` — one sync to disk — ends the group. A transaction that fails rolls
-        back to its savepoint and changes nothing; if the commit fails, every transaction of
-        the group fails with it.
         """
         async with self._write_lock:
             if self._group is None:
-                await self._writer.execute("BEGIN IMMEDIATE")
+                await self._begin()
                 self._group = asyncio.get_running_loop().create_future()
                 self._committer = asyncio.create_task(self._commit_group())
             group = self._group
-            await self._writer.execute("SAVEPOINT tx")
-            changes_before = self._writer.total_changes
+            tx = self._transaction()
+            await self._control("SAVEPOINT tx")
             try:
-                yield Transaction(self._writer)
+                yield tx
             except BaseException:
-                await self._writer.execute("ROLLBACK TO tx")
-                await self._writer.execute("RELEASE tx")
+                with contextlib.suppress(Unavailable):
+                    await self._control("ROLLBACK TO tx")
+                    await self._control("RELEASE tx")
                 raise
-            changed = self._writer.total_changes != changes_before
-            if self._counts_revisions and moves_revision and changed:
-                await self._writer.execute("UPDATE revision SET rev = rev + 1")
-            await self._writer.execute("RELEASE tx")
+            if self._counts_revisions and moves_revision and tx.changes:
+                await tx.execute("UPDATE revision SET rev = rev + 1")
+            await self._control("RELEASE tx")
         await asyncio.shield(group)
 
     async def _commit_group(self) -> None:
@@ -232,10 +225,9 @@ class Database:
             group, self._group = self._group, None
             assert group is not None
             try:
-                await self._writer.execute("COMMIT")
+                await self._control("COMMIT")
             except BaseException as error:
-                with contextlib.suppress(Exception):
-                    await self._writer.execute("ROLLBACK")
+                await self._commit_failed()
                 group.set_exception(error)
                 group.add_done_callback(lambda done: done.exception())
                 if not isinstance(error, Exception):
@@ -249,14 +241,13 @@ class Database:
         includes at least every change up to it."""
         return int(await self.fetchvalue("SELECT rev FROM revision") or 0)
 
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run a read to its end, on committed state."""
+
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
-
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        """Run a read to its end. A statement left open would pin the reader to an older
-        snapshot of the database, so none is."""
-        return self._reader.execute(sql, params).fetchall()
 
     async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -267,27 +258,39 @@ class Database:
             for params in rows:
                 await tx.execute(sql, params)
 
+    @abstractmethod
+    async def probe(self) -> None:
+        """Ask the database through a new connection whether it answers (readiness)."""
+
+    @abstractmethod
     async def backup_to(self, target: Path) -> None:
-        """A consistent copy of the live database (SQLite online backup)."""
+        """A consistent copy of the live database in a file."""
 
-        def copy() -> None:
-            source = sqlite3.connect(self.path)
-            dest = sqlite3.connect(target)
-            try:
-                source.backup(dest)
-            finally:
-                dest.close()
-                source.close()
-
-        await asyncio.to_thread(copy)
-
+    @abstractmethod
     @contextlib.contextmanager
     def observe_reads(self, callback: Callable[[str], object]) -> Iterator[None]:
-        """Call ``callback`` with the text of every statement the reader connection runs
-        while the block runs (sqlite3's trace callback): how the tests and the benchmark
-        count the reads a view costs, since the cost of a view is mostly how many it makes."""
-        self._reader.set_trace_callback(callback)
-        try:
-            yield
-        finally:
-            self._reader.set_trace_callback(None)
+        """Call ``callback`` with the text of every read statement while the block runs: how
+        the tests and the benchmark count the reads a view costs."""
+
+
+async def table_columns(db: Database | Transaction) -> dict[str, list[str]]:
+    """Every hall table and its columns in order (the migrations' own table aside), read from
+    the backend's catalogue."""
+    found: dict[str, list[str]] = {}
+    if db.dialect == POSTGRESQL:
+        rows = await db.fetchall(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name != 'schema_migrations' "
+            "ORDER BY table_name, ordinal_position"
+        )
+        for row in rows:
+            found.setdefault(row["table_name"], []).append(row["column_name"])
+        return found
+    tables = await db.fetchall(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name != 'schema_migrations' ORDER BY name"
+    )
+    for table in tables:
+        columns = await db.fetchall(f'PRAGMA table_info("{table["name"]}")')
+        found[table["name"]] = [c["name"] for c in columns]
+    return found

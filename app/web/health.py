@@ -5,20 +5,18 @@ page and connection needs answers too: the database, and Redis when the hall run
 than one process. A process that is not ready keeps running and keeps trying; the load
 balancer sends its visitors elsewhere until it is ready again.
 
-The database is asked twice. The hall's own reader connection must answer a query on a
-hall table; and a new connection must open the file at the configured path and answer the
-same query, because connections that are already open go on reading a file that was deleted
-or replaced under them, while whatever is written after that is lost.
+The database is asked through a new connection (``Database.probe``): connections that are
+already open go on reading a SQLite file that was deleted or replaced under them, and a pool
+of PostgreSQL connections may outlive the server they were made to. A probe answers within a
+few seconds even when a part hangs rather than fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from pathlib import Path
 
 from app.live.hub import Hub
 from app.storage.db import Database
@@ -28,9 +26,7 @@ log = logging.getLogger("inzoomen.health")
 OK = "ok"
 UNREACHABLE = "unreachable"
 NOT_CONFIGURED = "not configured"
-# A probe answers within a few seconds even when a part hangs rather than fails.
-DATABASE_TIMEOUT_SECONDS = 2.0
-PROBE_QUERY = "SELECT rev FROM revision"
+DATABASE_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,17 +44,6 @@ class Readiness:
             "database": self.database,
             "redis": self.redis,
         }
-
-
-def _open_and_query(path: Path) -> None:
-    # mode=rw: a missing file is an error here, not a new empty database.
-    connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=DATABASE_TIMEOUT_SECONDS)
-    try:
-        connection.execute("PRAGMA query_only = ON")
-        if connection.execute(PROBE_QUERY).fetchone() is None:
-            raise sqlite3.DatabaseError("the revision table is empty")
-    finally:
-        connection.close()
 
 
 class Health:
@@ -80,10 +65,7 @@ class Health:
         return Readiness(database, redis)
 
     async def _database(self) -> None:
-        await self.db.fetchvalue(PROBE_QUERY)
-        await asyncio.wait_for(
-            asyncio.to_thread(_open_and_query, self.db.path), DATABASE_TIMEOUT_SECONDS
-        )
+        await asyncio.wait_for(self.db.probe(), DATABASE_TIMEOUT_SECONDS)
 
     async def _check(self, part: str, probe: Awaitable[None]) -> str:
         try:

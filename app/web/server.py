@@ -66,7 +66,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = await Database.open(settings.database_path)
+        db = await Database.open(settings.database)
         await ensure_event(db)
         event = await load_event(db)
         hub: Hub

@@ -159,6 +159,8 @@ async def error_page(request: Request, principal: Principal, error: DomainError)
 def status_for(error: DomainError) -> int:
     if error.code == "rate.limited":
         return 429
+    if error.code == "server.unavailable":
+        return 503
     if error.code.startswith("auth."):
         return 403
     if error.code.startswith("input.") or isinstance(error, ValidationError):

@@ -32,6 +32,7 @@ from starlette.types import ExceptionHandler
 from app.core.errors import MESSAGES, DomainError
 from app.core.i18n import N_, current_language, format_number, gettext, set_language
 from app.domain.principals import ANONYMOUS
+from app.storage.db import Unavailable
 from app.web.middleware import language_of
 from app.web.pages.common import (
     client_texts,
@@ -70,6 +71,11 @@ TOO_LARGE = (
         "tekst of een kleiner bestand."
     ),
 )
+
+
+UNAVAILABLE = (N_("Even geduld"), MESSAGES["server.unavailable"])
+# Seconds a browser or program is asked to wait before it tries again.
+RETRY_AFTER_SECONDS = 5
 
 
 def _is_api(request: Request) -> bool:
@@ -119,10 +125,27 @@ async def server_error(request: Request, exc: Exception) -> Response:
     except Exception:
         log.warning("the full error page could not be rendered; trying without the database")
     try:
-        return _page_without_database(request)
+        return _page_without_database(request, SERVER_ERROR, 500)
     except Exception:
         log.exception("the error page template could not be rendered")
     return _minimal_page(500, SERVER_ERROR)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The 503 page while the database does not answer (``Unavailable``): nothing was changed,
+    and the visitor is told to try again, not that something broke. It needs nothing from the
+    database."""
+    log.warning("%s %s: the database does not answer (%s)", request.method, request.url.path, exc)
+    headers = {**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _is_api(request):
+        return PlainTextResponse("Service Unavailable", status_code=503, headers=headers)
+    try:
+        response = _page_without_database(request, UNAVAILABLE, 503)
+    except Exception:
+        log.exception("the 503 page template could not be rendered")
+        response = _minimal_page(503, UNAVAILABLE)
+    response.headers.update(headers)
+    return response
 
 
 async def too_large(request: Request) -> Response:
@@ -154,7 +177,7 @@ async def form_token_refused(request: Request) -> Response:
     return await render(request, TEMPLATE, principal, error_context(error, {}), 403)
 
 
-def _page_without_database(request: Request) -> Response:
+def _page_without_database(request: Request, texts: tuple[str, str], status: int) -> Response:
     """The error page from its template, as an anonymous visitor sees it, without the
     event's name or announcements (they live in the database)."""
     context: dict[str, Any] = {
@@ -167,10 +190,10 @@ def _page_without_database(request: Request) -> Response:
         "errors": {},
         "error_summary": [],
         "live_announcements": [],
-        **_texts(SERVER_ERROR),
+        **_texts(texts),
     }
     templates = request.app.state.templates
-    response: Response = templates.TemplateResponse(request, TEMPLATE, context, 500)
+    response: Response = templates.TemplateResponse(request, TEMPLATE, context, status)
     response.headers.update(NO_STORE)
     return response
 
@@ -203,4 +226,5 @@ exception_handlers: Mapping[Any, ExceptionHandler] = {
     404: not_found,
     405: method_not_allowed,
     500: server_error,
+    Unavailable: database_unavailable,
 }
