@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.core import names
 from app.domain.accounts import MIN_PASSWORD_LENGTH, create_staff
 from app.domain.booths import add_slot, create_booth
 from app.domain.event import Event, add_day, has_event, save_event
@@ -585,9 +586,10 @@ async def seed_demo(db: Database, today: date, password: str = DEMO_PASSWORD) ->
 async def existing_logins(db: Database, password: str = DEMO_PASSWORD) -> DemoLogins:
     """The logins of a demo event seeded earlier into this database."""
     rows = await db.fetchall(
-        "SELECT s.email, b.name AS booth FROM staff s JOIN booths b ON b.id = s.booth_id "
-        "WHERE s.role = 'advisor' AND s.active = 1 ORDER BY b.position, s.name COLLATE DUTCH_NAME"
+        "SELECT s.email, s.name, b.name AS booth, b.position FROM staff s "
+        "JOIN booths b ON b.id = s.booth_id WHERE s.role = 'advisor' AND s.active = 1"
     )
+    rows = sorted(rows, key=lambda r: (r["position"], names.sort_key(r["name"])))
     moderator = await db.fetchvalue(
         "SELECT email FROM staff WHERE role = 'moderator' AND active = 1 ORDER BY id LIMIT 1"
     )

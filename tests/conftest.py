@@ -7,18 +7,37 @@ from pathlib import Path
 import pytest
 
 from app.domain.event import Event
-from app.storage.db import Database
+from app.storage.db import POSTGRESQL, SQLITE, Database
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import chromium
 from tests.livekit import Browserless, LiveServer, World, seed_world
+from tests.pgkit import PostgresServer
 from tests.rediskit import RedisServer, unique_prefix
 from tests.servicekit import make_event, open_db
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server of the test run's own on a loopback port (one per xdist
+    worker); each test that needs one gets a database of its own (``pg_server.database()``)."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=[SQLITE, POSTGRESQL])
+def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's hall lives, once on each backend: a new SQLite file, or a new database
+    on the test run's PostgreSQL server holding the hall's schema."""
+    if request.param == SQLITE:
+        return str(tmp_path / "service.db")
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.database()
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A real SQLite file of its own for each test."""
-    database = await open_db(tmp_path / "service.db")
+async def db(database_target: str) -> AsyncIterator[Database]:
+    """The hall's database of its own for each test, on SQLite and on PostgreSQL."""
+    database = await open_db(database_target)
     yield database
     await database.close()
 

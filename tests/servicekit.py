@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.domain import accounts, booths, candidates, queue
 from app.domain.event import Event, load_event, save_event
-from app.storage.db import Database
+from app.storage.db import Database, table_columns
 
 ZONE = "Europe/Amsterdam"
 PASSWORD = "correct-horse-battery"
@@ -117,5 +118,21 @@ async def make_request(
     return request
 
 
-async def count(db: Database, table: str, where: str = "1", params: tuple[object, ...] = ()) -> int:
+async def count(
+    db: Database, table: str, where: str = "TRUE", params: tuple[object, ...] = ()
+) -> int:
     return int(await db.fetchvalue(f"SELECT COUNT(*) FROM {table} WHERE {where}", params))
+
+
+async def table_rows(
+    db: Database, tables: tuple[str, ...] | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of these tables (by default every hall table but the revision) as tuples, in
+    an order that does not depend on the backend: to compare the database before and after a
+    step that must change nothing."""
+    columns = await table_columns(db)
+    names = tables or tuple(t for t in columns if t != "revision")
+    return {
+        t: sorted((tuple(r) for r in await db.fetchall(f'SELECT * FROM "{t}"')), key=repr)
+        for t in names
+    }

@@ -19,7 +19,15 @@ from app.domain import event_setup as admin
 from app.domain import schedule as schedule_admin
 from app.domain.event import Event, event_days, load_event
 from app.storage.db import Database
-from tests.servicekit import ZONE, count, make_advisor, make_booth, make_candidate, make_request
+from tests.servicekit import (
+    ZONE,
+    count,
+    make_advisor,
+    make_booth,
+    make_candidate,
+    make_request,
+    table_rows,
+)
 
 NOW = 1_800_000_000.0
 SETTINGS = {
@@ -36,14 +44,7 @@ BOOTH = {"name": "Zorggroep Noord", "kind": "employer", "sector": "zorg", "descr
 
 
 async def dump(db: Database) -> dict[str, list[tuple[object, ...]]]:
-    tables = [
-        r[0]
-        for r in await db.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND name NOT IN ('revision', 'schema_migrations')"
-        )
-    ]
-    return {t: [tuple(r) for r in await db.fetchall(f'SELECT * FROM "{t}"')] for t in tables}
+    return await table_rows(db)
 
 
 def fields_of(error: pytest.ExceptionInfo[DomainError]) -> dict[str, str]:

@@ -15,7 +15,7 @@ from app.domain.event import Event
 from app.live import snapshots
 from app.live.deadlines import moments_passed
 from app.storage.db import Database
-from tests.servicekit import make_advisor, make_booth, make_candidate, make_request
+from tests.servicekit import make_advisor, make_booth, make_candidate, make_request, table_rows
 
 T0 = 1_900_000_000.0  # the moment the conversation starts (600 s, warning 120 s)
 WARNING = T0 + 480  # the warning time of the first end
@@ -23,10 +23,7 @@ TABLES = ("event", "requests", "conversations", "staff", "audit_log")
 
 
 async def everything(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        table: [tuple(r) for r in await db.fetchall(f"SELECT * FROM {table} ORDER BY rowid")]
-        for table in TABLES
-    }
+    return await table_rows(db, TABLES)
 
 
 async def refused(db: Database, code: str, step: Any) -> DomainError:

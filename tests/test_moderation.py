@@ -16,7 +16,14 @@ from app.domain import audit, candidates, conversations, moderation, queue, sess
 from app.domain.event import Event, load_event
 from app.live import snapshots
 from app.storage.db import Database, IntegrityError
-from tests.servicekit import count, make_advisor, make_booth, make_candidate, make_request
+from tests.servicekit import (
+    count,
+    make_advisor,
+    make_booth,
+    make_candidate,
+    make_request,
+    table_rows,
+)
 
 WRAP_UP = 30
 TABLES = ("event", "booths", "requests", "conversations", "candidates", "staff", "sessions")
@@ -24,10 +31,7 @@ TABLES = ("event", "booths", "requests", "conversations", "candidates", "staff",
 
 async def everything(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the tables a step may change, the audit log included."""
-    dump = {}
-    for table in (*TABLES, "audit_log"):
-        dump[table] = [tuple(r) for r in await db.fetchall(f"SELECT * FROM {table} ORDER BY rowid")]
-    return dump
+    return await table_rows(db, (*TABLES, "audit_log"))
 
 
 async def refused(db: Database, code: str, step: Any) -> DomainError:

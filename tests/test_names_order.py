@@ -11,7 +11,7 @@ import pytest
 
 from app.core import names
 from app.domain import accounts, dashboard, invitations
-from app.storage.db import Database
+from app.storage.db import SQLITE, Database
 from tests.servicekit import PASSWORD, make_booth
 
 # A list as a Dutch reader expects it.
@@ -110,6 +110,8 @@ async def test_people_lists_come_from_the_database_in_dutch_order(db: Database) 
     assert [a["name"] for a in await dashboard._advisors(db)] == IN_ORDER
     listed = await invitations.list_staff(db, time.time())
     assert [s.name for s in listed] == IN_ORDER
-    async with db.transaction() as tx:
-        rows = await tx.fetchall("SELECT name FROM staff ORDER BY name COLLATE DUTCH_NAME")
-    assert [r["name"] for r in rows] == IN_ORDER
+    if db.dialect == SQLITE:
+        # SQLite's writer connection knows the order as a collation too.
+        async with db.transaction() as tx:
+            rows = await tx.fetchall("SELECT name FROM staff ORDER BY name COLLATE DUTCH_NAME")
+        assert [r["name"] for r in rows] == IN_ORDER

@@ -14,7 +14,7 @@ from app.domain import conversations, moderation, transfer
 from app.domain.event import Event, load_event
 from app.live import snapshots
 from app.storage.db import Database
-from tests.servicekit import make_advisor, make_booth, make_candidate, make_request
+from tests.servicekit import make_advisor, make_booth, make_candidate, make_request, table_rows
 
 WRAP_UP = 30
 TTL = 1800
@@ -22,10 +22,7 @@ TABLES = ("event", "booths", "requests", "conversations", "candidates", "staff")
 
 
 async def everything(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        table: [tuple(r) for r in await db.fetchall(f"SELECT * FROM {table} ORDER BY rowid")]
-        for table in TABLES
-    }
+    return await table_rows(db, TABLES)
 
 
 async def refused(db: Database, code: str, step: Any) -> DomainError:

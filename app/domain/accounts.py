@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.core import names
 from app.core.errors import DomainError, ValidationError
 from app.domain import emails
 from app.domain.sessions import end_all_of_staff as end_all_sessions
@@ -90,12 +91,13 @@ async def get_staff(db: Database | Transaction, staff_id: int) -> Staff | None:
     return None if row is None else _staff(row)
 
 
+def _by_name(staff: Iterable[Staff]) -> list[Staff]:
+    return sorted(staff, key=lambda s: (names.sort_key(s.name), s.id))
+
+
 async def staff_of_booths(db: Database) -> list[Staff]:
-    rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM staff WHERE role = 'advisor' AND active = 1 "
-        "ORDER BY name COLLATE DUTCH_NAME"
-    )
-    return [_staff(r) for r in rows]
+    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM staff WHERE role = 'advisor' AND active = 1")
+    return _by_name(_staff(r) for r in rows)
 
 
 async def _verified(stored: str, password: str) -> bool:
@@ -206,11 +208,10 @@ async def advisors_per_booth(db: Database) -> dict[int, int]:
 async def advisors_of_booth(db: Database, booth_id: int) -> list[Staff]:
     """The active advisors of one booth in Dutch name order: those its schedule can name."""
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1 "
-        "ORDER BY name COLLATE DUTCH_NAME",
+        f"SELECT {_COLUMNS} FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1",
         (booth_id,),
     )
-    return [_staff(r) for r in rows]
+    return _by_name(_staff(r) for r in rows)
 
 
 def new_password_errors(new: str, repeat: str) -> dict[str, DomainError]:

@@ -193,7 +193,8 @@ async def next_timer(db: Database, event: Event) -> float | None:
         "SELECT MIN(t) FROM ("
         " SELECT ends_at - ? AS t FROM conversations WHERE ended_at IS NULL AND warned_at IS NULL"
         " UNION ALL"
-        " SELECT ends_at AS t FROM conversations WHERE ended_at IS NULL AND time_up_at IS NULL)",
+        " SELECT ends_at AS t FROM conversations WHERE ended_at IS NULL AND time_up_at IS NULL"
+        ") AS moments",
         (event.warning_seconds,),
     )
     return None if value is None else float(value)

@@ -103,7 +103,7 @@ async def booth_figures(db: Database | Transaction, configured_seconds: float) -
     """``measured_lengths`` and the number waiting at each booth, in one query: the hall
     reads both for every booth each time it is pushed."""
     rows = await db.fetchall(
-        f"SELECT 'ended' AS what, * FROM ({_ENDED}) UNION ALL "
+        f"SELECT 'ended' AS what, * FROM ({_ENDED}) AS ended UNION ALL "
         "SELECT 'waiting', booth_id, COUNT(*), NULL FROM requests WHERE status = 'waiting' "
         "GROUP BY booth_id"
     )

@@ -168,17 +168,14 @@ async def extend(
         # time up whenever the new end is.
         updated = await tx.fetchone(
             "UPDATE conversations SET ends_at = ?, extended_seconds = extended_seconds + ?, "
-            "warned_at = CASE WHEN ? - ? > ? THEN NULL ELSE warned_at END, "
-            "time_up_at = CASE WHEN ? > ? THEN NULL ELSE time_up_at END "
+            "warned_at = CASE WHEN ? THEN NULL ELSE warned_at END, "
+            "time_up_at = CASE WHEN ? THEN NULL ELSE time_up_at END "
             "WHERE id = ? AND ended_at IS NULL RETURNING extended_seconds",
             (
                 ends_at,
                 added,
-                ends_at,
-                event.warning_seconds,
-                now,
-                ends_at,
-                now,
+                ends_at - event.warning_seconds > now,
+                ends_at > now,
                 conversation_id,
             ),
         )

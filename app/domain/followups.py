@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.core import names
 from app.core.errors import DomainError, ValidationError
 from app.domain import audit, followup_mail
 from app.domain.accounts import get_staff
@@ -592,9 +593,10 @@ async def holders(db: Database, staffer: Staffer, booth_id: int | None) -> list[
     choices: list[dict[str, str]] = []
     advisors = await db.fetchall(
         "SELECT id, name FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1 "
-        "AND id != ? ORDER BY name COLLATE DUTCH_NAME",
+        "AND id != ?",
         (booth_id, staffer.id),
     )
+    advisors = names.sorted_by_name(advisors)
     choices += [
         {"value": f"advisor:{a['id']}", "label": a["name"], "kind": "advisor"} for a in advisors
     ]

@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from app.core import names
 from app.core.errors import DomainError, ValidationError
 from app.domain import audit, emails, sessions
 from app.domain.accounts import (
@@ -64,9 +65,11 @@ async def list_staff(db: Database, now: float) -> list[StaffRow]:
         "(SELECT MAX(i.expires_at) FROM invitations i WHERE i.staff_id = s.id "
         " AND i.used_at IS NULL AND i.expires_at > ?) AS pending_until "
         "FROM staff s LEFT JOIN booths b ON b.id = s.booth_id "
-        "ORDER BY s.role DESC, s.active DESC, s.name COLLATE DUTCH_NAME, s.id",
+        "ORDER BY s.id",
         (now,),
     )
+    # Moderators first, active accounts before deactivated ones, then in Dutch name order.
+    rows = sorted(names.sorted_by_name(rows), key=lambda r: (r["role"], r["active"]), reverse=True)
     return [
         StaffRow(
             id=r["id"],

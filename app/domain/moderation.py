@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.core import names
 from app.core.errors import DomainError
 from app.domain import advisors, audit, sessions
 from app.domain.event import Event
@@ -116,7 +117,7 @@ async def set_event_open(db: Database, *, staff_id: int, is_open: bool, now: flo
         if changed == 0:
             raise DomainError("moderation.no_change")
         if not is_open:
-            await _end_waiting(tx, "1", (), EVENT_CLOSED, now, out)
+            await _end_waiting(tx, "TRUE", (), EVENT_CLOSED, now, out)
         await audit.record(
             tx,
             staff_id=staff_id,
@@ -381,8 +382,9 @@ async def step_in_view(db: Database, event: Event, now: float) -> dict[str, Any]
     )
     advisor_rows = await db.fetchall(
         "SELECT id, name, booth_id, status FROM staff WHERE role = 'advisor' AND active = 1 "
-        "AND booth_id IS NOT NULL ORDER BY name COLLATE DUTCH_NAME"
+        "AND booth_id IS NOT NULL"
     )
+    advisor_rows = names.sorted_by_name(advisor_rows)
     waiting_rows = await db.fetchall(
         "SELECT r.id, r.booth_id, r.advisor_id, r.candidate_id, r.created_at, r.moved_at, "
         "c.name AS candidate_name FROM requests r JOIN candidates c ON c.id = r.candidate_id "

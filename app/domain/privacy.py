@@ -428,7 +428,8 @@ class RetentionResult:
 def _due_clause() -> str:
     # A candidate's data is kept until N days after the event ends; someone who signed in
     # after the event (the hall stays open) keeps it N days after signing in.
-    return "erased_at IS NULL AND MAX(COALESCE(?, created_at), created_at) <= ?"
+    # (The later of the two is before the cutoff when both are.)
+    return "erased_at IS NULL AND COALESCE(?, created_at) <= ? AND created_at <= ?"
 
 
 async def run_retention(
@@ -453,7 +454,7 @@ async def run_retention(
             f"(SELECT COUNT(*) FROM conversations WHERE candidate_id IN "
             f"(SELECT id FROM candidates WHERE {_due_clause()})) AS conversations "
             f"FROM candidates WHERE {_due_clause()}",
-            (ends_at, cutoff, ends_at, cutoff, ends_at, cutoff),
+            (ends_at, cutoff, cutoff) * 3,
         )
         assert row is not None
         return RetentionResult(
@@ -466,7 +467,7 @@ async def run_retention(
         async with db.transaction() as tx:
             due = await tx.fetchall(
                 f"SELECT id FROM candidates WHERE {_due_clause()} ORDER BY id LIMIT ?",
-                (ends_at, cutoff, batch),
+                (ends_at, cutoff, cutoff, batch),
             )
             done = await _anonymise(
                 tx,

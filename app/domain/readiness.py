@@ -425,7 +425,7 @@ async def next_deadline(db: Database, now: float) -> float | None:
         "  FROM conversations c WHERE c.ended_at IS NULL"
         "  AND c.ends_at - (SELECT warning_seconds FROM event WHERE id = 1) > ?"
         "  AND EXISTS (SELECT 1 FROM requests r WHERE r.booth_id = c.booth_id"
-        "   AND r.status = 'waiting' AND r.ready_asked_at IS NULL))",
+        "   AND r.status = 'waiting' AND r.ready_asked_at IS NULL)) AS moments",
         (now,),
     )
     return None if value is None else float(value)

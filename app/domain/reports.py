@@ -54,7 +54,7 @@ class Scope:
         """An SQL condition keeping rows whose ``column`` falls inside the scope."""
         bounds = self.bounds
         if bounds is None:
-            return "1", ()
+            return "TRUE", ()
         return f"({column} >= ? AND {column} < ?)", bounds
 
     def local(self, timestamp: float) -> datetime:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.core import names
 from app.core.errors import DomainError, ValidationError
 from app.domain import advisors
 from app.domain.event import Event
@@ -171,8 +172,9 @@ async def transfer_targets(db: Database, own_booth_id: int) -> list[dict[str, An
     )
     advisor_rows = await db.fetchall(
         "SELECT id, name, booth_id FROM staff WHERE role = 'advisor' AND active = 1 "
-        "AND status != 'offline' AND booth_id IS NOT NULL ORDER BY name COLLATE DUTCH_NAME"
+        "AND status != 'offline' AND booth_id IS NOT NULL"
     )
+    advisor_rows = names.sorted_by_name(advisor_rows)
     return [
         {
             "id": b["id"],

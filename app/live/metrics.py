@@ -82,7 +82,8 @@ async def read_figures(db: Database, event: Event, now: float) -> HallFigures:
         (now,),
     )
     started = await db.fetchone(
-        "SELECT COUNT(*), COALESCE(SUM(started_at >= ?), 0) FROM conversations", (midnight,)
+        "SELECT COUNT(*), COUNT(CASE WHEN started_at >= ? THEN 1 END) FROM conversations",
+        (midnight,),
     )
     requests_today = dict.fromkeys(REQUEST_STATUSES, 0)
     for status, number in await db.fetchall(

@@ -202,9 +202,9 @@ async def for_candidate(db: Database | Transaction, candidate_id: int) -> list[M
 async def counts(db: Database | Transaction) -> dict[str, int]:
     row = await db.fetchone(
         "SELECT COUNT(*) AS total, "
-        "COALESCE(SUM(sent_at IS NOT NULL), 0) AS sent, "
-        "COALESCE(SUM(sent_at IS NULL AND next_attempt_at IS NOT NULL), 0) AS pending, "
-        "COALESCE(SUM(sent_at IS NULL AND next_attempt_at IS NULL), 0) AS failed "
+        "COUNT(sent_at) AS sent, "
+        "COUNT(CASE WHEN sent_at IS NULL AND next_attempt_at IS NOT NULL THEN 1 END) AS pending, "
+        "COUNT(CASE WHEN sent_at IS NULL AND next_attempt_at IS NULL THEN 1 END) AS failed "
         "FROM outbox"
     )
     assert row is not None

@@ -129,8 +129,9 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(code, str) and code in _TRANSIENT_CODES
 
 
-async def _guarded(call: Awaitable[T]) -> T:
-    """Run one driver call; give its failure the hall's meaning."""
+async def _guarded(call: Awaitable[T], sql: str | None = None) -> T:
+    """Run one driver call; give its failure the hall's meaning. A statement the server
+    refuses for another reason is a fault in the hall: the log shows the statement."""
     try:
         return await call
     except asyncpg.IntegrityConstraintViolationError as error:
@@ -138,6 +139,8 @@ async def _guarded(call: Awaitable[T]) -> T:
     except Exception as error:
         if _is_transient(error):
             raise Unavailable(f"{type(error).__name__}: {error}") from error
+        if sql is not None:
+            error.add_note(f"statement: {sql}")
         raise
 
 
@@ -176,21 +179,21 @@ class PostgresTransaction(Transaction):
     async def execute(self, sql: str, params: Params = ()) -> int:
         text, names = translate(sql)
         args = _arguments(names, params)
-        status = await _guarded(self._conn.execute(text, *args))
+        status = await _guarded(self._conn.execute(text, *args), sql)
         changed = _changed(status)
         self._changes += changed
         return changed
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         text, names = translate(f"{sql} RETURNING id")
-        row = await _guarded(self._conn.fetchrow(text, *_arguments(names, params)))
+        row = await _guarded(self._conn.fetchrow(text, *_arguments(names, params)), sql)
         assert row is not None
         self._changes += 1
         return int(row[0])
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         text, names = translate(sql)
-        rows = await _guarded(self._conn.fetch(text, *_arguments(names, params)))
+        rows = await _guarded(self._conn.fetch(text, *_arguments(names, params)), sql)
         if _is_change(sql):
             self._changes += len(rows)
         return list(rows)
@@ -328,7 +331,7 @@ class PostgresDatabase(Database):
             self._observer(sql)
         for attempt in (1, 2):
             try:
-                rows = await _guarded(self._pool.fetch(text, *args))
+                rows = await _guarded(self._pool.fetch(text, *args), sql)
                 return list(rows)
             except Unavailable:
                 if attempt == 2:
