@@ -241,13 +241,12 @@ class HAProxy:
 class HallCluster:
     """``count`` hall nodes on one database and one Redis, behind HAProxy.
 
-    ``database`` is what every node is started on (an SQLite file today); ``node(i)`` is the
-    one place a node is made, so another database backend changes only that.
+    ``database`` is what every node is started on: an SQLite file, or a PostgreSQL URL.
     """
 
     def __init__(
         self,
-        database: Path,
+        database: Path | str,
         directory: Path,
         *,
         count: int = 3,

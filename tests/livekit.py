@@ -46,7 +46,7 @@ class World:
 
 
 async def seed_world(
-    path: Path,
+    path: Path | str,
     *,
     conversation_seconds: int = 600,
     warning_seconds: int = 120,
@@ -127,7 +127,7 @@ class LiveServer:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str,
         log_path: Path,
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
@@ -152,14 +152,25 @@ class LiveServer:
     def command(self) -> list[str]:
         """What starts the server: ``inzoomen serve`` on this port and database file."""
         command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1"]
-        return [*command, "--port", str(self.port), "--db", str(self.db_path), *self.args]
+        return [*command, "--port", str(self.port), *self.database_args(), *self.args]
+
+    def database_env(self) -> dict[str, str]:
+        if str(self.db_path).startswith("postgresql://"):
+            return {"INZOOMEN_DATABASE_URL": str(self.db_path)}
+        return {"INZOOMEN_DB": str(self.db_path)}
+
+    def database_args(self) -> list[str]:
+        """The database flag: ``--db FILE``, or ``--database-url URL`` for a database server."""
+        if str(self.db_path).startswith("postgresql://"):
+            return ["--database-url", str(self.db_path)]
+        return ["--db", str(self.db_path)]
 
     def start(self, timeout: float = 20.0) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
                 cwd=self.cwd,
-                env={**self.env, "INZOOMEN_DB": str(self.db_path)},
+                env={**self.env, **self.database_env()},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
