@@ -1,4 +1,4 @@
-"""The ``inzoomen`` command: serve, check, migrate, create-user, backup, retention.
+"""The ``inzoomen`` command: serve, check, migrate, create-user, backup, copy-db, retention.
 
 Operators meet the hall through this command, on a console or a hosting platform that starts
 it for them. So every option says what it does, its default and the environment variable it
@@ -25,7 +25,7 @@ from app.core import logs
 from app.core.config import ConfigError, Settings, load_settings
 from app.domain import accounts
 from app.domain.event import has_event
-from app.storage.db import Database
+from app.storage.db import POSTGRESQL, Database
 
 log = logging.getLogger("inzoomen")
 
@@ -261,15 +261,62 @@ def backup(args: argparse.Namespace) -> int:
         print(f"error: {target} exists already; choose a new file", file=sys.stderr)
         return 2
 
-    async def run() -> None:
+    async def run() -> str:
         db = await Database.open(settings.database, migrate=False)
         try:
             await db.backup_to(target)
+            return db.dialect
         finally:
             await db.close()
 
-    asyncio.run(run())
-    print(f"backup written to {target}")
+    try:
+        dialect = asyncio.run(run())
+    except Exception as error:  # pg_dump missing or refused, the database unreachable
+        target.unlink(missing_ok=True)
+        print(f"error: the backup failed: {error}", file=sys.stderr)
+        return 1
+    if dialect == POSTGRESQL:
+        print(
+            f"backup written to {target}: a pg_dump archive (custom format); restore it with "
+            f"pg_restore --no-owner --dbname=URL_OF_A_NEW_EMPTY_DATABASE {target}"
+        )
+    else:
+        print(
+            f"backup written to {target}: a SQLite database file; the hall runs on it as it "
+            f"is (--db {target})"
+        )
+    return 0
+
+
+def copy_db(args: argparse.Namespace) -> int:
+    from app.storage import copy
+
+    logs.configure("warning", "text")
+    started = time.monotonic()
+    try:
+        result = asyncio.run(copy.copy_database(args.source, args.target))
+    except copy.CopyRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except copy.CopyMismatch as error:
+        print(
+            f"error: THE COPY IS NOT THE SAME AS THE SOURCE; do not use the target. {error}:",
+            file=sys.stderr,
+        )
+        for difference in error.differences[: copy.SHOWN_DIFFERENCES]:
+            print(f"  {difference}", file=sys.stderr)
+        return 1
+    except Exception as error:  # unreachable server, a row the target refused: nothing kept
+        print(f"error: the copy failed and was rolled back: {error}", file=sys.stderr)
+        return 1
+    print(f"copied {result.source} to {result.target}")
+    for table, rows in result.tables.items():
+        print(f"  {table:<22} {rows:>8} rows")
+    print(f"revision {result.revision}")
+    print(
+        f"verified: {sum(result.verified.values())} rows in {len(result.verified)} tables "
+        f"identical ({time.monotonic() - started:.1f} s)"
+    )
     return 0
 
 
@@ -438,12 +485,44 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "backup",
         help="consistent copy of the live database",
-        description="Write a consistent copy of the database, also while the hall runs.",
+        description="Write a consistent copy of the database, also while the hall runs: for "
+        "SQLite a database file (SQLite's online backup) the hall can run on as it is; for "
+        "PostgreSQL a pg_dump archive in custom format, restored with pg_restore into a new "
+        "empty database (see docs/operations.md). Exit status 0 when written, 1 when the "
+        "backup failed (no file is left), 2 when the file exists already.",
     )
     p.add_argument("--db", help=DB_HELP)
     p.add_argument("--database-url", help=DATABASE_URL_HELP)
     p.add_argument("target", help="the new file to write (must not exist)")
     p.set_defaults(run=backup)
+
+    p = commands.add_parser(
+        "copy-db",
+        help="copy the hall's data to another database (SQLite or PostgreSQL) and verify it",
+        description="Copy every row of a hall database into a new, empty one, e.g. from a "
+        "SQLite file to PostgreSQL or back, in one transaction, then compare both row for "
+        "row. The source must be on the newest schema (`inzoomen migrate` first); the target "
+        "is migrated here and must hold no hall data. A SQLite source may keep running (the "
+        "copy reads a snapshot); a running PostgreSQL source waits with its writes until the "
+        "copy is done. Exit status 0 when copied and identical, 2 when refused (nothing "
+        "changed), 1 when the copy failed or differs (do not use the target then).",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="URL_OR_PATH",
+        help="the hall's database: a SQLite file, sqlite:///FILE or postgresql://... (required)",
+    )
+    p.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="URL_OR_PATH",
+        help="the new database: a SQLite file (made when missing), sqlite:///FILE or "
+        "postgresql://... of an empty database (required)",
+    )
+    p.set_defaults(run=copy_db)
     return top
 
 
