@@ -180,7 +180,11 @@ def check(args: argparse.Namespace) -> int:
         level if level in logs.LEVELS else "info",
         log_format if log_format in logs.FORMATS else "text",
     )
+    if args.database_url:
+        env["INZOOMEN_DATABASE_URL"] = args.database_url
     database = Path(args.db) if args.db else None
+    if database is not None:
+        env.pop("INZOOMEN_DATABASE_URL", None)
     results = asyncio.run(preflight.run_checks(env, args.host, database))
     for result in results:
         print(f"{result.status:<8} {result.name}: {result.message}")

@@ -17,10 +17,10 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from app.core.config import DEFAULT_SECRET_KEY, ConfigError, Settings, load_settings
-from app.storage.db import migrations
+from app.core.config import DEFAULT_SECRET_KEY, ConfigError, Settings, load_settings, redact
+from app.storage.db import POSTGRESQL, Database, backend_of, migrations, sqlite_path
 
 OK = "ok"
 WARNING = "warning"
@@ -317,18 +317,74 @@ def check_database(path: Path) -> Check:
     return Check(name, OK, f"{path}: opens, writable, up to date (migration {max(known)})")
 
 
-def redact(url: str) -> str:
-    """``url`` without its password, fit for a report or a log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+# Text sorts in byte order under these, as on SQLite (``ORDER BY name`` of booths, say).
+_BYTE_ORDER_COLLATIONS = {"C", "POSIX", "C.UTF-8", "C.utf8"}
+
+
+async def check_database_server(url: str) -> Check:
+    """A PostgreSQL database: it answers, its migrations match this release, commits are
+    durable (fsync and synchronous_commit on) and its text order is SQLite's. Nothing is
+    changed."""
+    name = "database"
+    where = redact(url)
+    try:
+        db = await asyncio.wait_for(Database.open(url, migrate=False), 10)
+    except Exception as error:
+        return Check(name, PROBLEM, f"{where} does not answer: {error}")
+    try:
+        settings = await db.fetchone(
+            "SELECT current_setting('server_version') AS version, "
+            "current_setting('fsync') AS fsync, "
+            "current_setting('synchronous_commit') AS synchronous_commit, "
+            "(SELECT datcollate FROM pg_database WHERE datname = current_database()) AS collate, "
+            "to_regclass('schema_migrations') IS NOT NULL AS migrated"
+        )
+        assert settings is not None
+        applied = (
+            {r["version"] for r in await db.fetchall("SELECT version FROM schema_migrations")}
+            if settings["migrated"]
+            else set()
+        )
+    except Exception as error:
+        return Check(name, PROBLEM, f"{where} answers, but cannot be read: {error}")
+    finally:
+        await db.close()
+    if settings["fsync"] != "on" or settings["synchronous_commit"] == "off":
+        return Check(
+            name,
+            PROBLEM,
+            f"{where}: fsync is {settings['fsync']} and synchronous_commit is "
+            f"{settings['synchronous_commit']}: a change the hall acknowledged could be lost in "
+            "a crash; turn both on",
+        )
+    known = {version for version, _ in migrations(POSTGRESQL)}
+    newer = sorted(applied - known)
+    if newer:
+        return Check(
+            name,
+            PROBLEM,
+            f"{where} has migrations this release does not know ({', '.join(map(str, newer))})",
+        )
+    pending = sorted(known - applied)
+    if pending:
+        return Check(
+            name,
+            WARNING,
+            f"{where}: migrations {', '.join(map(str, pending))} not applied yet; `inzoomen "
+            "serve` applies them at start, or run `inzoomen migrate` now",
+        )
+    if settings["collate"] not in _BYTE_ORDER_COLLATIONS:
+        return Check(
+            name,
+            WARNING,
+            f"{where}: the database sorts text by {settings['collate']}, so lists ordered by "
+            "name may differ from the same hall on SQLite; create it with --locale=C.UTF-8",
+        )
+    return Check(
+        name,
+        OK,
+        f"{where}: PostgreSQL {settings['version']}, up to date (migration {max(known)})",
+    )
 
 
 def _web_concurrency(env: Mapping[str, str]) -> int | None:
@@ -505,7 +561,13 @@ async def run_checks(
         check_allowed_origins(settings),
         check_allowed_hosts(settings, host),
         check_https(settings),
-        await asyncio.to_thread(check_database, settings.database_path),
+        (
+            await check_database_server(settings.database_url)
+            if settings.database_url and backend_of(settings.database_url) == POSTGRESQL
+            else await asyncio.to_thread(
+                check_database, sqlite_path(settings.database_url or settings.database_path)
+            )
+        ),
         await check_redis(settings, env),
         await check_smtp(settings),
         await check_turn(settings),

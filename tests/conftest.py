@@ -48,14 +48,19 @@ async def event(db: Database) -> Event:
 
 
 @pytest.fixture
-async def world_db(tmp_path: Path) -> tuple[Path, World]:
-    path = tmp_path / "hall.db"
-    world = await seed_world(path)
-    return path, world
+async def world_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path | str, World]:
+    """A seeded test hall: a SQLite file, or with ``parametrize("world_db", [SQLITE,
+    POSTGRESQL], indirect=True)`` once on each backend (a module's protocol tests)."""
+    target: Path | str = tmp_path / "hall.db"
+    if getattr(request, "param", SQLITE) == POSTGRESQL:
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        target = server.database()
+    world = await seed_world(target)
+    return target, world
 
 
 @pytest.fixture
-def server(world_db: tuple[Path, World], tmp_path: Path) -> Iterator[LiveServer]:
+def server(world_db: tuple[Path | str, World], tmp_path: Path) -> Iterator[LiveServer]:
     live = LiveServer(world_db[0], tmp_path / "server.log")
     live.start()
     try:
@@ -78,7 +83,7 @@ async def short_hall(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, World]]:
 
 
 @pytest.fixture
-def world(world_db: tuple[Path, World]) -> World:
+def world(world_db: tuple[Path | str, World]) -> World:
     return world_db[1]
 
 
@@ -127,7 +132,7 @@ def redis_prefix(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def two_workers(
-    tmp_path: Path, redis_server: RedisServer, redis_prefix: str, world_db: tuple[Path, World]
+    tmp_path: Path, redis_server: RedisServer, redis_prefix: str, world_db: tuple[Path | str, World]
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two server processes on one database file, sharing live updates through Redis."""
     env = {"INZOOMEN_REDIS_URL": redis_server.url, "INZOOMEN_REDIS_PREFIX": redis_prefix}

@@ -142,6 +142,15 @@ class PostgresServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+            # Every backend must be gone before a new postmaster starts on the same data:
+            # one still attached to the old shared memory makes the new one refuse to start.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(self.process.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
         self.process = None
 
     def _postmaster_pid(self) -> int | None:

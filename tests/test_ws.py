@@ -12,7 +12,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from app.storage.db import POSTGRESQL, SQLITE
 from tests.livekit import Browserless, LiveServer, World
+
+# The protocol holds the same on both database backends.
+pytestmark = pytest.mark.parametrize("world_db", [SQLITE, POSTGRESQL], indirect=True)
 
 
 async def test_welcome_and_full_state_on_connect(new_visitor, world: World) -> None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_SECRET_KEY = "inzoomen-development-secret-change-me"
 ENVIRONMENTS = ("development", "demo", "production")
@@ -42,6 +42,20 @@ def _files_dir(name: str) -> Path:
     carries them there; at the repository's top level in a checkout."""
     packaged = PACKAGE_DIR / name
     return packaged if packaged.is_dir() else PROJECT_ROOT / name
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, fit for a report or a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class ConfigError(Exception):

@@ -39,10 +39,10 @@ import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from app.core.config import redact
 from app.storage.db import (
     POSTGRESQL,
     Database,
@@ -154,15 +154,6 @@ def _is_change(sql: str) -> bool:
     return sql.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
 
 
-def public_url(url: str) -> str:
-    """The URL without its password, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 class PostgresTransaction(Transaction):
     dialect = POSTGRESQL
     # The physical address of a row: valid for the transaction that read it.
@@ -233,7 +224,7 @@ class PostgresDatabase(Database):
 
     @property
     def url(self) -> str:
-        return public_url(self._url)
+        return redact(self._url)
 
     async def _connect(self) -> asyncpg.Connection:
         connection: asyncpg.Connection = await _guarded(
