@@ -73,7 +73,13 @@ TOO_LARGE = (
 )
 
 
-UNAVAILABLE = (N_("Even geduld"), MESSAGES["server.unavailable"])
+UNAVAILABLE = (
+    N_("Even geduld"),
+    N_(
+        "De hal is even niet bereikbaar. Er is niets veranderd; probeer het over een paar "
+        "seconden opnieuw."
+    ),
+)
 # Seconds a browser or program is asked to wait before it tries again.
 RETRY_AFTER_SECONDS = 5
 
