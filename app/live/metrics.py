@@ -78,7 +78,8 @@ async def read_figures(db: Database, event: Event, now: float) -> HallFigures:
     )
     oldest = await db.fetchvalue("SELECT MIN(created_at) FROM requests WHERE status = 'waiting'")
     running = await db.fetchone(
-        "SELECT COUNT(*), COALESCE(SUM(ends_at < ?), 0) FROM conversations WHERE ended_at IS NULL",
+        "SELECT COUNT(*), COUNT(CASE WHEN ends_at < ? THEN 1 END) FROM conversations "
+        "WHERE ended_at IS NULL",
         (now,),
     )
     started = await db.fetchone(
