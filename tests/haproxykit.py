@@ -36,7 +36,13 @@ INSTALL_HINT = "install Debian's haproxy (apt-get install haproxy)"
 # The lines of docs/deploy/haproxy.cfg that belong to one site or one system install, as the
 # file spells them.
 BIND = re.compile(r"^(\s*)bind :80$", re.MULTILINE)
-SERVER = re.compile(r"^(\s*)server node\d+ \S+ check$\n", re.MULTILINE)
+SERVER_BLOCK = re.compile(
+    r"^([ \t]*)server node\d+ \S+ check\n(?:[ \t]*server node\d+ \S+ check\n)*", re.MULTILINE
+)
+ERRORFILE = re.compile(
+    r"^([ \t]*)errorfile 503 /etc/haproxy/errors/inzoomen-503\.http$", re.MULTILINE
+)
+ERROR_PAGE = ROOT / "docs" / "deploy" / "inzoomen-503.http"
 MAXCONN = re.compile(r"^(\s*)maxconn \d+$", re.MULTILINE)
 STATS_SOCKET = re.compile(r"^(\s*)stats socket /run/haproxy/admin\.sock .*$", re.MULTILINE)
 SYSTEM_ONLY = re.compile(
@@ -58,14 +64,17 @@ def _one(pattern: re.Pattern[str], text: str, replacement: str) -> str:
 
 def site_config(text: str, *, nodes: list[tuple[str, int]], port: int, socket_path: Path) -> str:
     """The deployment's haproxy.cfg with this test's values in place of the site's own."""
-    servers = list(SERVER.finditer(text))
-    assert servers, f"no `server nodeN ADDRESS check` lines in {HAPROXY_CFG}"
-    indent = servers[0].group(1)
-    ours = "".join(
-        f"{indent}server node{i} {host}:{port} check\n" for i, (host, port) in enumerate(nodes, 1)
-    )
-    # The test's servers where the first placeholder was, the other placeholders gone.
-    text = text[: servers[0].start()] + ours + SERVER.sub("", text[servers[0].start() :])
+    blocks = list(SERVER_BLOCK.finditer(text))
+    assert blocks, f"no `server nodeN ADDRESS check` lines in {HAPROXY_CFG}"
+    # Each backend's placeholder servers become the test's nodes.
+    for block in reversed(blocks):
+        indent = block.group(1)
+        ours = "".join(
+            f"{indent}server node{i} {host}:{port} check\n"
+            for i, (host, port) in enumerate(nodes, 1)
+        )
+        text = text[: block.start()] + ours + text[block.end() :]
+    text = _one(ERRORFILE, text, rf"\g<1>errorfile 503 {ERROR_PAGE}")
     text = _one(BIND, text, rf"\g<1>bind 127.0.0.1:{port}")
     text = _one(STATS_SOCKET, text, rf"\g<1>stats socket {socket_path} level admin")
     # Twice the connections in file descriptors: more than a test machine's limit may allow
