@@ -381,7 +381,7 @@ class Hall:
     advisor_emails: list[str]
 
 
-async def seed_hall(path: Path, booth_count: int) -> Hall:
+async def seed_hall(path: Path | str, booth_count: int) -> Hall:
     """``seed_world`` (the event, open all day; two booths; a moderator), then two advisors
     for every booth and more booths, through the same domain functions."""
     world = await seed_world(path)
@@ -420,13 +420,15 @@ async def seed_hall(path: Path, booth_count: int) -> Hall:
     return Hall(booth_ids, emails)
 
 
-async def sessions(server: LiveServer, hall: Hall, candidates: int) -> tuple[list[str], list[str]]:
+async def sessions(
+    server: LiveServer | Endpoint, hall: Hall, candidates: int
+) -> tuple[list[str], list[str]]:
     """Session cookies: every advisor logs in, every candidate signs in, through the forms."""
     gate = asyncio.Semaphore(SIGN_INS_IN_FLIGHT)
 
     async def cookie(advisor_email: str | None = None, candidate: int = 0) -> str:
         async with gate:
-            browser = Browserless(server)
+            browser = Browserless(server)  # type: ignore[arg-type]
             try:
                 if advisor_email is not None:
                     await browser.log_in(advisor_email)
@@ -495,6 +497,28 @@ class Usage:
         }
 
 
+def usage_since(
+    server_pids: list[int], client_pids: list[int], before: list[Usage]
+) -> dict[str, Any]:
+    """``Usage.percent_since`` summed over several server processes; their threads are
+    named by node (``node2 event loop``) when there is more than one."""
+    parts = [
+        Usage.of(p, client_pids).percent_since(b) for p, b in zip(server_pids, before, strict=True)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    threads = {
+        f"node{n} {name}": t
+        for n, part in enumerate(parts, 1)
+        for name, t in part["threads"].items()
+    }
+    return {
+        "server": sum(part["server"] for part in parts),
+        "threads": dict(sorted(threads.items(), key=lambda t: -t[1]["cpu_percent"])),
+        "clients": parts[0]["clients"],
+    }
+
+
 @dataclass
 class Options:
     seconds: float
@@ -553,34 +577,33 @@ class Workers:
                 process.wait()
 
 
+# What the database must hold after a run, as one count each; the same SQL on SQLite and
+# PostgreSQL (bench/cluster.py counts a PostgreSQL database with it).
+COUNTS = {
+    "requests": "SELECT COUNT(*) FROM requests",
+    "requests_accepted": "SELECT COUNT(*) FROM requests WHERE status = 'accepted'",
+    "conversations": "SELECT COUNT(*) FROM conversations",
+    "conversations_ended": "SELECT COUNT(*) FROM conversations WHERE ended_at IS NOT NULL",
+    "candidates_with_two_waiting": (
+        "SELECT COUNT(*) FROM (SELECT candidate_id FROM requests WHERE status = "
+        "'waiting' GROUP BY candidate_id HAVING COUNT(*) > 1) AS two"
+    ),
+    "advisors_with_two_running": (
+        "SELECT COUNT(*) FROM (SELECT advisor_id FROM conversations WHERE ended_at "
+        "IS NULL GROUP BY advisor_id HAVING COUNT(*) > 1) AS two"
+    ),
+    "candidates_with_two_running": (
+        "SELECT COUNT(*) FROM (SELECT candidate_id FROM conversations WHERE ended_at "
+        "IS NULL GROUP BY candidate_id HAVING COUNT(*) > 1) AS two"
+    ),
+}
+
+
 def database_counts(path: Path) -> dict[str, int]:
     """What the SQLite file holds, read directly and read-only."""
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-
-        def value(sql: str) -> int:
-            return int(connection.execute(sql).fetchone()[0])
-
-        return {
-            "requests": value("SELECT COUNT(*) FROM requests"),
-            "requests_accepted": value("SELECT COUNT(*) FROM requests WHERE status = 'accepted'"),
-            "conversations": value("SELECT COUNT(*) FROM conversations"),
-            "conversations_ended": value(
-                "SELECT COUNT(*) FROM conversations WHERE ended_at IS NOT NULL"
-            ),
-            "candidates_with_two_waiting": value(
-                "SELECT COUNT(*) FROM (SELECT candidate_id FROM requests WHERE status = "
-                "'waiting' GROUP BY candidate_id HAVING COUNT(*) > 1)"
-            ),
-            "advisors_with_two_running": value(
-                "SELECT COUNT(*) FROM (SELECT advisor_id FROM conversations WHERE ended_at "
-                "IS NULL GROUP BY advisor_id HAVING COUNT(*) > 1)"
-            ),
-            "candidates_with_two_running": value(
-                "SELECT COUNT(*) FROM (SELECT candidate_id FROM conversations WHERE ended_at "
-                "IS NULL GROUP BY candidate_id HAVING COUNT(*) > 1)"
-            ),
-        }
+        return {key: int(connection.execute(sql).fetchone()[0]) for key, sql in COUNTS.items()}
     finally:
         connection.close()
 
@@ -673,19 +696,37 @@ async def run(options: Options) -> dict[str, Any]:
     print(f"seeding {options.booths} booths ...", flush=True)
     hall = await seed_hall(db_path, options.booths)
     server = LiveServer(db_path, options.workdir / "server.log", SERVER_ENVIRONMENT)
-    workers: Workers | None = None
     try:
         await asyncio.to_thread(server.start)
         assert server.process is not None
-        pid = server.process.pid
-        endpoint = Endpoint(server.port)
+
+        async def stored() -> dict[str, int]:
+            return database_counts(db_path)
+
+        return await measure(options, hall, Endpoint(server.port), [server.process.pid], stored)
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def measure(
+    options: Options,
+    hall: Hall,
+    endpoint: Endpoint,
+    server_pids: list[int],
+    stored_counts: Callable[[], Awaitable[dict[str, int]]],
+) -> dict[str, Any]:
+    """Sign everyone in at ``endpoint`` (a server, or a balancer in front of several), run
+    the client processes through the window, then compare ``stored_counts()`` with what the
+    clients were told. CPU and RSS are summed over ``server_pids``."""
+    workers: Workers | None = None
+    try:
         print(
             f"signing in {len(hall.advisor_emails)} advisors and {options.candidates} "
             "candidates ...",
             flush=True,
         )
-        advisor_cookies, candidate_cookies = await sessions(server, hall, options.candidates)
-        rss_before = rss_kib(pid)
+        advisor_cookies, candidate_cookies = await sessions(endpoint, hall, options.candidates)
+        rss_before = sum(rss_kib(pid) for pid in server_pids)
         spec = {"ws_url": endpoint.ws_url, "origin": endpoint.url, "booth_ids": hall.booth_ids}
         workers = Workers(options, spec, advisor_cookies, candidate_cookies)
         ready = await workers.lines(timeout=60)
@@ -706,10 +747,10 @@ async def run(options: Options) -> dict[str, Any]:
         )
         client_pids = [p.pid for p in workers.processes]
         await asyncio.sleep(window_start - time.time())
-        before = Usage.of(pid, client_pids)
+        before = [Usage.of(pid, client_pids) for pid in server_pids]
         await asyncio.sleep(window_end - time.time())
-        cpu = Usage.of(pid, client_pids).percent_since(before)
-        rss_after = rss_kib(pid)
+        cpu = usage_since(server_pids, client_pids, before)
+        rss_after = sum(rss_kib(pid) for pid in server_pids)
         await workers.lines(timeout=5 * COMMAND_TIMEOUT + 30)
         outputs = workers.results()
 
@@ -722,7 +763,7 @@ async def run(options: Options) -> dict[str, Any]:
         if timeouts:
             lost.append(f"{timeouts} commands without a reply")
         seen = acknowledged(records, sum(out["not_created"] for out in outputs))
-        stored = database_counts(db_path)
+        stored = await stored_counts()
         return {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
@@ -753,7 +794,6 @@ async def run(options: Options) -> dict[str, Any]:
     finally:
         if workers is not None:
             workers.kill()
-        await asyncio.to_thread(server.stop)
 
 
 # --------------------------------------------------------------------------- reporting
