@@ -40,7 +40,7 @@ from app.core.config import Settings
 from app.domain import emails
 from app.domain.followup_mail import queue_follow_up_mail
 from app.storage import outbox as mail
-from app.storage.db import Database
+from app.storage.db import Database, Unavailable
 from app.storage.leases import Lease
 
 log = logging.getLogger("inzoomen.mail")
@@ -352,6 +352,9 @@ class MailDelivery:
                         delay = min(MAX_SLEEP_SECONDS, max(0.0, due - self.clock()))
             except asyncio.CancelledError:
                 raise
+            except Unavailable as error:
+                # The database is away (restarting): a known state, not a fault to trace.
+                log.warning("sending mail waits for the database (%s); retrying", error)
             except Exception:
                 log.exception("sending mail failed; retrying")
             if self.lease is not None:

@@ -38,7 +38,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from app.domain.queue import REQUEST_COLUMNS, Request, request_from_row
-from app.storage.db import Database
+from app.storage.db import Database, Unavailable
 
 log = logging.getLogger("inzoomen.presence")
 
@@ -245,5 +245,11 @@ class Presence:
                     await mark_online(self.db, list(self._connections), self._online_until())
             except asyncio.CancelledError:
                 raise
+            except Unavailable as error:
+                # The database is away (restarting): a known state, not a fault to trace.
+                log.warning(
+                    "marking connected candidates present waits for the database (%s); retrying",
+                    error,
+                )
             except Exception:
                 log.exception("marking connected candidates present failed; retrying")

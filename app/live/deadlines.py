@@ -24,7 +24,7 @@ from typing import Any
 from app.domain import advisors, conversations, presence, queue, readiness
 from app.domain.event import load_event
 from app.live.publish import Live
-from app.storage.db import Database
+from app.storage.db import Database, Unavailable
 from app.storage.leases import Lease
 
 log = logging.getLogger("inzoomen.deadlines")
@@ -133,6 +133,9 @@ class Deadlines:
                         delay = min(MAX_SLEEP_SECONDS, max(0.0, deadline - self.clock()))
             except asyncio.CancelledError:
                 raise
+            except Unavailable as error:
+                # The database is away (restarting): a known state, not a fault to trace.
+                log.warning("handling deadlines waits for the database (%s); retrying", error)
             except Exception:
                 log.exception("handling deadlines failed; retrying")
             if self.lease is not None:
