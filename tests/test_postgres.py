@@ -13,12 +13,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from app.storage.db import Database, IntegrityError, Unavailable, migrations
 from app.storage.postgres import translate
-from tests.livekit import ROOT
+from tests.livekit import ROOT, Browserless, LiveServer, fire, seed_world
 from tests.pgkit import PostgresServer
 
 
@@ -208,3 +209,60 @@ def test_check_reports_the_database_server(pg_server: PostgresServer) -> None:
     refused = check("postgresql://hall:secret@127.0.0.1:1/none")
     assert refused.startswith("problem ") and "does not answer" in refused
     assert "secret" not in refused
+
+
+async def test_a_command_that_meets_a_deadlock_is_run_again_and_answered_ok(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """Another session holds the advisor's row and then asks for the hall's write lock
+    while an accept holds that lock and waits for the row: PostgreSQL breaks the deadlock by
+    failing the accept's statement. The hall runs the accept again; the advisor gets ok."""
+    import asyncpg
+
+    from app.storage import postgres
+
+    url = pg_server.database()
+    world = await seed_world(url)
+    server = LiveServer(url, tmp_path / "deadlock.log")
+    server.start()
+    candidate, advisor = Browserless(server), Browserless(server)
+    other = await asyncpg.connect(url)
+    try:
+        await candidate.sign_in_candidate("Dirk Deadlock", "dirk@example.nl")
+        await advisor.log_in("a1@test.example")
+        me, console = await candidate.socket(), await advisor.socket()
+        made = await me.send("request.create", {"booth_id": world.booth_a, "client_key": "d"})
+        assert made["ok"], made
+        await other.execute("BEGIN")
+        # This session waits long before it looks for a deadlock; the hall's waits 1 s, so
+        # the hall's accept is the one PostgreSQL fails.
+        await other.execute("SET LOCAL deadlock_timeout = '60s'")
+        await other.execute("UPDATE staff SET status = status WHERE id = $1", world.advisor_a1)
+        accepting = await fire(
+            console, "request.accept", {"request_id": made["data"]["request_id"]}
+        )
+        await asyncio.sleep(0.5)  # the accept holds the write lock and waits for the row
+        locking = asyncio.create_task(
+            other.execute("SELECT pg_advisory_xact_lock($1)", postgres.WRITE_LOCK)
+        )
+        await asyncio.wait_for(locking, 30)  # the accept's attempt was broken off
+        await other.execute("COMMIT")
+        reply = await asyncio.wait_for(accepting, 30)
+        assert reply["ok"], reply
+        assert "deadlock" in server.log() and "running it again" in server.log()
+        db = await Database.open(url, migrate=False)
+        try:
+            rows = await db.fetchall(
+                "SELECT advisor_id FROM conversations WHERE request_id = ?",
+                (made["data"]["request_id"],),
+            )
+        finally:
+            await db.close()
+        assert [r["advisor_id"] for r in rows] == [world.advisor_a1]
+        await me.close()
+        await console.close()
+    finally:
+        await other.close()
+        await candidate.aclose()
+        await advisor.aclose()
+        server.stop()

@@ -17,7 +17,9 @@ imports them all, so importing it fills the registry.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,7 @@ from app.core.errors import DomainError
 from app.domain.outcome import Outcome
 from app.domain.principals import Principal
 from app.live.resources import Resources
-from app.storage.db import Unavailable
+from app.storage.db import Conflict, Unavailable
 
 log = logging.getLogger("inzoomen.commands")
 
@@ -104,10 +106,7 @@ async def perform(
             "auth.sign_in_required" if principal.role == "anonymous" else "auth.forbidden"
         )
     try:
-        if found.throttle is not None:
-            await found.throttle(resources, principal, data)
-        cleaned = clean_payload(found.fields, data)
-        outcome = await found.handler(resources, principal, cleaned)
+        outcome = await _run(resources, principal, found, data)
     except Unavailable as error:
         # Nothing was committed (or, if the connection broke during the commit, the client's
         # retry with the same key finds it): the person is asked to try again.
@@ -119,6 +118,30 @@ async def perform(
         # The change is committed; the states pushed after the database is back include it.
         log.warning("%s done, but its views could not be read to push (%s)", name, error)
     return outcome.reply
+
+
+# A command the database broke off because it met another transaction runs again, this many
+# times in all, before the person is asked to try again.
+ATTEMPTS = 3
+
+
+async def _run(
+    resources: Resources, principal: Principal, found: Action, data: dict[str, Any]
+) -> Outcome:
+    """The command's checks and its transaction. Nothing of a broken-off attempt was kept,
+    so running it again is safe; the person never sees the conflict."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            if found.throttle is not None:
+                await found.throttle(resources, principal, data)
+            cleaned = clean_payload(found.fields, data)
+            return await found.handler(resources, principal, cleaned)
+        except Conflict as conflict:
+            if attempt == ATTEMPTS:
+                raise
+            log.info("%s met another transaction (%s); running it again", found.name, conflict)
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 def person_id(principal: Principal) -> int:

@@ -64,6 +64,11 @@ class Unavailable(Exception):
     action changed nothing that was acknowledged and may be tried again."""
 
 
+class Conflict(Unavailable):
+    """The database broke off this transaction because it met another one (a deadlock, a
+    serialisation failure). Nothing of it was kept; done again, it goes through."""
+
+
 def backend_of(target: str | Path) -> str:
     text = str(target)
     if text.startswith(("postgresql://", "postgres://")):

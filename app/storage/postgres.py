@@ -25,8 +25,9 @@ Isolation, per kind of transaction:
   server) is tried once more on a new one; reads change nothing, so that is safe.
 
 Errors a user must not see as a crash come out as the backend-neutral ``IntegrityError``
-(constraint or trigger) and ``Unavailable`` (server gone, restarting, lock wait or statement
-timeout, serialisation failure or deadlock): the command layer answers "try again".
+(constraint or trigger), ``Conflict`` (a serialisation failure or a deadlock with another
+session: the command layer runs the command again) and ``Unavailable`` (server gone,
+restarting, lock wait or statement timeout: the command layer answers "try again").
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import asyncpg
 from app.core.config import redact
 from app.storage.db import (
     POSTGRESQL,
+    Conflict,
     Database,
     IntegrityError,
     Params,
@@ -71,9 +73,12 @@ SERVER_SETTINGS = {
 }
 
 # SQLSTATE classes and codes that mean "not now" rather than "wrong".
-_TRANSIENT_CODES = {
+# The transaction met another one; run again, it succeeds.
+_CONFLICT_CODES = {
     "40001",  # serialization_failure
     "40P01",  # deadlock_detected
+}
+_TRANSIENT_CODES = {
     "55P03",  # lock_not_available (lock_timeout)
     "57014",  # query_canceled (statement_timeout)
     "57P01",  # admin_shutdown
@@ -137,6 +142,8 @@ async def _guarded(call: Awaitable[T], sql: str | None = None) -> T:
     except asyncpg.IntegrityConstraintViolationError as error:
         raise IntegrityError(str(error)) from error
     except Exception as error:
+        if getattr(error, "sqlstate", None) in _CONFLICT_CODES:
+            raise Conflict(f"{type(error).__name__}: {error}") from error
         if _is_transient(error):
             raise Unavailable(f"{type(error).__name__}: {error}") from error
         if sql is not None:
