@@ -106,7 +106,7 @@ def test_the_wheel_carries_templates_static_files_catalogues_and_migrations(whee
     wanted = (
         shipped(ROOT / "templates", "**/*.html", "app/templates")
         | shipped(ROOT / "static", "**/*.*", "app/static")
-        | shipped(ROOT / "app" / "storage" / "migrations", "*.sql", "app/storage/migrations")
+        | shipped(ROOT / "app" / "storage" / "migrations", "**/*.sql", "app/storage/migrations")
         | shipped(ROOT / "app" / "locale", "*/LC_MESSAGES/*.po", "app/locale")
         | shipped(ROOT / "app" / "fonts", "*.*", "app/fonts")
     )
