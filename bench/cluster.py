@@ -4,9 +4,9 @@ node that dies are back.
 
 Run from the repository root::
 
-    .venv/bin/python bench/cluster.py                    # 3 rounds, 15-20 minutes on 2 cores
+    .venv/bin/python bench/cluster.py                    # 3 rounds, about 10 minutes on 2 cores
     .venv/bin/python bench/cluster.py --rounds 5 --json /tmp/cluster.json
-    .venv/bin/python bench/cluster.py --smoke            # one short round, one to two minutes
+    .venv/bin/python bench/cluster.py --smoke            # one short round, about a minute
 
 What runs, all on loopback ``127.0.0.1`` and started by this file: one private ``postgres``
 (``tests.pgkit.PostgresServer``; every setup gets a fresh database of its own, already
