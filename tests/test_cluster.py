@@ -285,6 +285,80 @@ def paused(booth_id: int, state: dict[str, Any]) -> bool:
     )
 
 
+@pytest.mark.browser
+async def test_a_call_between_two_nodes_in_real_browsers(
+    cluster: HallCluster, hall: tuple[str, World]
+) -> None:
+    url, world = hall
+    balancer = cluster.balancer
+    async with conversations_of(url, 900, 120), chromium() as browser:
+        advisor = await (await browser.new_context()).new_page()
+        candidate = await (await browser.new_context()).new_page()
+        for who, page in (("advisor", advisor), ("candidate", candidate)):
+            page.on("console", lambda message, who=who: print(f"[{who}] {message.text}"))
+
+        # The advisor's console on node 1, the candidate's request page on node 2.
+        async def advisor_console() -> None:
+            await log_in(advisor, balancer, "a1@test.example")  # type: ignore[arg-type]
+            await expect(advisor.get_by_test_id("queue-item")).to_have_count(0)
+
+        async def candidate_request() -> None:
+            name, email = "Mo Cluster", f"mo-{uuid.uuid4().hex[:6]}@example.nl"
+            path = f"/inzoomen/{world.booth_a}"
+            await sign_in(candidate, balancer, name, email, path)  # type: ignore[arg-type]
+            await candidate.get_by_role("button", name="Inzoomen").click()
+            await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
+
+        await on_node(cluster, 0, advisor_console(), [1, 0, 0])
+        await on_node(cluster, 1, candidate_request(), [1, 1, 0])
+
+        # The request made on node 2 shows in the console on node 1; the accept there takes
+        # both into the call page.
+        await expect(advisor.get_by_test_id("queue-item")).to_have_count(1)
+        await advisor.get_by_test_id("queue-item").get_by_test_id("accept").click()
+        await expect(advisor).to_have_url(CALL)
+        await expect(candidate).to_have_url(CALL)
+        assert advisor.url == candidate.url
+        # Wherever the balancer put the call pages, they are put on nodes 1 and 2 again:
+        # the candidate leaves, the advisor reloads, the candidate comes back.
+        call = candidate.url
+        await candidate.goto("about:blank")
+        await await_until(lambda: sum(connections(cluster)) == 1, "the advisor's socket alone")
+        await on_node(cluster, 0, advisor.reload(), [1, 0, 0])
+        await on_node(cluster, 1, candidate.goto(call), [1, 1, 0])
+
+        # One shared countdown, shown on both sides and running.
+        for page in (advisor, candidate):
+            await expect(page.get_by_test_id("countdown")).to_be_visible()
+        first = {id(page): await remaining(page) for page in (advisor, candidate)}
+        assert all(0 < left <= 900 for left in first.values()), first
+        assert abs(first[id(advisor)] - first[id(candidate)]) <= 2, first
+        for page in (advisor, candidate):
+            deadline = time.monotonic() + DEADLINE
+            while await remaining(page) >= first[id(page)]:
+                assert time.monotonic() < deadline, f"the countdown on {page.url} stands still"
+                await asyncio.sleep(0.2)
+        # The two sides, on two nodes, reach each other (signalling through Redis).
+        for page in (advisor, candidate):
+            await expect(page.get_by_test_id("call")).to_have_attribute(
+                "data-connection", "connected", timeout=30_000
+            )
+
+        # The end ends it for both.
+        await advisor.get_by_test_id("end-conversation").click()
+        for page in (advisor, candidate):
+            await expect(page.get_by_test_id("call-ended")).to_be_visible()
+    # Free for whatever comes next, not wrapping up for an hour.
+    advisor_again = Browserless(balancer)  # type: ignore[arg-type]
+    try:
+        await advisor_again.log_in("a1@test.example")
+        console = await advisor_again.socket()
+        assert (await console.send("advisor.status", {"status": "available"}))["ok"]
+        await console.close()
+    finally:
+        await advisor_again.aclose()
+
+
 async def test_a_change_on_any_node_reaches_the_clients_of_every_node(
     cluster: HallCluster,
     hall: tuple[str, World],
@@ -658,77 +732,3 @@ async def on_node(
     with only_to(cluster, node):
         await page_load
         await await_until(lambda: connections(cluster) == expected, f"sockets {expected}")
-
-
-@pytest.mark.browser
-async def test_a_call_between_two_nodes_in_real_browsers(
-    cluster: HallCluster, hall: tuple[str, World]
-) -> None:
-    url, world = hall
-    balancer = cluster.balancer
-    async with conversations_of(url, 900, 120), chromium() as browser:
-        advisor = await (await browser.new_context()).new_page()
-        candidate = await (await browser.new_context()).new_page()
-        for who, page in (("advisor", advisor), ("candidate", candidate)):
-            page.on("console", lambda message, who=who: print(f"[{who}] {message.text}"))
-
-        # The advisor's console on node 1, the candidate's request page on node 2.
-        async def advisor_console() -> None:
-            await log_in(advisor, balancer, "a1@test.example")  # type: ignore[arg-type]
-            await expect(advisor.get_by_test_id("queue-item")).to_have_count(0)
-
-        async def candidate_request() -> None:
-            name, email = "Mo Cluster", f"mo-{uuid.uuid4().hex[:6]}@example.nl"
-            path = f"/inzoomen/{world.booth_a}"
-            await sign_in(candidate, balancer, name, email, path)  # type: ignore[arg-type]
-            await candidate.get_by_role("button", name="Inzoomen").click()
-            await expect(candidate).to_have_url(re.compile("/mijn-verzoek$"))
-
-        await on_node(cluster, 0, advisor_console(), [1, 0, 0])
-        await on_node(cluster, 1, candidate_request(), [1, 1, 0])
-
-        # The request made on node 2 shows in the console on node 1; the accept there takes
-        # both into the call page.
-        await expect(advisor.get_by_test_id("queue-item")).to_have_count(1)
-        await advisor.get_by_test_id("queue-item").get_by_test_id("accept").click()
-        await expect(advisor).to_have_url(CALL)
-        await expect(candidate).to_have_url(CALL)
-        assert advisor.url == candidate.url
-        # Wherever the balancer put the call pages, they are put on nodes 1 and 2 again:
-        # the candidate leaves, the advisor reloads, the candidate comes back.
-        call = candidate.url
-        await candidate.goto("about:blank")
-        await await_until(lambda: sum(connections(cluster)) == 1, "the advisor's socket alone")
-        await on_node(cluster, 0, advisor.reload(), [1, 0, 0])
-        await on_node(cluster, 1, candidate.goto(call), [1, 1, 0])
-
-        # One shared countdown, shown on both sides and running.
-        for page in (advisor, candidate):
-            await expect(page.get_by_test_id("countdown")).to_be_visible()
-        first = {id(page): await remaining(page) for page in (advisor, candidate)}
-        assert all(0 < left <= 900 for left in first.values()), first
-        assert abs(first[id(advisor)] - first[id(candidate)]) <= 2, first
-        for page in (advisor, candidate):
-            deadline = time.monotonic() + DEADLINE
-            while await remaining(page) >= first[id(page)]:
-                assert time.monotonic() < deadline, f"the countdown on {page.url} stands still"
-                await asyncio.sleep(0.2)
-        # The two sides, on two nodes, reach each other (signalling through Redis).
-        for page in (advisor, candidate):
-            await expect(page.get_by_test_id("call")).to_have_attribute(
-                "data-connection", "connected", timeout=30_000
-            )
-
-        # The end ends it for both.
-        await advisor.get_by_test_id("end-conversation").click()
-        for page in (advisor, candidate):
-            await expect(page.get_by_test_id("call-ended")).to_be_visible()
-    # Free for whatever comes next, not wrapping up for an hour.
-    advisor_again = Browserless(balancer)  # type: ignore[arg-type]
-    try:
-        await advisor_again.log_in("a1@test.example")
-        console = await advisor_again.socket()
-        assert (await console.send("advisor.status", {"status": "available"}))["ok"]
-        await console.close()
-    finally:
-        await advisor_again.aclose()
