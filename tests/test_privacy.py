@@ -201,7 +201,7 @@ async def test_erase_leaves_no_trace_and_keeps_the_numbers(db, event, tmp_path: 
     path = db.path
     assert await hits_in(db), "the scan finds them before the erasure"
     # SQLite overwrites what was erased (secure_delete); PostgreSQL keeps dead row versions
-    # until VACUUM reuses them (docs/privacy.md says so), so the file check is SQLite's.
+    # until VACUUM reuses them (docs/architecture.md says so), so the file check is SQLite's.
     if path is not None:
         assert file_hits(path)[0] > 0
     before = {
