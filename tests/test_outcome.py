@@ -359,6 +359,22 @@ async def test_perform_publishes_a_moderators_block_once_and_answers_the_counts(
     ]
 
 
+async def test_a_request_sent_again_tells_the_asker_their_state_once_more(
+    hall: tuple[Resources, World],
+) -> None:
+    """The first try may have been committed while its answer and its push were lost."""
+    r, world = hall
+    candidate = await _candidate(r.db, "Twee Keer", "tweekeer@example.nl")
+    me = Principal("candidate", candidate, "Twee Keer")
+    data = {"booth_id": world.booth_a, "client_key": "k-again"}
+    first = await actions.perform(r, me, "request.create", data)
+    with Recorder(r.hub, _topics(world, [candidate])) as heard:
+        again = await actions.perform(r, me, "request.create", data)
+        pushed = [(topic, name) for topic, name, _data in heard.take()]
+    assert again == {"request_id": first["request_id"], "created": False}
+    assert pushed == [(f"candidate:{candidate}", "me.state")]
+
+
 async def test_a_refused_command_publishes_nothing(hall: tuple[Resources, World]) -> None:
     r, world = hall
     candidate = await _candidate(r.db, "Sanne", "sanne@example.nl")

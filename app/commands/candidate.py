@@ -52,6 +52,11 @@ async def request_create(r: Resources, p: Principal, data: dict[str, Any]) -> Ou
     if created:
         out.deadlines = True
         out.booth_ids.add(request.booth_id)
+    else:
+        # The same command again: its first try may have been committed while its answer and
+        # push were lost (the node died, the socket closed). The asker gets their state now,
+        # or a client that resynchronised before that commit would never hear of it.
+        out.candidate_ids.add(request.candidate_id)
     return out
 
 
