@@ -71,7 +71,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-import httpx  # noqa: E402
 
 from bench import ops  # noqa: E402
 from bench.fanout import (  # noqa: E402
@@ -88,7 +87,7 @@ from bench.fanout import (  # noqa: E402
     summary_ms,
     wait_for_workers,
 )
-from tests.haproxykit import HallCluster  # noqa: E402
+from tests.haproxykit import HallCluster, open_sockets  # noqa: E402
 from tests.livekit import Browserless, LiveServer, ReconnectingPeer, seed_world  # noqa: E402
 from tests.pgkit import PostgresServer  # noqa: E402
 from tests.rediskit import RedisServer, unique_prefix  # noqa: E402
@@ -312,19 +311,6 @@ async def fanout(setup_name: str, options: Options, services: Services) -> dict[
 
 
 # --------------------------------------------------------------------------- 3. resync
-
-
-def open_sockets(node: LiveServer) -> int:
-    """The WebSockets a node holds, from its own /metrics."""
-    response = httpx.get(
-        f"{node.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5
-    )
-    response.raise_for_status()
-    return sum(
-        int(float(line.rsplit(" ", 1)[1]))
-        for line in response.text.splitlines()
-        if line.startswith("inzoomen_connections{")
-    )
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float) -> None:

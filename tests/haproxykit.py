@@ -296,3 +296,24 @@ class HallCluster:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def open_sockets(node: LiveServer) -> int:
+    """The WebSockets ``node`` holds, from its own /metrics (with the metrics token it was
+    started with)."""
+    token = node.env["INZOOMEN_METRICS_TOKEN"]
+    response = httpx.get(
+        f"{node.url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    response.raise_for_status()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in response.text.splitlines()
+        if line.startswith("inzoomen_connections{")
+    )
+
+
+def connections(cluster: HallCluster, nodes: list[int] | None = None) -> list[int]:
+    """The sockets each node (by index) holds."""
+    chosen = range(len(cluster.nodes)) if nodes is None else nodes
+    return [open_sockets(cluster.nodes[i]) for i in chosen]

@@ -23,8 +23,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.haproxykit import HallCluster
-from tests.livekit import Browserless, LiveServer, Peer, ReconnectingPeer, World, seed_world
+from tests.haproxykit import HallCluster, connections
+from tests.livekit import Browserless, Peer, ReconnectingPeer, World, seed_world
 from tests.rediskit import RedisServer, unique_prefix
 
 METRICS_TOKEN = "balancer-test-metrics-token-0123"
@@ -80,25 +80,6 @@ def visitor(cluster: HallCluster, people: list[Browserless]) -> Browserless:
     made = Browserless(cluster.balancer)  # type: ignore[arg-type]
     people.append(made)
     return made
-
-
-def open_sockets(node: LiveServer) -> int:
-    """The WebSockets ``node`` holds, from its own /metrics."""
-    response = httpx.get(
-        f"{node.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5
-    )
-    response.raise_for_status()
-    return sum(
-        int(float(line.rsplit(" ", 1)[1]))
-        for line in response.text.splitlines()
-        if line.startswith("inzoomen_connections{")
-    )
-
-
-def connections(cluster: HallCluster, nodes: list[int] | None = None) -> list[int]:
-    """The sockets each node (by index) holds."""
-    chosen = range(len(cluster.nodes)) if nodes is None else nodes
-    return [open_sockets(cluster.nodes[i]) for i in chosen]
 
 
 def wait_until(check: Any, what: str, timeout: float = DEADLINE) -> None:

@@ -31,8 +31,8 @@ from app.domain.event import load_event, save_event
 from app.storage.db import Database
 from tests.browserkit import chromium, log_in, sign_in
 from tests.durabilitykit import all_in_sync
-from tests.haproxykit import HallCluster
-from tests.livekit import Browserless, LiveServer, Peer, ReconnectingPeer, World, seed_world
+from tests.haproxykit import HallCluster, connections
+from tests.livekit import Browserless, Peer, ReconnectingPeer, World, seed_world
 from tests.pgkit import PostgresServer
 from tests.rediskit import RedisServer, unique_prefix
 
@@ -139,24 +139,6 @@ def visitor(server: Any, people: list[Browserless]) -> Browserless:
     made = Browserless(server)
     people.append(made)
     return made
-
-
-def open_sockets(node: LiveServer) -> int:
-    """The WebSockets ``node`` holds, from its own /metrics."""
-    response = httpx.get(
-        f"{node.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5
-    )
-    response.raise_for_status()
-    return sum(
-        int(float(line.rsplit(" ", 1)[1]))
-        for line in response.text.splitlines()
-        if line.startswith("inzoomen_connections{")
-    )
-
-
-def connections(cluster: HallCluster, nodes: list[int] | None = None) -> list[int]:
-    chosen = range(len(cluster.nodes)) if nodes is None else nodes
-    return [open_sockets(cluster.nodes[i]) for i in chosen]
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = DEADLINE) -> None:
