@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,6 +54,7 @@ async def seed_world(
 ) -> World:
     db = await Database.open(path)
     today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    tomorrow = today + timedelta(days=1)
     try:
         async with db.transaction() as tx:
             await save_event(
@@ -67,7 +68,9 @@ async def seed_world(
                     video_base_url="https://meet.example.test",
                 ),
             )
-            await add_day(tx, today, "00:00", "24:00")
+            # Today and tomorrow: a run that crosses midnight finds the hall still open.
+            for day in (today, tomorrow):
+                await add_day(tx, day, "00:00", "24:00")
             a = await booths.create_booth(
                 tx,
                 slug="zorg-a",
@@ -103,7 +106,8 @@ async def seed_world(
                 tx, email="mod@test.example", name="Moderator", role="moderator", password=PASSWORD
             )
             for booth_id in (a, b):
-                await booths.add_slot(tx, booth_id, today, "00:00", "24:00")
+                for day in (today, tomorrow):
+                    await booths.add_slot(tx, booth_id, day, "00:00", "24:00")
     finally:
         await db.close()
     world = World(a, b, ids["a1"], ids["a2"], ids["b1"], ids["mod"])

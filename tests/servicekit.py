@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,14 +52,18 @@ async def make_booth(
     sector: str = "zorg",
     open_now: bool = True,
 ) -> int:
-    """A booth; with ``open_now`` it gets a slot 00:00–23:59 today (local), so it is open."""
+    """A booth; with ``open_now`` it is open all day yesterday, today and tomorrow (local),
+    so it is open at any moment a test puts its clock, an hour back or forward, whatever the
+    time of day the test runs."""
     async with db.transaction() as tx:
         booth_id = await booths.create_booth(
             tx, slug=slug, name=name or f"Stand {slug}", kind=kind, sector=sector
         )
         if open_now:
             today = datetime.now(ZoneInfo(ZONE)).date()
-            await booths.add_slot(tx, booth_id, today, "00:00", "24:00")
+            for offset in (-1, 0, 1):
+                day = today + timedelta(days=offset)
+                await booths.add_slot(tx, booth_id, day, "00:00", "24:00")
     return booth_id
 
 
