@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocket, expect
 
 from app.domain.event import load_event, save_event
 from app.storage.db import Database
@@ -272,12 +272,17 @@ async def test_a_call_between_two_nodes_in_real_browsers(
     cluster: HallCluster, hall: tuple[str, World]
 ) -> None:
     url, world = hall
+    with logs_shown_on_failure(cluster):
+        await a_call_between_two_nodes(cluster, url, world)
+
+
+async def a_call_between_two_nodes(cluster: HallCluster, url: str, world: World) -> None:
     balancer = cluster.balancer
     async with conversations_of(url, 900, 120), chromium() as browser:
         advisor = await (await browser.new_context()).new_page()
         candidate = await (await browser.new_context()).new_page()
         for who, page in (("advisor", advisor), ("candidate", candidate)):
-            page.on("console", lambda message, who=who: print(f"[{who}] {message.text}"))
+            watch(page, who)
 
         # The advisor's console on node 1, the candidate's request page on node 2.
         async def advisor_console() -> None:
@@ -698,6 +703,45 @@ async def conversations_of(url: str, seconds: int, warning: int) -> AsyncIterato
                 await save_event(tx, event)
     finally:
         await db.close()
+
+
+def watch(page: Page, who: str) -> None:
+    """What a page logs, loads and hears on its socket, with the time: shown with a failure,
+    it tells which push reached the page and which page load did not end."""
+
+    def say(text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} [{who}] {text}")
+
+    def frames(socket: WebSocket) -> None:
+        say(f"socket {socket.url} opened")
+        socket.on("framereceived", lambda payload: say(f"heard {str(payload)[:240]}"))
+        socket.on("close", lambda _: say(f"socket {socket.url} closed"))
+
+    page.on("console", lambda message: say(f"console {message.text}"))
+    page.on("websocket", frames)
+    page.on("request", lambda r: say(f"{r.method} {r.url}") if r.is_navigation_request() else None)
+    page.on(
+        "response",
+        lambda r: say(f"{r.status} {r.url}") if r.request.is_navigation_request() else None,
+    )
+    page.on("requestfailed", lambda r: say(f"failed {r.url}: {r.failure}"))
+
+
+@contextlib.contextmanager
+def logs_shown_on_failure(cluster: HallCluster) -> Iterator[None]:
+    """With a failure, what every node and the balancer logged meanwhile (their files are
+    gone by the time anyone reads the report)."""
+    paths = [node.log_path for node in cluster.nodes] + [cluster.balancer.log_path]
+    offsets = {path: path.stat().st_size if path.exists() else 0 for path in paths}
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            text = path.read_bytes()[offsets[path] :].decode(errors="replace")
+            quiet = ("/readyz", "/healthz", "/metrics", "/static/")
+            lines = [line for line in text.splitlines() if not any(q in line for q in quiet)]
+            print(f"--- {path.name} ---", *lines[-150:], sep="\n")
+        raise
 
 
 async def remaining(page: Page) -> int:
