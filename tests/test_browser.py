@@ -7,10 +7,11 @@ marked with ``checked_browser.check``; any WCAG A/AA violation fails the test at
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
 from tests.a11ykit import CheckedBrowser
 from tests.browserkit import log_in, zoom_in_and_accept
@@ -170,3 +171,73 @@ async def test_pages_resync_by_themselves_after_a_server_restart(
     await advisor.log_in("b1@test.example")
     badge = hall.get_by_test_id(f"advisor-status-{world.advisor_b1}")
     await expect(badge).to_have_text(re.compile("Beschikbaar"))
+
+
+async def test_a_hall_that_missed_a_change_catches_up_though_its_first_sync_was_refused(
+    server: LiveServer, world: World, new_visitor, checked_browser: CheckedBrowser
+) -> None:
+    """Between the page and the server, one hall change is lost and then the page's first
+    request for the whole state is refused: the page asks again by itself and shows the
+    hall as it is, and keeps following it."""
+    relay = {"drop_deltas": 0, "dropped": 0, "refuse_syncs": 0, "syncs": 0}
+
+    def route(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("action") == "session.sync":
+                relay["syncs"] += 1
+                if relay["refuse_syncs"]:
+                    relay["refuse_syncs"] -= 1
+                    error = {"code": "rate.limited", "message": "Even rustig aan."}
+                    page_side.send(json.dumps({"id": frame["id"], "ok": False, "error": error}))
+                    return
+            server_side.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            if json.loads(message).get("event") == "hall.delta" and relay["drop_deltas"]:
+                relay["drop_deltas"] -= 1
+                relay["dropped"] += 1
+                return
+            page_side.send(message)
+
+        page_side.on_message(from_page)
+        server_side.on_message(from_server)
+
+    hall = await (await checked_browser.new_context()).new_page()
+    await hall.route_web_socket(re.compile(r"/ws$"), route)
+    await hall.goto(server.url)
+    await expect(hall.locator("#live-status")).to_have_attribute("data-state", "connected")
+    queue = hall.get_by_test_id(f"queue-{world.booth_b}")
+    await expect(queue).to_have_text("Niemand in de wachtrij")
+
+    candidates = []
+    for n, name in enumerate(("Anouk Dropt", "Bram Weigert")):
+        if n == 0:
+            relay["drop_deltas"] = 1
+        else:
+            relay["refuse_syncs"] = 1
+        candidate = new_visitor()
+        await candidate.sign_in_candidate(name, f"resync-{n}@example.nl")
+        peer = await candidate.socket()
+        made = await peer.send("request.create", {"booth_id": world.booth_b, "client_key": name})
+        assert made["ok"], made
+        candidates.append((peer, made["data"]["request_id"]))
+        if n == 0:
+            while not relay["dropped"]:
+                await hall.wait_for_timeout(50)
+            await expect(queue).to_have_text("Niemand in de wachtrij")
+
+    # The gap was seen, the first sync refused, and a second one answered.
+    await expect(queue).to_have_text("2 mensen wachten")
+    assert relay["syncs"] == 2, relay
+    # And the page follows the hall again, delta by delta.
+    peer, request_id = candidates.pop()
+    assert (await peer.send("request.cancel", {"request_id": request_id}))["ok"]
+    await peer.close()
+    await expect(queue).to_have_text("1 persoon wacht")
+    for peer, request_id in candidates:
+        assert (await peer.send("request.cancel", {"request_id": request_id}))["ok"]
+        await peer.close()
+    await expect(queue).to_have_text("Niemand in de wachtrij")

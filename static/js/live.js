@@ -13,6 +13,7 @@
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const REPLY_TIMEOUT_MS = 15_000;
+const RESYNC_AGAIN_MS = 1_000;
 const CLOCK_SAMPLES = 3;
 // Close code of a socket whose session ended (docs/protocol.md): do not reconnect.
 const SESSION_ENDED = 4001;
@@ -163,14 +164,30 @@ function rememberState(state) {
   }
 }
 
+// Until the whole state is back, the hall's deltas are dropped (the state will hold them),
+// so a sync the server refused or did not answer in time is asked again, later each time,
+// for as long as this connection lasts; a new connection brings a full state anyway.
+let resyncingOn = null; // the connection a sync is being asked on
+
 async function resync() {
+  const ws = socket;
+  if (ws === null || resyncingOn === ws) return;
+  resyncingOn = ws;
   try {
-    const state = await send("session.sync");
-    rememberState(state);
-    handlers.onEvent("session.state", state);
-    tell("session.state", state);
-  } catch {
-    // The connection is gone; the reconnect brings a full state anyway.
+    for (let attempt = 0; socket === ws; attempt += 1) {
+      try {
+        const state = await send("session.sync");
+        rememberState(state);
+        handlers.onEvent("session.state", state);
+        tell("session.state", state);
+        return;
+      } catch {
+        const delay = Math.min(BACKOFF_MAX_MS, RESYNC_AGAIN_MS * 2 ** attempt);
+        await new Promise((done) => window.setTimeout(done, delay));
+      }
+    }
+  } finally {
+    if (resyncingOn === ws) resyncingOn = null;
   }
 }
 
