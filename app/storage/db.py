@@ -41,6 +41,8 @@ Params = Sequence[Any] | dict[str, Any]
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
+# A transaction that changed a row moves the hall's revision on by one.
+REVISION_STEP = "UPDATE revision SET rev = rev + 1"
 
 
 class Row(Protocol):
@@ -181,12 +183,15 @@ class Database(ABC):
     # What each backend does for the shared write path.
 
     @abstractmethod
-    async def _begin(self) -> None:
-        """Open the write transaction a group runs in (taking the hall's write lock)."""
+    async def _begin(self, *then: str) -> None:
+        """Open the write transaction a group runs in (taking the hall's write lock), then
+        run ``then`` (as ``_control``)."""
 
     @abstractmethod
-    async def _control(self, sql: str) -> None:
-        """Run SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT or ROLLBACK on the writer."""
+    async def _control(self, *sql: str) -> None:
+        """Run statements without parameters on the writer, in order: SAVEPOINT, RELEASE,
+        ROLLBACK TO, COMMIT, ROLLBACK, the revision's step. A database server gets them in
+        one round trip."""
 
     @abstractmethod
     def _transaction(self) -> Transaction: ...
@@ -205,22 +210,23 @@ class Database(ABC):
         """
         async with self._write_lock:
             if self._group is None:
-                await self._begin()
+                await self._begin("SAVEPOINT tx")
                 self._group = asyncio.get_running_loop().create_future()
                 self._committer = asyncio.create_task(self._commit_group())
+            else:
+                await self._control("SAVEPOINT tx")
             group = self._group
             tx = self._transaction()
-            await self._control("SAVEPOINT tx")
             try:
                 yield tx
             except BaseException:
                 with contextlib.suppress(Unavailable):
-                    await self._control("ROLLBACK TO tx")
-                    await self._control("RELEASE tx")
+                    await self._control("ROLLBACK TO tx", "RELEASE tx")
                 raise
             if self._counts_revisions and moves_revision and tx.changes:
-                await tx.execute("UPDATE revision SET rev = rev + 1")
-            await self._control("RELEASE tx")
+                await self._control(REVISION_STEP, "RELEASE tx")
+            else:
+                await self._control("RELEASE tx")
         await asyncio.shield(group)
 
     async def _commit_group(self) -> None:

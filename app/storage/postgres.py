@@ -288,12 +288,13 @@ class PostgresDatabase(Database):
                 await conn.close()
         return applied_now
 
-    async def _begin(self) -> None:
+    async def _begin(self, *then: str) -> None:
         if self._writer is None or self._writer.is_closed():
             self._writer = await self._connect()
+        # One round trip: the transaction, the hall's write lock and what follows.
+        script = ["BEGIN", f"SELECT pg_advisory_xact_lock({WRITE_LOCK})", *then]
         try:
-            await _guarded(self._writer.execute("BEGIN"))
-            await _guarded(self._writer.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK))
+            await _guarded(self._writer.execute("; ".join(script)))
         except Unavailable:
             await self._drop_writer()
             raise
@@ -302,11 +303,12 @@ class PostgresDatabase(Database):
                 await self._writer.execute("ROLLBACK")
             raise
 
-    async def _control(self, sql: str) -> None:
+    async def _control(self, *sql: str) -> None:
         if self._writer is None:
             raise Unavailable("the database connection was lost")
         try:
-            await _guarded(self._writer.execute(sql))
+            # Without parameters, several statements go as one simple query: one round trip.
+            await _guarded(self._writer.execute("; ".join(sql)))
         except Unavailable:
             await self._drop_writer()
             raise

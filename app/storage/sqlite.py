@@ -194,15 +194,17 @@ class SqliteDatabase(Database):
         self._counts_revisions = True
         return applied_now
 
-    async def _begin(self) -> None:
+    async def _begin(self, *then: str) -> None:
         try:
             await self._writer.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
             # Another process held the file past the busy timeout.
             raise Unavailable(str(error)) from error
+        await self._control(*then)
 
-    async def _control(self, sql: str) -> None:
-        await self._writer.execute(sql)
+    async def _control(self, *sql: str) -> None:
+        for statement in sql:
+            await self._writer.execute(statement)
 
     def _transaction(self) -> SqliteTransaction:
         return SqliteTransaction(self._writer)
