@@ -118,8 +118,8 @@ class Live:
             await self.booths_changed(outcome.booth_ids)
         for candidate_id in sorted(outcome.candidate_ids):
             await self.candidate_changed(candidate_id)
-        for advisor_id in sorted(outcome.advisor_ids):
-            await self.console_changed(advisor_id)
+        if outcome.advisor_ids:
+            await self.consoles_changed(sorted(outcome.advisor_ids))
         # A changed hall brings the overview with it.
         if outcome.overview and not outcome.hall:
             await self.overview_changed()
@@ -177,8 +177,7 @@ class Live:
                 "SELECT id FROM staff WHERE booth_id = ? AND role = 'advisor' AND active = 1",
                 (booth_id,),
             )
-            for row in advisor_ids:
-                await self.console_changed(row["id"], event)
+            await self.consoles_changed([row["id"] for row in advisor_ids], event)
             views = await snapshots.waiting_request_views(self.db, event, booth_id, now)
             rated = await feedback.for_candidates(self.db, list(views))
             for candidate_id, view in views.items():
@@ -207,11 +206,17 @@ class Live:
         )
         await self.hub.publish(topics.staff(advisor_id), "console.state", {**console, "rev": rev})
 
-    async def console_changed(self, advisor_id: int, event: Event | None = None) -> None:
+    async def consoles_changed(self, advisor_ids: list[int], event: Event | None = None) -> None:
+        """These advisors' consoles, read side by side (on a database server each read
+        waits for its answer, and a booth has many advisors), then published in order."""
         event = event or await self.event()
         rev = await self.db.revision()
-        state = await snapshots.console_state(self.db, event, advisor_id, self.clock())
-        await self.hub.publish(topics.staff(advisor_id), "console.state", {**state, "rev": rev})
+        now = self.clock()
+        states = await asyncio.gather(
+            *(snapshots.console_state(self.db, event, staff_id, now) for staff_id in advisor_ids)
+        )
+        for advisor_id, state in zip(advisor_ids, states, strict=True):
+            await self.hub.publish(topics.staff(advisor_id), "console.state", {**state, "rev": rev})
 
     async def conversation_signal(
         self, event_name: str, candidate_id: int, advisor_id: int, data: dict[str, Any]
