@@ -703,9 +703,20 @@ async def run(options: Options) -> dict[str, Any]:
         async def stored() -> dict[str, int]:
             return database_counts(db_path)
 
-        return await measure(options, hall, Endpoint(server.port), [server.process.pid], stored)
+        results = await measure(options, hall, Endpoint(server.port), [server.process.pid], stored)
+        if results["faults"]:
+            print(server_trouble(server.log()), flush=True)
+        return results
     finally:
         await asyncio.to_thread(server.stop)
+
+
+def server_trouble(log: str, limit: int = 60) -> str:
+    """What the server warned about, for a run with faults (its log goes with the run's
+    temporary folder)."""
+    marks = ("WARNING", "ERROR", "Traceback", "Error:")
+    lines = [line for line in log.splitlines() if any(mark in line for mark in marks)]
+    return "server warnings and errors:\n" + "\n".join(lines[-limit:] or ["none"])
 
 
 async def measure(
@@ -764,7 +775,11 @@ async def measure(
             lost.append(f"{timeouts} commands without a reply")
         seen = acknowledged(records, sum(out["not_created"] for out in outputs))
         stored = await stored_counts()
+        # Every refusal of the run, the window's and the rest: a committed change whose
+        # reply was a refusal shows here when the counts below disagree.
+        refused_in_run = Counter(f"{r[0]} {r[3]}" for r in records if r[3] is not None)
         return {
+            "refused_in_run": dict(refused_in_run.most_common()),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "settings": {
@@ -853,6 +868,8 @@ def table(results: dict[str, Any]) -> str:
         f"({results['settings']['client_processes']} processes); candidates resynced "
         f"{results['resyncs']} times, {results['resyncs_found_over']} of them had missed "
         "the end of their request",
+        "refused in the whole run: "
+        + (", ".join(f"{what} {n}" for what, n in results["refused_in_run"].items()) or "none"),
         f"database vs acknowledged: requests {stored['requests']} / {seen['requests']}, "
         f"conversations {stored['conversations']} / {seen['conversations']}, "
         f"ended {stored['conversations_ended']} / {seen['conversations_ended']}",
